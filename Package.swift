@@ -1,0 +1,69 @@
+// swift-tools-version:6.0
+// The monorepo manifest: one table row per local package (see DESIGN.md).
+import PackageDescription
+
+/// One local package of the monorepo: a library at `Packages/<name>`, its tests at
+/// `Tests/<name>Tests`, and optionally an experiment executable at `Experiments/<experiment>`.
+struct LocalPackage {
+    var name: String
+    var deps: [String] = []
+    var experiment: String? = nil
+    var experimentDeps: [String] = []
+}
+
+let packages: [LocalPackage] = [
+    LocalPackage(name: "TensorCore", deps: ["CBLAS"]),
+]
+
+/// Executables that are not one package's experiment (benchmarks, tools).
+let tools: [(name: String, path: String, deps: [String])] = [
+    ("tensorcore-bench", "Benchmarks/TensorCoreBench", ["TensorCore", "CBLAS"]),
+]
+
+let argumentParser = Target.Dependency.product(name: "ArgumentParser", package: "swift-argument-parser")
+
+func dependencies(_ names: [String]) -> [Target.Dependency] {
+    names.map { .target(name: $0) }
+}
+
+var targets: [Target] = [
+    .systemLibrary(
+        name: "CBLAS", path: "Packages/CBLAS", pkgConfig: "openblas",
+        providers: [.apt(["libopenblas-dev"])]),
+    .systemLibrary(
+        name: "CHDF5", path: "Packages/CHDF5", pkgConfig: "hdf5",
+        providers: [.apt(["libhdf5-dev"])]),
+]
+var products: [Product] = []
+
+// Helpers every test target shares: fixture loading, gradient checking.
+targets.append(.target(name: "TestSupport", dependencies: ["TensorCore"], path: "Tests/TestSupport"))
+
+for package in packages {
+    targets.append(.target(name: package.name, dependencies: dependencies(package.deps), path: "Packages/\(package.name)"))
+    targets.append(
+        .testTarget(
+            name: "\(package.name)Tests", dependencies: dependencies([package.name, "TestSupport"]),
+            path: "Tests/\(package.name)Tests", exclude: ["Fixtures"]))
+    products.append(.library(name: package.name, targets: [package.name]))
+    if let experiment = package.experiment {
+        targets.append(
+            .executableTarget(
+                name: experiment, dependencies: dependencies([package.name] + package.experimentDeps) + [argumentParser],
+                path: "Experiments/\(experiment)", exclude: ["configs"]))
+        products.append(.executable(name: experiment, targets: [experiment]))
+    }
+}
+for tool in tools {
+    targets.append(.executableTarget(name: tool.name, dependencies: dependencies(tool.deps) + [argumentParser], path: tool.path))
+    products.append(.executable(name: tool.name, targets: [tool.name]))
+}
+
+let package = Package(
+    name: "llm-pipeline-lab",
+    products: products,
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0")
+    ],
+    targets: targets
+)

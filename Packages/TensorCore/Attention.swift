@@ -1,0 +1,154 @@
+// Causal scaled dot-product attention with grouped-query heads (Vaswani et al. 2017;
+// Ainslie et al. 2023), fused forward/backward. Query head h reads KV head h / (H / KVH).
+// q, out: (B, Tq, H, D); k, v: (B, Tk, KVH, D); probabilities P: (B, H, Tq, Tk), saved.
+// Causal: query i sits at absolute position Tk - Tq + i and sees keys 0...that position,
+// so Tq < Tk is decoding with a KV cache. mask: additive, (Tq, Tk) or (B, Tq, Tk).
+import CBLAS
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
+struct AttentionShape {
+    let batch, tq, tk, heads, kvHeads, headDim: Int
+    var group: Int { heads / kvHeads }
+    var qRow: Int { heads * headDim }  // row stride of q and out
+    var kvRow: Int { kvHeads * headDim }  // row stride of k and v
+    func qOffset(_ b: Int, _ h: Int) -> Int { b * tq * qRow + h * headDim }
+    func kvOffset(_ b: Int, _ g: Int) -> Int { b * tk * kvRow + g * headDim }
+    func pOffset(_ b: Int, _ h: Int) -> Int { (b * heads + h) * tq * tk }
+}
+
+/// Runs `body` with OpenBLAS single-threaded: inside a parallel loop each worker calls sgemm
+/// itself, and nested BLAS threads would only fight for the same cores.
+func withSingleThreadedBLAS(_ body: () -> Void) {
+    let threads = Threads.count
+    if threads > 1 { openblas_set_num_threads(1) }
+    body()
+    if threads > 1 { openblas_set_num_threads(Int32(threads)) }
+}
+
+/// Forward for one (b, h): P = softmax(scale * Q K^T + mask), O = P V.
+func attentionForwardHead(
+    _ out: UnsafeMutablePointer<Float>, _ p: UnsafeMutablePointer<Float>, _ q: UnsafePointer<Float>,
+    _ k: UnsafePointer<Float>, _ v: UnsafePointer<Float>, _ mask: UnsafePointer<Float>?, causal: Bool,
+    scale: Float, s: AttentionShape
+) {
+    let (tq, tk, d) = (s.tq, s.tk, s.headDim)
+    sgemm(transposeA: false, transposeB: true, m: tq, n: tk, k: d, alpha: scale, q, lda: s.qRow, k, ldb: s.kvRow, p, ldc: tk)
+    let shift = tk - tq
+    for i in 0..<tq {
+        let row = p + i * tk
+        if let mask { for j in 0..<tk { row[j] += mask[i * tk + j] } }
+        let visible = causal ? min(i + shift + 1, tk) : tk
+        var m = -Float.infinity
+        for j in 0..<visible { m = max(m, row[j]) }
+        if !m.isFinite {  // every key masked: attend to nothing rather than produce NaN
+            row.update(repeating: 0, count: tk)
+            continue
+        }
+        var sum: Float = 0
+        for j in 0..<visible {
+            let e = expf(row[j] - m)
+            row[j] = e
+            sum += e
+        }
+        let inv = 1 / sum
+        for j in 0..<visible { row[j] *= inv }
+        for j in visible..<tk { row[j] = 0 }
+    }
+    sgemm(transposeA: false, transposeB: false, m: tq, n: d, k: tk, p, lda: tk, v, ldb: s.kvRow, out, ldc: s.qRow)
+}
+
+/// Backward for one KV group (b, g), summing over its query heads in order:
+/// dP = dO V^T; dS = P * (dP - rowsum(dO * O)) * scale; dQ = dS K; dK += dS^T Q; dV += P^T dO.
+func attentionBackwardGroup(
+    b: Int, g: Int, dq: UnsafeMutablePointer<Float>, dk: UnsafeMutablePointer<Float>,
+    dv: UnsafeMutablePointer<Float>, dout: UnsafePointer<Float>, out: UnsafePointer<Float>,
+    p: UnsafePointer<Float>, q: UnsafePointer<Float>, k: UnsafePointer<Float>, v: UnsafePointer<Float>,
+    scratch: UnsafeMutablePointer<Float>, scale: Float, s: AttentionShape
+) {
+    let (tq, tk, d) = (s.tq, s.tk, s.headDim)
+    let kv = s.kvOffset(b, g)
+    for h in (g * s.group)..<((g + 1) * s.group) {
+        let qo = s.qOffset(b, h)
+        let ph = p + s.pOffset(b, h)
+        let ds = scratch
+        sgemm(
+            transposeA: false, transposeB: true, m: tq, n: tk, k: d, dout + qo, lda: s.qRow, v + kv, ldb: s.kvRow, ds,
+            ldc: tk)
+        for i in 0..<tq {
+            var dot: Float = 0
+            for c in 0..<d { dot += dout[qo + i * s.qRow + c] * out[qo + i * s.qRow + c] }
+            let row = ds + i * tk
+            let prow = ph + i * tk
+            for j in 0..<tk { row[j] = prow[j] * (row[j] - dot) * scale }
+        }
+        sgemm(transposeA: false, transposeB: false, m: tq, n: d, k: tk, ds, lda: tk, k + kv, ldb: s.kvRow, dq + qo, ldc: s.qRow)
+        sgemm(
+            transposeA: true, transposeB: false, m: tk, n: d, k: tq, ds, lda: tk, q + qo, ldb: s.qRow, beta: 1, dk + kv,
+            ldc: s.kvRow)
+        sgemm(
+            transposeA: true, transposeB: false, m: tk, n: d, k: tq, ph, lda: tk, dout + qo, ldb: s.qRow, beta: 1,
+            dv + kv, ldc: s.kvRow)
+    }
+}
+
+/// Scaled dot-product attention with grouped-query heads; one autograd node.
+/// `scale` defaults to 1/sqrt(D).
+public func attention(
+    q: Tensor, k: Tensor, v: Tensor, causal: Bool = true, mask: Tensor? = nil, scale: Float? = nil
+) -> Tensor {
+    precondition(q.rank == 4 && k.rank == 4 && v.rank == 4, "attention expects (B, T, H, D) tensors")
+    precondition(k.shape == v.shape, "attention: k \(k.shape) and v \(v.shape) differ")
+    let s = AttentionShape(
+        batch: q.shape[0], tq: q.shape[1], tk: k.shape[1], heads: q.shape[2], kvHeads: k.shape[2], headDim: q.shape[3])
+    precondition(k.shape[0] == s.batch && k.shape[3] == s.headDim, "attention: k \(k.shape) does not fit q \(q.shape)")
+    precondition(s.heads % s.kvHeads == 0, "attention: kvHeads \(s.kvHeads) must divide heads \(s.heads)")
+    precondition(!causal || s.tq <= s.tk, "causal attention needs Tq <= Tk")
+    if let mask {
+        precondition(
+            mask.count == s.tq * s.tk || mask.count == s.batch * s.tq * s.tk,
+            "attention mask \(mask.shape) must be (Tq, Tk) or (B, Tq, Tk)")
+    }
+    let perBatchMask = mask.map { $0.count == s.batch * s.tq * s.tk && s.batch > 1 } ?? false
+    let sc = scale ?? 1 / Float(s.headDim).squareRoot()
+    let out = Tensor(shape: q.shape, zeroed: false)
+    let probs = Tensor(shape: [s.batch, s.heads, s.tq, s.tk], zeroed: false)
+    let box = UncheckedBox((out.data, probs.data, q.data, k.data, v.data, mask?.data))
+    withSingleThreadedBLAS {
+        parallelFor(s.batch * s.heads, costPerItem: s.tq * s.tk * s.headDim * 4) { range in
+            let (o, p, qd, kd, vd, md) = box.value
+            for bh in range {
+                let (b, h) = (bh / s.heads, bh % s.heads)
+                let maskHead = md.map { UnsafePointer($0 + (perBatchMask ? b * s.tq * s.tk : 0)) }
+                attentionForwardHead(
+                    o + s.qOffset(b, h), p + s.pOffset(b, h), qd + s.qOffset(b, h), kd + s.kvOffset(b, h / s.group),
+                    vd + s.kvOffset(b, h / s.group), maskHead, causal: causal, scale: sc, s: s)
+            }
+        }
+    }
+    var inputs = [q, k, v]
+    if let mask { inputs.append(mask.detach()) }
+    return record(out, "attention", inputs) { dout in
+        let dq = Tensor(shape: q.shape, zeroed: false)
+        let dk = Tensor(shape: k.shape)
+        let dv = Tensor(shape: v.shape)
+        let box = UncheckedBox((dq.data, dk.data, dv.data, dout.data, out.data, probs.data, q.data, k.data, v.data))
+        withSingleThreadedBLAS {
+            parallelFor(s.batch * s.kvHeads, costPerItem: s.group * s.tq * s.tk * s.headDim * 8) { range in
+                let (dq, dk, dv, dout, o, p, qd, kd, vd) = box.value
+                let scratch = UnsafeMutablePointer<Float>.allocate(capacity: s.tq * s.tk)
+                defer { scratch.deallocate() }
+                for bg in range {
+                    attentionBackwardGroup(
+                        b: bg / s.kvHeads, g: bg % s.kvHeads, dq: dq, dk: dk, dv: dv, dout: dout, out: o, p: p, q: qd,
+                        k: kd, v: vd, scratch: scratch, scale: sc, s: s)
+                }
+            }
+        }
+        return [dq, dk, dv, nil]
+    }
+}

@@ -1,0 +1,87 @@
+// LayerNorm (Ba et al. 2016): y = (x - mean) / sqrt(var + eps) * g + b, fused forward/backward.
+// x, y: (N, C) rows (any leading shape); g, b: (C); mean, rstd: (N), saved for backward.
+
+func layerNormForward(
+    _ y: UnsafeMutablePointer<Float>, _ mean: UnsafeMutablePointer<Float>, _ rstd: UnsafeMutablePointer<Float>,
+    _ x: UnsafePointer<Float>, _ g: UnsafePointer<Float>, _ b: UnsafePointer<Float>, rows: Int, cols: Int, eps: Float
+) {
+    let box = UncheckedBox((y, mean, rstd, x, g, b))
+    parallelFor(rows, costPerItem: cols * 4) { range in
+        let (y, mean, rstd, x, g, b) = box.value
+        for r in range {
+            let xr = x + r * cols
+            let yr = y + r * cols
+            var m: Float = 0
+            for j in 0..<cols { m += xr[j] }
+            m /= Float(cols)
+            var v: Float = 0
+            for j in 0..<cols { v += (xr[j] - m) * (xr[j] - m) }
+            let s = 1 / (v / Float(cols) + eps).squareRoot()
+            mean[r] = m
+            rstd[r] = s
+            for j in 0..<cols { yr[j] = (xr[j] - m) * s * g[j] + b[j] }
+        }
+    }
+}
+
+/// With xhat = (x - mean) * rstd and dxhat = dy * g:
+/// dx = rstd * (dxhat - mean(dxhat) - xhat * mean(dxhat * xhat)); dg = sum dy * xhat; db = sum dy.
+func layerNormBackward(
+    _ dx: UnsafeMutablePointer<Float>, _ dg: UnsafeMutablePointer<Float>, _ db: UnsafeMutablePointer<Float>,
+    _ dy: UnsafePointer<Float>, _ x: UnsafePointer<Float>, _ g: UnsafePointer<Float>,
+    _ mean: UnsafePointer<Float>, _ rstd: UnsafePointer<Float>, rows: Int, cols: Int
+) {
+    let box = UncheckedBox((dx, dy, x, g, mean, rstd))
+    parallelFor(rows, costPerItem: cols * 6) { range in
+        let (dx, dy, x, g, mean, rstd) = box.value
+        for r in range {
+            let xr = x + r * cols
+            let dyr = dy + r * cols
+            let dxr = dx + r * cols
+            let (m, s) = (mean[r], rstd[r])
+            var meanD: Float = 0
+            var meanDX: Float = 0
+            for j in 0..<cols {
+                let d = dyr[j] * g[j]
+                meanD += d
+                meanDX += d * (xr[j] - m) * s
+            }
+            meanD /= Float(cols)
+            meanDX /= Float(cols)
+            for j in 0..<cols {
+                let xhat = (xr[j] - m) * s
+                dxr[j] = s * (dyr[j] * g[j] - meanD - xhat * meanDX)
+            }
+        }
+    }
+    dg.update(repeating: 0, count: cols)
+    db.update(repeating: 0, count: cols)
+    for r in 0..<rows {
+        let xr = x + r * cols
+        let dyr = dy + r * cols
+        let (m, s) = (mean[r], rstd[r])
+        for j in 0..<cols {
+            dg[j] += dyr[j] * (xr[j] - m) * s
+            db[j] += dyr[j]
+        }
+    }
+}
+
+/// LayerNorm over the last axis of x with gain `weight` and shift `bias` (both (C)).
+public func layerNorm(_ x: Tensor, weight: Tensor, bias: Tensor, eps: Float = 1e-5) -> Tensor {
+    let cols = x.shape.last!
+    precondition(weight.shape == [cols] && bias.shape == [cols], "layerNorm: weight/bias must be (\(cols))")
+    let rows = x.count / cols
+    let y = Tensor(shape: x.shape, zeroed: false)
+    let mean = Tensor(shape: [rows], zeroed: false)
+    let rstd = Tensor(shape: [rows], zeroed: false)
+    layerNormForward(y.data, mean.data, rstd.data, x.data, weight.data, bias.data, rows: rows, cols: cols, eps: eps)
+    return record(y, "layer_norm", [x, weight, bias]) { dy in
+        let dx = Tensor(shape: x.shape, zeroed: false)
+        let dg = Tensor(shape: [cols], zeroed: false)
+        let db = Tensor(shape: [cols], zeroed: false)
+        layerNormBackward(
+            dx.data, dg.data, db.data, dy.data, x.data, weight.data, mean.data, rstd.data, rows: rows, cols: cols)
+        return [dx, dg, db]
+    }
+}

@@ -1,0 +1,89 @@
+// Rotary position embedding (Su et al. 2021), fused forward/backward.
+// Pairing: "rotate-half" (GPT-NeoX / HF Llama): dimension i pairs with i + D/2, i < D/2,
+// rotated by angle m * theta_i with theta_i = base^(-2i/D) and m the (scaled) position.
+// x, y: (B, T, H, D); positions: T (shared by the batch) or B*T values.
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
+/// cos and sin of m * theta_i for each listed position: (P, D/2) each, computed in Double.
+/// `positionScale` multiplies positions (position interpolation uses L / L' < 1).
+public func ropeAngles(positions: [Int], headDim: Int, base: Double, positionScale: Double = 1) -> (
+    cos: [Float], sin: [Float]
+) {
+    precondition(headDim % 2 == 0, "RoPE needs an even head dimension, got \(headDim)")
+    let half = headDim / 2
+    var c = [Float](repeating: 0, count: positions.count * half)
+    var s = c
+    for (p, m) in positions.enumerated() {
+        for i in 0..<half {
+            let theta = Foundation_pow(base, -2 * Double(i) / Double(headDim))
+            let angle = Double(m) * positionScale * theta
+            c[p * half + i] = Float(Foundation_cos(angle))
+            s[p * half + i] = Float(Foundation_sin(angle))
+        }
+    }
+    return (c, s)
+}
+
+/// y1 = x1 cos - x2 sin, y2 = x1 sin + x2 cos for each (x1, x2) = (x[i], x[i + D/2]).
+/// With `inverse`, rotates by -angle (the backward pass: the transpose of a rotation).
+func ropeApply(
+    _ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, cos: [Float], sin: [Float],
+    batch: Int, time: Int, heads: Int, headDim: Int, perBatchPositions: Bool, inverse: Bool
+) {
+    let half = headDim / 2
+    let sign: Float = inverse ? -1 : 1
+    let box = UncheckedBox((y, x))
+    cos.withUnsafeBufferPointer { cp in
+        sin.withUnsafeBufferPointer { sp in
+            let tables = UncheckedBox((cp, sp))
+            parallelFor(batch * time, costPerItem: heads * headDim * 2) { range in
+                let (y, x) = box.value
+                let (cp, sp) = tables.value
+                for bt in range {
+                    let p = perBatchPositions ? bt : bt % time
+                    let c = cp.baseAddress! + p * half
+                    let s = sp.baseAddress! + p * half
+                    for h in 0..<heads {
+                        let off = (bt * heads + h) * headDim
+                        for i in 0..<half {
+                            let x1 = x[off + i]
+                            let x2 = x[off + i + half]
+                            let si = sign * s[i]
+                            y[off + i] = x1 * c[i] - x2 * si
+                            y[off + i + half] = x1 * si + x2 * c[i]
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Applies RoPE to x (B, T, H, D) at `positions` (T values, or B*T for per-sequence positions).
+public func rope(_ x: Tensor, positions: [Int], base: Double = 10_000, positionScale: Double = 1) -> Tensor {
+    precondition(x.rank == 4, "rope expects (B, T, H, D), got \(x.shape)")
+    let (b, t, h, d) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
+    precondition(
+        positions.count == t || positions.count == b * t, "rope: \(positions.count) positions for B=\(b), T=\(t)")
+    let perBatch = positions.count == b * t && b > 1
+    let (c, s) = ropeAngles(positions: positions, headDim: d, base: base, positionScale: positionScale)
+    let y = Tensor(shape: x.shape, zeroed: false)
+    ropeApply(
+        y.data, x.data, cos: c, sin: s, batch: b, time: t, heads: h, headDim: d, perBatchPositions: perBatch,
+        inverse: false)
+    return record(y, "rope", [x]) { dy in
+        let dx = Tensor(shape: x.shape, zeroed: false)
+        ropeApply(
+            dx.data, dy.data, cos: c, sin: s, batch: b, time: t, heads: h, headDim: d, perBatchPositions: perBatch,
+            inverse: true)
+        return [dx]
+    }
+}
+
+@inline(__always) func Foundation_pow(_ a: Double, _ b: Double) -> Double { pow(a, b) }
+@inline(__always) func Foundation_cos(_ a: Double) -> Double { cos(a) }
+@inline(__always) func Foundation_sin(_ a: Double) -> Double { sin(a) }

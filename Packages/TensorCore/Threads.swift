@@ -1,0 +1,50 @@
+// Thread control: one setting for OpenBLAS and for the tensor core's own parallel loops.
+// Work is split so results never depend on the thread count (each output element is computed
+// by exactly one thread in a fixed order).
+import CBLAS
+import Dispatch
+
+public enum Threads {
+    nonisolated(unsafe) private static var current = 1
+
+    /// Number of threads for BLAS and for parallel kernels.
+    public static var count: Int { current }
+
+    /// Sets the thread count for OpenBLAS and the parallel kernels (>= 1).
+    public static func set(_ n: Int) {
+        precondition(n >= 1, "thread count must be at least 1")
+        current = n
+        openblas_set_num_threads(Int32(n))
+    }
+}
+
+/// Pointer wrapper that lets a parallel loop body capture raw buffers.
+struct SendablePointer<T>: @unchecked Sendable {
+    let pointer: UnsafeMutablePointer<T>
+    init(_ p: UnsafeMutablePointer<T>) { pointer = p }
+}
+
+/// Runs `body` over `0..<n` split into contiguous ranges, in parallel when the work is large
+/// enough (`n * costPerItem` above a threshold). Each index is handled exactly once.
+@inline(__always)
+func parallelFor(_ n: Int, costPerItem: Int = 1, _ body: (Range<Int>) -> Void) {
+    let threads = Threads.count
+    if threads <= 1 || n < 2 || n * costPerItem < 32_768 {
+        body(0..<n)
+        return
+    }
+    let chunks = min(threads, n)
+    withoutActuallyEscaping(body) { escapable in
+        let box = UncheckedBox(escapable)
+        DispatchQueue.concurrentPerform(iterations: chunks) { c in
+            let lo = n * c / chunks
+            let hi = n * (c + 1) / chunks
+            if lo < hi { box.value(lo..<hi) }
+        }
+    }
+}
+
+struct UncheckedBox<T>: @unchecked Sendable {
+    let value: T
+    init(_ value: T) { self.value = value }
+}
