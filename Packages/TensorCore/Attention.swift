@@ -3,7 +3,7 @@
 // q, out: (B, Tq, H, D); k, v: (B, Tk, KVH, D); probabilities P: (B, H, Tq, Tk), saved.
 // Causal: query i sits at absolute position Tk - Tq + i and sees keys 0...that position,
 // so Tq < Tk is decoding with a KV cache. mask: additive, (Tq, Tk) or (B, Tq, Tk).
-import CBLAS
+// Heads run in parallel, each with its own single-threaded sgemm calls.
 
 #if canImport(Glibc)
     import Glibc
@@ -19,15 +19,6 @@ struct AttentionShape {
     func qOffset(_ b: Int, _ h: Int) -> Int { b * tq * qRow + h * headDim }
     func kvOffset(_ b: Int, _ g: Int) -> Int { b * tk * kvRow + g * headDim }
     func pOffset(_ b: Int, _ h: Int) -> Int { (b * heads + h) * tq * tk }
-}
-
-/// Runs `body` with OpenBLAS single-threaded: inside a parallel loop each worker calls sgemm
-/// itself, and nested BLAS threads would only fight for the same cores.
-func withSingleThreadedBLAS(_ body: () -> Void) {
-    let threads = Threads.count
-    if threads > 1 { openblas_set_num_threads(1) }
-    body()
-    if threads > 1 { openblas_set_num_threads(Int32(threads)) }
 }
 
 /// Forward for one (b, h): P = softmax(scale * Q K^T + mask), O = P V.
@@ -118,7 +109,7 @@ public func attention(
     let out = Tensor(shape: q.shape, zeroed: false)
     let probs = Tensor(shape: [s.batch, s.heads, s.tq, s.tk], zeroed: false)
     let box = UncheckedBox((out.data, probs.data, q.data, k.data, v.data, mask?.data))
-    withSingleThreadedBLAS {
+    do {
         parallelFor(s.batch * s.heads, costPerItem: s.tq * s.tk * s.headDim * 4) { range in
             let (o, p, qd, kd, vd, md) = box.value
             for bh in range {
@@ -137,7 +128,7 @@ public func attention(
         let dk = Tensor(shape: k.shape)
         let dv = Tensor(shape: v.shape)
         let box = UncheckedBox((dq.data, dk.data, dv.data, dout.data, out.data, probs.data, q.data, k.data, v.data))
-        withSingleThreadedBLAS {
+        do {
             parallelFor(s.batch * s.kvHeads, costPerItem: s.group * s.tq * s.tk * s.headDim * 8) { range in
                 let (dq, dk, dv, dout, o, p, qd, kd, vd) = box.value
                 let scratch = UnsafeMutablePointer<Float>.allocate(capacity: s.tq * s.tk)

@@ -1,17 +1,73 @@
 // Matrix multiplication through cblas_sgemm. Transposed operands are passed to BLAS as flags
 // (CblasTrans), never copied. Batched matmul loops sgemm over the leading batch dimensions.
+//
+// Threading: OpenBLAS's own threads change the low bits of a product with the thread count
+// (its partition picks different micro-kernel paths; measured: up to 4e-5 apart at K = 512).
+// So OpenBLAS always runs single-threaded here, and a large product is cut into row (or column)
+// blocks whose layout depends only on M, N and K; the tensor core's threads take the blocks.
+// Every block is then computed the same way at any thread count: results are bit-identical.
 import CBLAS
 
+/// OpenBLAS is set to one thread once, before the first product.
+let blasSingleThreaded: Void = openblas_set_num_threads(1)
+
 /// C (M, N) = alpha * op(A) op(B) + beta * C, all row-major; lda/ldb/ldc are row strides.
+/// One single-threaded OpenBLAS call.
 @inline(__always)
 public func sgemm(
     transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int, alpha: Float = 1,
     _ a: UnsafePointer<Float>, lda: Int, _ b: UnsafePointer<Float>, ldb: Int,
     beta: Float = 0, _ c: UnsafeMutablePointer<Float>, ldc: Int
 ) {
+    _ = blasSingleThreaded
     cblas_sgemm(
         CblasRowMajor, transposeA ? CblasTrans : CblasNoTrans, transposeB ? CblasTrans : CblasNoTrans,
         Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
+}
+
+/// The same product as `sgemm`, cut into blocks of rows of C (or of columns when N is the larger
+/// side) that run on the tensor core's threads. The cut depends only on (M, N, K).
+public func sgemmBlocked(
+    transposeA ta: Bool, transposeB tb: Bool, m: Int, n: Int, k: Int, alpha: Float = 1,
+    _ a: UnsafePointer<Float>, lda: Int, _ b: UnsafePointer<Float>, ldb: Int,
+    beta: Float = 0, _ c: UnsafeMutablePointer<Float>, ldc: Int
+) {
+    let blocks = gemmBlockCount(m: m, n: n, k: k)
+    if blocks == 1 {
+        sgemm(transposeA: ta, transposeB: tb, m: m, n: n, k: k, alpha: alpha, a, lda: lda, b, ldb: ldb, beta: beta, c, ldc: ldc)
+        return
+    }
+    let splitRows = m >= n
+    let side = splitRows ? m : n
+    let box = UncheckedBox((a, b, c))
+    parallelFor(blocks, costPerItem: Int.max / blocks) { range in
+        let (a, b, c) = box.value
+        for block in range {
+            // Block edges rounded to 16 (the widest micro-kernel) so only the last block is ragged.
+            let lo = min(side, (side * block / blocks + 15) / 16 * 16)
+            let hi = block == blocks - 1 ? side : min(side, (side * (block + 1) / blocks + 15) / 16 * 16)
+            guard lo < hi else { continue }
+            if splitRows {
+                // Rows lo..<hi of C: rows of A, or columns of A when it is transposed.
+                let aBlock = ta ? a + lo : a + lo * lda
+                sgemm(
+                    transposeA: ta, transposeB: tb, m: hi - lo, n: n, k: k, alpha: alpha, aBlock, lda: lda, b, ldb: ldb,
+                    beta: beta, c + lo * ldc, ldc: ldc)
+            } else {
+                let bBlock = tb ? b + lo * ldb : b + lo
+                sgemm(
+                    transposeA: ta, transposeB: tb, m: m, n: hi - lo, k: k, alpha: alpha, a, lda: lda, bBlock, ldb: ldb,
+                    beta: beta, c + lo, ldc: ldc)
+            }
+        }
+    }
+}
+
+/// How many blocks a product is cut into: 1 below about 2M multiply-adds, then up to 8 blocks
+/// of at least 64 rows (or columns). A function of the sizes only, never of the thread count.
+func gemmBlockCount(m: Int, n: Int, k: Int) -> Int {
+    if m * n * k < 1 << 21 { return 1 }
+    return max(1, min(8, max(m, n) / 64))
 }
 
 /// op(a) @ op(b) where op transposes the last two dimensions when asked.
@@ -46,7 +102,7 @@ func matmul2D(_ a: Tensor, _ b: Tensor, transposeA ta: Bool, transposeB tb: Bool
     let (m, n, k) = matmulDims(a, b, ta, tb)
     let out = Tensor(shape: [m, n], zeroed: false)
     if k == 0 { out.fill(0) } else if m > 0 && n > 0 {
-        sgemm(
+        sgemmBlocked(
             transposeA: ta, transposeB: tb, m: m, n: n, k: k, a.data, lda: a.shape[1], b.data, ldb: b.shape[1],
             out.data, ldc: n)
     }
@@ -61,10 +117,16 @@ func batchedMatmul(_ a: Tensor, _ b: Tensor, transposeA ta: Bool, transposeB tb:
     let aStride = a.shape[a.rank - 2] * a.shape[a.rank - 1]
     let bStride = b.shape[b.rank - 2] * b.shape[b.rank - 1]
     if k > 0 && m > 0 && n > 0 {
-        for i in 0..<batch {
-            sgemm(
-                transposeA: ta, transposeB: tb, m: m, n: n, k: k, a.data + i * aStride, lda: a.shape[a.rank - 1],
-                b.data + i * bStride, ldb: b.shape[b.rank - 1], out.data + i * m * n, ldc: n)
+        // One single-threaded call per batch item, the items spread over the threads.
+        let box = UncheckedBox((a.data, b.data, out.data))
+        let (lda, ldb) = (a.shape[a.rank - 1], b.shape[b.rank - 1])
+        parallelFor(batch, costPerItem: m * n * k) { range in
+            let (ad, bd, od) = box.value
+            for i in range {
+                sgemm(
+                    transposeA: ta, transposeB: tb, m: m, n: n, k: k, ad + i * aStride, lda: lda, bd + i * bStride,
+                    ldb: ldb, od + i * m * n, ldc: n)
+            }
         }
     }
     return record(out, "bmm", [a, b]) { g in matmulBackward(g, a, b, ta, tb) }

@@ -192,8 +192,9 @@ func softmaxRows(
             s += e
         }
         if log {
-            let lse = m + logf(s)
-            for j in 0..<n { y[base + j * inner] = x[base + j * inner] - lse }
+            // (x - m) - log(s), not x - (m + log s): keeps the low bits when |m| is large.
+            let logS = logf(s)
+            for j in 0..<n { y[base + j * inner] = (x[base + j * inner] - m) - logS }
         } else {
             let inv = 1 / s
             for j in 0..<n { y[base + j * inner] *= inv }

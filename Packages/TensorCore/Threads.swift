@@ -1,20 +1,19 @@
-// Thread control: one setting for OpenBLAS and for the tensor core's own parallel loops.
-// Work is split so results never depend on the thread count (each output element is computed
-// by exactly one thread in a fixed order).
-import CBLAS
+// Thread control: the tensor core's own parallel loops (elementwise, rows, GEMM blocks,
+// attention heads). OpenBLAS itself stays single-threaded (see Matmul.swift), and work is split
+// so results never depend on the thread count: each output element is computed by exactly one
+// thread, in an order fixed by the shapes.
 import Dispatch
 
 public enum Threads {
     nonisolated(unsafe) private static var current = 1
 
-    /// Number of threads for BLAS and for parallel kernels.
+    /// Number of threads for matmuls and parallel kernels.
     public static var count: Int { current }
 
-    /// Sets the thread count for OpenBLAS and the parallel kernels (>= 1).
+    /// Sets the thread count for matmuls and the parallel kernels (>= 1).
     public static func set(_ n: Int) {
         precondition(n >= 1, "thread count must be at least 1")
         current = n
-        openblas_set_num_threads(Int32(n))
     }
 }
 
