@@ -12,12 +12,12 @@ struct LocalPackage {
 }
 
 let packages: [LocalPackage] = [
-    LocalPackage(name: "TensorCore", deps: ["CBLAS"]),
+    LocalPackage(name: "TensorCore", deps: ["CBLAS"])
 ]
 
 /// Executables that are not one package's experiment (benchmarks, tools).
 let tools: [(name: String, path: String, deps: [String])] = [
-    ("tensorcore-bench", "Benchmarks/TensorCoreBench", ["TensorCore", "CBLAS"]),
+    ("tensorcore-bench", "Benchmarks/TensorCoreBench", ["TensorCore", "CBLAS"])
 ]
 
 let argumentParser = Target.Dependency.product(name: "ArgumentParser", package: "swift-argument-parser")
@@ -40,7 +40,8 @@ var products: [Product] = []
 targets.append(.target(name: "TestSupport", dependencies: ["TensorCore"], path: "Tests/TestSupport"))
 
 for package in packages {
-    targets.append(.target(name: package.name, dependencies: dependencies(package.deps), path: "Packages/\(package.name)"))
+    targets.append(
+        .target(name: package.name, dependencies: dependencies(package.deps), path: "Packages/\(package.name)"))
     targets.append(
         .testTarget(
             name: "\(package.name)Tests", dependencies: dependencies([package.name, "TestSupport"]),
@@ -49,13 +50,15 @@ for package in packages {
     if let experiment = package.experiment {
         targets.append(
             .executableTarget(
-                name: experiment, dependencies: dependencies([package.name] + package.experimentDeps) + [argumentParser],
+                name: experiment,
+                dependencies: dependencies([package.name] + package.experimentDeps) + [argumentParser],
                 path: "Experiments/\(experiment)", exclude: ["configs"]))
         products.append(.executable(name: experiment, targets: [experiment]))
     }
 }
 for tool in tools {
-    targets.append(.executableTarget(name: tool.name, dependencies: dependencies(tool.deps) + [argumentParser], path: tool.path))
+    targets.append(
+        .executableTarget(name: tool.name, dependencies: dependencies(tool.deps) + [argumentParser], path: tool.path))
     products.append(.executable(name: tool.name, targets: [tool.name]))
 }
 

@@ -28,7 +28,9 @@ func attentionForwardHead(
     scale: Float, s: AttentionShape
 ) {
     let (tq, tk, d) = (s.tq, s.tk, s.headDim)
-    sgemm(transposeA: false, transposeB: true, m: tq, n: tk, k: d, alpha: scale, q, lda: s.qRow, k, ldb: s.kvRow, p, ldc: tk)
+    sgemm(
+        transposeA: false, transposeB: true, m: tq, n: tk, k: d, alpha: scale, q, lda: s.qRow, k, ldb: s.kvRow, p,
+        ldc: tk)
     let shift = tk - tq
     for i in 0..<tq {
         let row = p + i * tk
@@ -77,7 +79,9 @@ func attentionBackwardGroup(
             let prow = ph + i * tk
             for j in 0..<tk { row[j] = prow[j] * (row[j] - dot) * scale }
         }
-        sgemm(transposeA: false, transposeB: false, m: tq, n: d, k: tk, ds, lda: tk, k + kv, ldb: s.kvRow, dq + qo, ldc: s.qRow)
+        sgemm(
+            transposeA: false, transposeB: false, m: tq, n: d, k: tk, ds, lda: tk, k + kv, ldb: s.kvRow, dq + qo,
+            ldc: s.qRow)
         sgemm(
             transposeA: true, transposeB: false, m: tk, n: d, k: tq, ds, lda: tk, q + qo, ldb: s.qRow, beta: 1, dk + kv,
             ldc: s.kvRow)

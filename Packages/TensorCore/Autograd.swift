@@ -42,10 +42,12 @@ extension Tensor {
     /// Calling it again without `zeroGrad` adds to the gradients (gradient accumulation).
     public func backward(_ gradient: Tensor? = nil) {
         precondition(requiresGrad, "backward() on a tensor that does not require grad")
-        let seed = gradient ?? {
-            precondition(count == 1, "backward() without a gradient needs a scalar, got shape \(shape)")
-            return Tensor.ones(shape)
-        }()
+        let seed =
+            gradient
+            ?? {
+                precondition(count == 1, "backward() without a gradient needs a scalar, got shape \(shape)")
+                return Tensor.ones(shape)
+            }()
         precondition(seed.shape == shape, "backward: gradient shape \(seed.shape) != \(shape)")
         let order = topologicalOrder()
         var grads: [ObjectIdentifier: Tensor] = [ObjectIdentifier(self): seed]

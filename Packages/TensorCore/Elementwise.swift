@@ -84,15 +84,23 @@ extension Tensor {
     }
     /// Clamps into [low, high]; the gradient passes only where the input was inside the range.
     public func clamped(_ low: Float, _ high: Float) -> Tensor {
-        unaryOp(self, "clamp", { Swift.min(Swift.max($0, low), high) }, derivative: { x, _ in x >= low && x <= high ? 1 : 0 })
+        unaryOp(
+            self, "clamp", { Swift.min(Swift.max($0, low), high) },
+            derivative: { x, _ in x >= low && x <= high ? 1 : 0 })
     }
 
     // Tensor-scalar arithmetic.
-    public static func + (x: Tensor, s: Float) -> Tensor { unaryOp(x, "add_scalar", { $0 + s }, derivative: { _, _ in 1 }) }
+    public static func + (x: Tensor, s: Float) -> Tensor {
+        unaryOp(x, "add_scalar", { $0 + s }, derivative: { _, _ in 1 })
+    }
     public static func + (s: Float, x: Tensor) -> Tensor { x + s }
     public static func - (x: Tensor, s: Float) -> Tensor { x + (-s) }
-    public static func - (s: Float, x: Tensor) -> Tensor { unaryOp(x, "rsub_scalar", { s - $0 }, derivative: { _, _ in -1 }) }
-    public static func * (x: Tensor, s: Float) -> Tensor { unaryOp(x, "mul_scalar", { $0 * s }, derivative: { _, _ in s }) }
+    public static func - (s: Float, x: Tensor) -> Tensor {
+        unaryOp(x, "rsub_scalar", { s - $0 }, derivative: { _, _ in -1 })
+    }
+    public static func * (x: Tensor, s: Float) -> Tensor {
+        unaryOp(x, "mul_scalar", { $0 * s }, derivative: { _, _ in s })
+    }
     public static func * (s: Float, x: Tensor) -> Tensor { x * s }
     public static func / (x: Tensor, s: Float) -> Tensor { x * (1 / s) }
     public static func / (s: Float, x: Tensor) -> Tensor {

@@ -34,7 +34,9 @@ public func sgemmBlocked(
 ) {
     let blocks = gemmBlockCount(m: m, n: n, k: k)
     if blocks == 1 {
-        sgemm(transposeA: ta, transposeB: tb, m: m, n: n, k: k, alpha: alpha, a, lda: lda, b, ldb: ldb, beta: beta, c, ldc: ldc)
+        sgemm(
+            transposeA: ta, transposeB: tb, m: m, n: n, k: k, alpha: alpha, a, lda: lda, b, ldb: ldb, beta: beta, c,
+            ldc: ldc)
         return
     }
     let splitRows = m >= n
@@ -101,7 +103,9 @@ func matmulDims(_ a: Tensor, _ b: Tensor, _ ta: Bool, _ tb: Bool) -> (m: Int, n:
 func matmul2D(_ a: Tensor, _ b: Tensor, transposeA ta: Bool, transposeB tb: Bool) -> Tensor {
     let (m, n, k) = matmulDims(a, b, ta, tb)
     let out = Tensor(shape: [m, n], zeroed: false)
-    if k == 0 { out.fill(0) } else if m > 0 && n > 0 {
+    if k == 0 {
+        out.fill(0)
+    } else if m > 0 && n > 0 {
         sgemmBlocked(
             transposeA: ta, transposeB: tb, m: m, n: n, k: k, a.data, lda: a.shape[1], b.data, ldb: b.shape[1],
             out.data, ldc: n)

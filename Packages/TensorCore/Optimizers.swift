@@ -52,7 +52,10 @@ public final class SGD: Optimizer {
     public private(set) var stepCount = 0
     let buffers: [Tensor]
 
-    public init(_ parameters: [(name: String, tensor: Tensor)], momentum: Float = 0, weightDecay: Float = 0, nesterov: Bool = false) {
+    public init(
+        _ parameters: [(name: String, tensor: Tensor)], momentum: Float = 0, weightDecay: Float = 0,
+        nesterov: Bool = false
+    ) {
         self.parameters = parameters
         self.momentum = momentum
         self.weightDecay = weightDecay

@@ -75,7 +75,7 @@ public struct RNG: Sendable, Equatable {
     public mutating func normal() -> Float {
         let u1 = 1 - uniformDouble()  // (0, 1]: log is finite
         let u2 = uniformDouble()
-        return Float((-2 * _log(u1)).squareRoot() * _cos(2 * Double.pi * u2))
+        return Float((-2 * logDouble(u1)).squareRoot() * cosDouble(2 * Double.pi * u2))
     }
 
     /// Index drawn with probability proportional to `weights` (non-negative, positive sum).
@@ -113,11 +113,4 @@ public struct RNG: Sendable, Equatable {
     }
 }
 
-@inline(__always) func _log(_ x: Double) -> Double { log(x) }
-@inline(__always) func _cos(_ x: Double) -> Double { cos(x) }
 
-#if canImport(Glibc)
-    import Glibc
-#elseif canImport(Darwin)
-    import Darwin
-#endif

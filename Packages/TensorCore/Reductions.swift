@@ -62,7 +62,10 @@ extension Tensor {
                 var bestJ = 0
                 for j in 0..<n {
                     let v = data[(p * n + j) * inner + i]
-                    if v > best || (j == 0) { best = v; bestJ = j }
+                    if v > best || j == 0 {
+                        best = v
+                        bestJ = j
+                    }
                 }
                 out.data[p * inner + i] = best
                 argmax[p * inner + i] = bestJ

@@ -19,10 +19,10 @@ public func ropeAngles(positions: [Int], headDim: Int, base: Double, positionSca
     var s = c
     for (p, m) in positions.enumerated() {
         for i in 0..<half {
-            let theta = Foundation_pow(base, -2 * Double(i) / Double(headDim))
+            let theta = powDouble(base, -2 * Double(i) / Double(headDim))
             let angle = Double(m) * positionScale * theta
-            c[p * half + i] = Float(Foundation_cos(angle))
-            s[p * half + i] = Float(Foundation_sin(angle))
+            c[p * half + i] = Float(cosDouble(angle))
+            s[p * half + i] = Float(sinDouble(angle))
         }
     }
     return (c, s)
@@ -84,6 +84,3 @@ public func rope(_ x: Tensor, positions: [Int], base: Double = 10_000, positionS
     }
 }
 
-@inline(__always) func Foundation_pow(_ a: Double, _ b: Double) -> Double { pow(a, b) }
-@inline(__always) func Foundation_cos(_ a: Double) -> Double { cos(a) }
-@inline(__always) func Foundation_sin(_ a: Double) -> Double { sin(a) }

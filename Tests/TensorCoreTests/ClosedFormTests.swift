@@ -182,7 +182,10 @@ import Testing
     @Test func modulesNameTheirParametersHierarchically() {
         var rng = RNG(seed: 1)
         let mlp = MLP(sizes: [4, 8, 2], activation: .tanh, rng: &rng)
-        #expect(mlp.namedParameters().map(\.name) == ["layers.0.weight", "layers.0.bias", "layers.1.weight", "layers.1.bias"])
+        #expect(
+            mlp.namedParameters().map(\.name) == [
+                "layers.0.weight", "layers.0.bias", "layers.1.weight", "layers.1.bias",
+            ])
         #expect(mlp.parameterCount == 4 * 8 + 8 + 8 * 2 + 2)
         #expect(mlp(Tensor.zeros([3, 4])).shape == [3, 2])
         let norm = LayerNorm(4)

@@ -112,7 +112,10 @@ func trainSmallModel(seed: UInt64, threads: Int, steps: Int = 5) -> (losses: [Fl
     @Test func optimizerStateRoundTripContinuesIdentically() throws {
         func makeParams() -> [(name: String, tensor: Tensor)] {
             var rng = RNG(seed: 4)
-            return [("a", Tensor.randn([3, 4], rng: &rng).requiringGrad()), ("b", Tensor.randn([4], rng: &rng).requiringGrad())]
+            return [
+                ("a", Tensor.randn([3, 4], rng: &rng).requiringGrad()),
+                ("b", Tensor.randn([4], rng: &rng).requiringGrad()),
+            ]
         }
         func setGrads(_ params: [(name: String, tensor: Tensor)], _ step: Int) {
             for (i, p) in params.enumerated() {

@@ -35,7 +35,10 @@ func unary(_ name: String, positive: Bool = false, kink: Bool = false, _ op: @es
     }
 }
 
-func binary(_ name: String, _ a: [Int], _ b: [Int], positiveB: Bool = false, _ op: @escaping @Sendable (Tensor, Tensor) -> Tensor)
+func binary(
+    _ name: String, _ a: [Int], _ b: [Int], positiveB: Bool = false,
+    _ op: @escaping @Sendable (Tensor, Tensor) -> Tensor
+)
     -> GradCase
 {
     GradCase(name: name) {
@@ -47,10 +50,14 @@ func binary(_ name: String, _ a: [Int], _ b: [Int], positiveB: Bool = false, _ o
 }
 
 func matmulCase(_ a: [Int], _ b: [Int], ta: Bool, tb: Bool) -> GradCase {
-    binary("matmul \(a)\(ta ? "ᵀ" : "") @ \(b)\(tb ? "ᵀ" : "")", a, b) { matmul($0, $1, transposeA: ta, transposeB: tb) }
+    binary("matmul \(a)\(ta ? "ᵀ" : "") @ \(b)\(tb ? "ᵀ" : "")", a, b) {
+        matmul($0, $1, transposeA: ta, transposeB: tb)
+    }
 }
 
-func attentionCase(_ name: String, b: Int, tq: Int, tk: Int, h: Int, kv: Int, d: Int, causal: Bool, masked: Bool = false)
+func attentionCase(
+    _ name: String, b: Int, tq: Int, tk: Int, h: Int, kv: Int, d: Int, causal: Bool, masked: Bool = false
+)
     -> GradCase
 {
     GradCase(name: name) {
@@ -149,10 +156,13 @@ let gradCases: [GradCase] = [
     unary("topK values") { $0.topK(2).values },
     GradCase(name: "dropout (fixed mask)") {
         let x = leaf([4, 5], seed: 9)
-        return ([x], {
-            var rng = RNG(seed: 3)
-            return dropout(x, p: 0.4, training: true, rng: &rng)
-        })
+        return (
+            [x],
+            {
+                var rng = RNG(seed: 3)
+                return dropout(x, p: 0.4, training: true, rng: &rng)
+            }
+        )
     },
     // Fused kernels.
     GradCase(name: "crossEntropy mean with ignore") {

@@ -20,12 +20,15 @@ import Testing
         let out = f(inputs)
         let expected = fixture.tensor(name, "out")
         let shaped = out.count == expected.count ? out.reshaped(expected.shape) : out
-        #expect(shaped.isClose(to: expected, atol: atol, rtol: 1e-4), "\(name) output off by \(shaped.maxAbsDifference(expected))")
+        #expect(
+            shaped.isClose(to: expected, atol: atol, rtol: 1e-4),
+            "\(name) output off by \(shaped.maxAbsDifference(expected))")
         (shaped * fixture.tensor(name, "w")).sum().backward()
         for (input, n) in zip(inputs, names) {
             let want = fixture.tensor(name, "d" + n)
             let got = input.grad ?? Tensor.zeros(input.shape)
-            #expect(got.isClose(to: want, atol: gradAtol, rtol: 1e-3), "\(name) d\(n) off by \(got.maxAbsDifference(want))")
+            #expect(
+                got.isClose(to: want, atol: gradAtol, rtol: 1e-3), "\(name) d\(n) off by \(got.maxAbsDifference(want))")
         }
     }
 
