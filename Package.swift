@@ -20,6 +20,13 @@ let tools: [(name: String, path: String, deps: [String])] = [
     ("tensorcore-bench", "Benchmarks/TensorCoreBench", ["TensorCore", "CBLAS"])
 ]
 
+/// Opt-in CPU-specific code generation for the tensor core's own SIMD loops (OpenBLAS picks its
+/// kernels at run time either way): `LAB_TARGET_CPU=native swift build`. The project's scripts
+/// set it; without it the build targets baseline x86-64 / arm64 and the package stays usable as a
+/// remote dependency (SwiftPM refuses unsafe flags there).
+let targetCPU = Context.environment["LAB_TARGET_CPU"].flatMap { $0.isEmpty ? nil : $0 }
+let tensorCoreSettings: [SwiftSetting] = targetCPU.map { [.unsafeFlags(["-target-cpu", $0])] } ?? []
+
 let argumentParser = Target.Dependency.product(name: "ArgumentParser", package: "swift-argument-parser")
 
 func dependencies(_ names: [String]) -> [Target.Dependency] {

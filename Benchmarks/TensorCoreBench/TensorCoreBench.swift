@@ -45,7 +45,9 @@ func forwardBackward(_ inputs: [Tensor], _ op: @escaping () -> Tensor) -> () -> 
     }
 }
 
-func padded(_ s: String, _ width: Int) -> String { s.count >= width ? s : s + String(repeating: " ", count: width - s.count) }
+func padded(_ s: String, _ width: Int) -> String {
+    s.count >= width ? s : s + String(repeating: " ", count: width - s.count)
+}
 
 @main
 struct TensorCoreBench: ParsableCommand {
@@ -58,10 +60,16 @@ struct TensorCoreBench: ParsableCommand {
     @Option(help: "Write measurements as JSON to this file.")
     var out: String?
 
+    @Option(help: "Only run benchmarks whose name contains this text.")
+    var only: String?
+
     func run() throws {
         Threads.set(threads)
         var results: [Measurement] = []
-        func report(_ name: String, _ shape: String, _ seconds: Double, flops: Double? = nil) {
+        func wanted(_ name: String) -> Bool { only.map { name.contains($0) } ?? true }
+        func report(_ name: String, _ shape: String, _ seconds: @autoclosure () -> Double, flops: Double? = nil) {
+            guard wanted(name) else { return }
+            let seconds = seconds()
             let gflops = flops.map { $0 / seconds / 1e9 }
             results.append(Measurement(name: name, shape: shape, seconds: seconds, gflops: gflops))
             let rate = gflops.map { String(format: "%7.1f GFLOP/s", $0) } ?? ""
@@ -76,14 +84,17 @@ struct TensorCoreBench: ParsableCommand {
             let flops = 2 * Double(n * n * n)
             let shape = "\(n)x\(n)x\(n)"
             // The baseline a user would write: one cblas_sgemm with OpenBLAS on the same threads.
-            openblas_set_num_threads(Int32(threads))
-            let raw = time {
-                cblas_sgemm(
-                    CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(n), Int32(n), Int32(n), 1, a.data, Int32(n),
-                    b.data, Int32(n), 0, c.data, Int32(n))
-            }
-            openblas_set_num_threads(1)
-            report("sgemm raw OpenBLAS", shape, raw, flops: flops)
+            report(
+                "sgemm raw OpenBLAS", shape,
+                {
+                    openblas_set_num_threads(Int32(threads))
+                    defer { openblas_set_num_threads(1) }
+                    return time {
+                        cblas_sgemm(
+                            CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(n), Int32(n), Int32(n), 1, a.data,
+                            Int32(n), b.data, Int32(n), 0, c.data, Int32(n))
+                    }
+                }(), flops: flops)
             report("matmul", shape, time { _ = withNoGrad { matmul(a, b) } }, flops: flops)
             report("matmul Bᵀ", shape, time { _ = withNoGrad { matmul(a, b, transposeB: true) } }, flops: flops)
         }
@@ -123,6 +134,10 @@ struct TensorCoreBench: ParsableCommand {
             let hidden = cfg.c * 8 / 3
             let a1 = Tensor.randn([rows, hidden], rng: &rng).requiringGrad()
             let a3 = Tensor.randn([rows, hidden], rng: &rng).requiringGrad()
+            report("swiglu fwd", "\(cfg.name) \(rows)x\(hidden)", time { _ = withNoGrad { swiglu(gate: a1, up: a3) } })
+            report("silu fwd", "\(cfg.name) \(rows)x\(hidden)", time { _ = withNoGrad { a1.silu() } })
+            report("add fwd", "\(cfg.name) \(rows)x\(hidden)", time { _ = withNoGrad { a1 + a3 } })
+            report("alloc", "\(cfg.name) \(rows)x\(hidden)", time { _ = Tensor(shape: [rows, hidden], zeroed: false) })
             report(
                 "swiglu fwd+bwd", "\(cfg.name) \(rows)x\(hidden)",
                 time(forwardBackward([a1, a3]) { swiglu(gate: a1, up: a3) }))

@@ -21,73 +21,98 @@ struct AttentionShape {
     func pOffset(_ b: Int, _ h: Int) -> Int { (b * heads + h) * tq * tk }
 }
 
-/// Forward for one (b, h): P = softmax(scale * Q K^T + mask), O = P V.
+/// Query rows are processed in blocks; under the causal mask a block only multiplies against
+/// the keys it can see (0 ..< Tk - Tq + end of block), which skips about half the work.
+let attentionQueryBlock = 32
+
+/// Number of keys visible to query rows i0 ..< i1.
+@inline(__always)
+func visibleKeys(_ i1: Int, causal: Bool, _ s: AttentionShape) -> Int {
+    causal ? min(s.tk, s.tk - s.tq + i1) : s.tk
+}
+
+/// Forward for one (b, h): P = softmax(scale * Q K^T + mask), O = P V, block by block.
 func attentionForwardHead(
     _ out: UnsafeMutablePointer<Float>, _ p: UnsafeMutablePointer<Float>, _ q: UnsafePointer<Float>,
     _ k: UnsafePointer<Float>, _ v: UnsafePointer<Float>, _ mask: UnsafePointer<Float>?, causal: Bool,
     scale: Float, s: AttentionShape
 ) {
     let (tq, tk, d) = (s.tq, s.tk, s.headDim)
-    sgemm(
-        transposeA: false, transposeB: true, m: tq, n: tk, k: d, alpha: scale, q, lda: s.qRow, k, ldb: s.kvRow, p,
-        ldc: tk)
     let shift = tk - tq
-    for i in 0..<tq {
-        let row = p + i * tk
-        if let mask { for j in 0..<tk { row[j] += mask[i * tk + j] } }
-        let visible = causal ? min(i + shift + 1, tk) : tk
-        var m = -Float.infinity
-        for j in 0..<visible { m = max(m, row[j]) }
-        if !m.isFinite {  // every key masked: attend to nothing rather than produce NaN
-            row.update(repeating: 0, count: tk)
-            continue
+    for i0 in stride(from: 0, to: tq, by: attentionQueryBlock) {
+        let i1 = min(tq, i0 + attentionQueryBlock)
+        let keys = visibleKeys(i1, causal: causal, s)
+        let pBlock = p + i0 * tk
+        if keys > 0 {
+            sgemm(
+                transposeA: false, transposeB: true, m: i1 - i0, n: keys, k: d, alpha: scale, q + i0 * s.qRow,
+                lda: s.qRow, k, ldb: s.kvRow, pBlock, ldc: tk)
         }
-        var sum: Float = 0
-        for j in 0..<visible {
-            let e = expf(row[j] - m)
-            row[j] = e
-            sum += e
+        for i in i0..<i1 {
+            let row = p + i * tk
+            if let mask { for j in 0..<keys { row[j] += mask[i * tk + j] } }
+            let visible = causal ? min(i + shift + 1, tk) : tk
+            let m = maxRow(row, count: visible)
+            if !m.isFinite {  // every key masked: attend to nothing rather than produce NaN
+                row.update(repeating: 0, count: tk)
+                continue
+            }
+            let inv = 1 / expRow(row, row, shift: m, count: visible)
+            for j in 0..<visible { row[j] *= inv }
+            for j in visible..<tk { row[j] = 0 }
         }
-        let inv = 1 / sum
-        for j in 0..<visible { row[j] *= inv }
-        for j in visible..<tk { row[j] = 0 }
+        sgemm(
+            transposeA: false, transposeB: false, m: i1 - i0, n: d, k: max(keys, 1), pBlock, lda: tk, v,
+            ldb: s.kvRow, out + i0 * s.qRow, ldc: s.qRow)
     }
-    sgemm(transposeA: false, transposeB: false, m: tq, n: d, k: tk, p, lda: tk, v, ldb: s.kvRow, out, ldc: s.qRow)
 }
 
-/// Backward for one KV group (b, g), summing over its query heads in order:
+/// Backward for one KV group (b, g), summing over its query heads in order, block by block:
 /// dP = dO V^T; dS = P * (dP - rowsum(dO * O)) * scale; dQ = dS K; dK += dS^T Q; dV += P^T dO.
 func attentionBackwardGroup(
     b: Int, g: Int, dq: UnsafeMutablePointer<Float>, dk: UnsafeMutablePointer<Float>,
     dv: UnsafeMutablePointer<Float>, dout: UnsafePointer<Float>, out: UnsafePointer<Float>,
     p: UnsafePointer<Float>, q: UnsafePointer<Float>, k: UnsafePointer<Float>, v: UnsafePointer<Float>,
-    scratch: UnsafeMutablePointer<Float>, scale: Float, s: AttentionShape
+    scratch: UnsafeMutablePointer<Float>, scale: Float, causal: Bool, s: AttentionShape
 ) {
     let (tq, tk, d) = (s.tq, s.tk, s.headDim)
     let kv = s.kvOffset(b, g)
     for h in (g * s.group)..<((g + 1) * s.group) {
         let qo = s.qOffset(b, h)
         let ph = p + s.pOffset(b, h)
-        let ds = scratch
-        sgemm(
-            transposeA: false, transposeB: true, m: tq, n: tk, k: d, dout + qo, lda: s.qRow, v + kv, ldb: s.kvRow, ds,
-            ldc: tk)
-        for i in 0..<tq {
-            var dot: Float = 0
-            for c in 0..<d { dot += dout[qo + i * s.qRow + c] * out[qo + i * s.qRow + c] }
-            let row = ds + i * tk
-            let prow = ph + i * tk
-            for j in 0..<tk { row[j] = prow[j] * (row[j] - dot) * scale }
+        for i0 in stride(from: 0, to: tq, by: attentionQueryBlock) {
+            let i1 = min(tq, i0 + attentionQueryBlock)
+            let rows = i1 - i0
+            let keys = visibleKeys(i1, causal: causal, s)
+            guard keys > 0 else {
+                (0..<rows).forEach { (dq + qo + (i0 + $0) * s.qRow).update(repeating: 0, count: d) }
+                continue
+            }
+            let ds = scratch  // (rows, keys) with row stride tk
+            let pBlock = ph + i0 * tk
+            let doBlock = dout + qo + i0 * s.qRow
+            let qBlock = q + qo + i0 * s.qRow
+            sgemm(
+                transposeA: false, transposeB: true, m: rows, n: keys, k: d, doBlock, lda: s.qRow, v + kv,
+                ldb: s.kvRow, ds, ldc: tk)
+            for i in 0..<rows {
+                let dot = dotRow(doBlock + i * s.qRow, out + qo + (i0 + i) * s.qRow, count: d)
+                let row = ds + i * tk
+                let prow = pBlock + i * tk
+                forEachBlock8(0..<keys) { j, lanes in
+                    store8(load8(prow + j, lanes) * (load8(row + j, lanes) - dot) * scale, row + j, lanes)
+                }
+            }
+            sgemm(
+                transposeA: false, transposeB: false, m: rows, n: d, k: keys, ds, lda: tk, k + kv, ldb: s.kvRow,
+                dq + qo + i0 * s.qRow, ldc: s.qRow)
+            sgemm(
+                transposeA: true, transposeB: false, m: keys, n: d, k: rows, ds, lda: tk, qBlock, ldb: s.qRow,
+                beta: 1, dk + kv, ldc: s.kvRow)
+            sgemm(
+                transposeA: true, transposeB: false, m: keys, n: d, k: rows, pBlock, lda: tk, doBlock, ldb: s.qRow,
+                beta: 1, dv + kv, ldc: s.kvRow)
         }
-        sgemm(
-            transposeA: false, transposeB: false, m: tq, n: d, k: tk, ds, lda: tk, k + kv, ldb: s.kvRow, dq + qo,
-            ldc: s.qRow)
-        sgemm(
-            transposeA: true, transposeB: false, m: tk, n: d, k: tq, ds, lda: tk, q + qo, ldb: s.qRow, beta: 1, dk + kv,
-            ldc: s.kvRow)
-        sgemm(
-            transposeA: true, transposeB: false, m: tk, n: d, k: tq, ph, lda: tk, dout + qo, ldb: s.qRow, beta: 1,
-            dv + kv, ldc: s.kvRow)
     }
 }
 
@@ -127,7 +152,7 @@ public func attention(
     }
     var inputs = [q, k, v]
     if let mask { inputs.append(mask.detach()) }
-    return record(out, "attention", inputs) { dout in
+    return recordUsingOutput(out, "attention", inputs) { dout, out in
         let dq = Tensor(shape: q.shape, zeroed: false)
         let dk = Tensor(shape: k.shape)
         let dv = Tensor(shape: v.shape)
@@ -135,12 +160,12 @@ public func attention(
         do {
             parallelFor(s.batch * s.kvHeads, costPerItem: s.group * s.tq * s.tk * s.headDim * 8) { range in
                 let (dq, dk, dv, dout, o, p, qd, kd, vd) = box.value
-                let scratch = UnsafeMutablePointer<Float>.allocate(capacity: s.tq * s.tk)
+                let scratch = UnsafeMutablePointer<Float>.allocate(capacity: attentionQueryBlock * s.tk)
                 defer { scratch.deallocate() }
                 for bg in range {
                     attentionBackwardGroup(
                         b: bg / s.kvHeads, g: bg % s.kvHeads, dq: dq, dk: dk, dv: dv, dout: dout, out: o, p: p, q: qd,
-                        k: kd, v: vd, scratch: scratch, scale: sc, s: s)
+                        k: kd, v: vd, scratch: scratch, scale: sc, causal: causal, s: s)
                 }
             }
         }

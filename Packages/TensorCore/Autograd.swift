@@ -5,10 +5,12 @@
 final class GradNode {
     let op: String
     let inputs: [Tensor]
-    /// Maps dL/d(output) to dL/d(input) for each input (nil where an input needs no gradient).
-    let backward: (Tensor) -> [Tensor?]
+    /// Maps (dL/d(output), output) to dL/d(input) for each input (nil where an input needs no
+    /// gradient). The engine passes the output in, so no closure has to capture it: a closure
+    /// holding its own output would be a reference cycle (output -> node -> closure -> output).
+    let backward: (Tensor, Tensor) -> [Tensor?]
 
-    init(op: String, inputs: [Tensor], backward: @escaping (Tensor) -> [Tensor?]) {
+    init(op: String, inputs: [Tensor], backward: @escaping (Tensor, Tensor) -> [Tensor?]) {
         self.op = op
         self.inputs = inputs
         self.backward = backward
@@ -26,9 +28,18 @@ public func withNoGrad<T>(_ body: () throws -> T) rethrows -> T {
 }
 
 /// Attaches `backward` to `output` when gradients are recorded and any input needs one.
+/// The closure must not capture `output` (see GradNode); use `recordUsingOutput` instead.
 @inline(__always)
 func record(
     _ output: Tensor, _ op: String, _ inputs: [Tensor], _ backward: @escaping (Tensor) -> [Tensor?]
+) -> Tensor {
+    recordUsingOutput(output, op, inputs) { g, _ in backward(g) }
+}
+
+/// As `record`, for backward passes that read the op's output: it arrives as the second argument.
+@inline(__always)
+func recordUsingOutput(
+    _ output: Tensor, _ op: String, _ inputs: [Tensor], _ backward: @escaping (Tensor, Tensor) -> [Tensor?]
 ) -> Tensor {
     if GradMode.isEnabled, inputs.contains(where: { $0.requiresGrad }) {
         output.requiresGrad = true
@@ -58,7 +69,7 @@ extension Tensor {
                     tensor.accumulateGrad(g)
                     continue
                 }
-                let inputGrads = node.backward(g)
+                let inputGrads = node.backward(g, tensor)
                 for (input, inputGrad) in zip(node.inputs, inputGrads) {
                     guard input.requiresGrad, let inputGrad else { continue }
                     precondition(

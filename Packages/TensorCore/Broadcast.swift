@@ -77,20 +77,25 @@ func forEachBroadcastRow(
     }
 }
 
-/// out[i] = f(a[i'], b[i'']) over the broadcast shape.
+/// out[i] = f(a[i'], b[i'']) over the broadcast shape. `f8`, the same function on 8 lanes,
+/// serves equal shapes (one closure call per 8 elements when the loop runs on threads).
 @inline(__always)
-func broadcastMap(_ a: Tensor, _ b: Tensor, _ f: (Float, Float) -> Float) -> Tensor {
+func broadcastMap(
+    _ a: Tensor, _ b: Tensor, _ f: (Float, Float) -> Float, _ f8: ((Float8, Float8) -> Float8)? = nil
+) -> Tensor {
     let outShape = broadcastShape(a.shape, b.shape)
     let out = Tensor(shape: outShape, zeroed: false)
     let o = out.data
     let x = a.data
     let y = b.data
-    if a.shape == b.shape {
+    if a.shape == b.shape, let f8 {
         let box = UncheckedBox((o, x, y))
         parallelFor(out.count) { range in
             let (o, x, y) = box.value
-            for i in range { o[i] = f(x[i], y[i]) }
+            forEachBlock8(range) { i, lanes in store8(f8(load8(x + i, lanes), load8(y + i, lanes)), o + i, lanes) }
         }
+    } else if a.shape == b.shape {
+        for i in 0..<out.count { o[i] = f(x[i], y[i]) }
     } else if b.count == 1 {
         let s = y[0]
         for i in 0..<out.count { o[i] = f(x[i], s) }
@@ -139,17 +144,17 @@ extension Tensor {
 }
 
 public func + (a: Tensor, b: Tensor) -> Tensor {
-    let out = broadcastMap(a, b, +)
+    let out = broadcastMap(a, b, +, +)
     return record(out, "add", [a, b]) { g in [g.sumToShape(a.shape), g.sumToShape(b.shape)] }
 }
 
 public func - (a: Tensor, b: Tensor) -> Tensor {
-    let out = broadcastMap(a, b, -)
+    let out = broadcastMap(a, b, -, -)
     return record(out, "sub", [a, b]) { g in [g.sumToShape(a.shape), (-g).sumToShape(b.shape)] }
 }
 
 public func * (a: Tensor, b: Tensor) -> Tensor {
-    let out = broadcastMap(a, b, *)
+    let out = broadcastMap(a, b, *, *)
     return record(out, "mul", [a, b]) { g in
         [
             a.requiresGrad ? (g * b).sumToShape(a.shape) : nil,
@@ -159,8 +164,8 @@ public func * (a: Tensor, b: Tensor) -> Tensor {
 }
 
 public func / (a: Tensor, b: Tensor) -> Tensor {
-    let out = broadcastMap(a, b, /)
-    return record(out, "div", [a, b]) { g in
+    let out = broadcastMap(a, b, /, /)
+    return recordUsingOutput(out, "div", [a, b]) { g, out in
         [
             a.requiresGrad ? (g / b).sumToShape(a.shape) : nil,
             b.requiresGrad ? (-(g * out) / b).sumToShape(b.shape) : nil,

@@ -28,11 +28,8 @@ func crossEntropyForward(
             let (losses, lse, logits) = box.value
             for r in range {
                 let row = logits + r * vocab
-                var m = -Float.infinity
-                for j in 0..<vocab { m = max(m, row[j]) }
-                var s: Float = 0
-                for j in 0..<vocab { s += expf(row[j] - m) }
-                lse[r] = m + logf(s)
+                let m = maxRow(row, count: vocab)
+                lse[r] = m + logf(sumExpRow(row, shift: m, count: vocab))
                 let target = tb.value[r]
                 losses[r] = target == ignoreIndex ? 0 : lse[r] - row[target]
             }
@@ -60,7 +57,7 @@ func crossEntropyBackward(
                 let row = logits + r * vocab
                 let scale = rowScale[r]
                 let l = lse[r]
-                for j in 0..<vocab { d[j] = scale * expf(row[j] - l) }
+                forEachBlock8(0..<vocab) { j, lanes in store8(scale * exp8(load8(row + j, lanes) - l), d + j, lanes) }
                 d[target] -= scale
             }
         }

@@ -17,7 +17,7 @@ func unaryOp(
         let (o, i) = box.value
         for j in range { o[j] = f(i[j]) }
     }
-    return record(out, op, [x]) { g in
+    return recordUsingOutput(out, op, [x]) { g, out in
         let dx = Tensor(shape: x.shape, zeroed: false)
         let box = UncheckedBox((dx.data, g.data, x.data, out.data))
         parallelFor(x.count, costPerItem: 4) { range in
@@ -31,11 +31,32 @@ func unaryOp(
 /// Numerically stable softplus: log(1 + e^x) = max(x, 0) + log1p(e^-|x|).
 @inline(__always) func softplusScalar(_ x: Float) -> Float { max(x, 0) + log1pf(expf(-abs(x))) }
 
-@inline(__always) func sigmoidScalar(_ x: Float) -> Float {
-    // Two branches so exp never overflows.
-    if x >= 0 { return 1 / (1 + expf(-x)) }
-    let e = expf(x)
-    return e / (1 + e)
+/// Branch-free: exp(-x) = inf for very negative x gives exactly 0, no NaN.
+@inline(__always) func sigmoidScalar(_ x: Float) -> Float { 1 / (1 + expf(-x)) }
+
+/// y = f(x) elementwise with an 8-lane forward and derivative (for the exp-heavy ops).
+@inline(__always)
+func unaryOpSIMD(
+    _ x: Tensor, _ op: String, _ f: @escaping (Float8) -> Float8,
+    derivative df: @escaping (Float8, Float8) -> Float8
+) -> Tensor {
+    let out = Tensor(shape: x.shape, zeroed: false)
+    let box = UncheckedBox((out.data, x.data))
+    parallelFor(x.count, costPerItem: 4) { range in
+        let (o, i) = box.value
+        forEachBlock8(range) { j, lanes in store8(f(load8(i + j, lanes)), o + j, lanes) }
+    }
+    return recordUsingOutput(out, op, [x]) { g, out in
+        let dx = Tensor(shape: x.shape, zeroed: false)
+        let box = UncheckedBox((dx.data, g.data, x.data, out.data))
+        parallelFor(x.count, costPerItem: 4) { range in
+            let (d, g, i, o) = box.value
+            forEachBlock8(range) { j, lanes in
+                store8(load8(g + j, lanes) * df(load8(i + j, lanes), load8(o + j, lanes)), d + j, lanes)
+            }
+        }
+        return [dx]
+    }
 }
 
 let inverseSqrt2: Float = 0.707_106_781_186_547_5
@@ -44,7 +65,7 @@ let inverseSqrt2Pi: Float = 0.398_942_280_401_432_7
 extension Tensor {
     public static prefix func - (x: Tensor) -> Tensor { unaryOp(x, "neg", { -$0 }, derivative: { _, _ in -1 }) }
 
-    public func exp() -> Tensor { unaryOp(self, "exp", { expf($0) }, derivative: { _, y in y }) }
+    public func exp() -> Tensor { unaryOpSIMD(self, "exp", exp8, derivative: { _, y in y }) }
     public func log() -> Tensor { unaryOp(self, "log", { logf($0) }, derivative: { x, _ in 1 / x }) }
     public func sqrt() -> Tensor { unaryOp(self, "sqrt", { sqrtf($0) }, derivative: { _, y in 0.5 / y }) }
     public func tanh() -> Tensor { unaryOp(self, "tanh", { tanhf($0) }, derivative: { _, y in 1 - y * y }) }
@@ -56,15 +77,15 @@ extension Tensor {
         unaryOp(self, "pow", { powf($0, p) }, derivative: { x, _ in p * powf(x, p - 1) })
     }
     public func sigmoid() -> Tensor {
-        unaryOp(self, "sigmoid", sigmoidScalar, derivative: { _, y in y * (1 - y) })
+        unaryOpSIMD(self, "sigmoid", sigmoid8, derivative: { _, y in y * (1 - y) })
     }
     public func relu() -> Tensor { unaryOp(self, "relu", { Swift.max($0, 0) }, derivative: { x, _ in x > 0 ? 1 : 0 }) }
     /// SiLU / swish: x * sigmoid(x).
     public func silu() -> Tensor {
-        unaryOp(
-            self, "silu", { $0 * sigmoidScalar($0) },
+        unaryOpSIMD(
+            self, "silu", { $0 * sigmoid8($0) },
             derivative: { x, _ in
-                let s = sigmoidScalar(x)
+                let s = sigmoid8(x)
                 return s * (1 + x * (1 - s))
             })
     }

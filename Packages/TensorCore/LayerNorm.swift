@@ -11,15 +11,18 @@ func layerNormForward(
         for r in range {
             let xr = x + r * cols
             let yr = y + r * cols
-            var m: Float = 0
-            for j in 0..<cols { m += xr[j] }
-            m /= Float(cols)
-            var v: Float = 0
-            for j in 0..<cols { v += (xr[j] - m) * (xr[j] - m) }
-            let s = 1 / (v / Float(cols) + eps).squareRoot()
+            let m = sumRow(xr, count: cols) / Float(cols)
+            var v = Float8()
+            forEachBlock8(0..<cols) { j, lanes in
+                let d = masked(load8(xr + j, lanes) - m, lanes)
+                v += d * d
+            }
+            let s = 1 / (v.sum() / Float(cols) + eps).squareRoot()
             mean[r] = m
             rstd[r] = s
-            for j in 0..<cols { yr[j] = (xr[j] - m) * s * g[j] + b[j] }
+            forEachBlock8(0..<cols) { j, lanes in
+                store8((load8(xr + j, lanes) - m) * s * load8(g + j, lanes) + load8(b + j, lanes), yr + j, lanes)
+            }
         }
     }
 }
@@ -39,18 +42,18 @@ func layerNormBackward(
             let dyr = dy + r * cols
             let dxr = dx + r * cols
             let (m, s) = (mean[r], rstd[r])
-            var meanD: Float = 0
-            var meanDX: Float = 0
-            for j in 0..<cols {
-                let d = dyr[j] * g[j]
-                meanD += d
-                meanDX += d * (xr[j] - m) * s
+            var sumD = Float8()
+            var sumDX = Float8()
+            forEachBlock8(0..<cols) { j, lanes in
+                let d = load8(dyr + j, lanes) * load8(g + j, lanes)
+                sumD += d
+                sumDX += d * masked((load8(xr + j, lanes) - m) * s, lanes)
             }
-            meanD /= Float(cols)
-            meanDX /= Float(cols)
-            for j in 0..<cols {
-                let xhat = (xr[j] - m) * s
-                dxr[j] = s * (dyr[j] * g[j] - meanD - xhat * meanDX)
+            let meanD = sumD.sum() / Float(cols)
+            let meanDX = sumDX.sum() / Float(cols)
+            forEachBlock8(0..<cols) { j, lanes in
+                let xhat = (load8(xr + j, lanes) - m) * s
+                store8(s * (load8(dyr + j, lanes) * load8(g + j, lanes) - meanD - xhat * meanDX), dxr + j, lanes)
             }
         }
     }
@@ -60,9 +63,10 @@ func layerNormBackward(
         let xr = x + r * cols
         let dyr = dy + r * cols
         let (m, s) = (mean[r], rstd[r])
-        for j in 0..<cols {
-            dg[j] += dyr[j] * (xr[j] - m) * s
-            db[j] += dyr[j]
+        forEachBlock8(0..<cols) { j, lanes in
+            let d = load8(dyr + j, lanes)
+            store8(load8(dg + j, lanes) + d * (load8(xr + j, lanes) - m) * s, dg + j, lanes)
+            store8(load8(db + j, lanes) + d, db + j, lanes)
         }
     }
 }

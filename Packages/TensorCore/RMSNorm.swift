@@ -11,11 +11,10 @@ func rmsNormForward(
         for r in range {
             let xr = x + r * cols
             let yr = y + r * cols
-            var ss: Float = 0
-            for j in 0..<cols { ss += xr[j] * xr[j] }
-            let s = 1 / (ss / Float(cols) + eps).squareRoot()
+            let s = 1 / (dotRow(xr, xr, count: cols) / Float(cols) + eps).squareRoot()
             rstd[r] = s
-            for j in 0..<cols { yr[j] = xr[j] * s * g[j] }
+            forEachBlock8(0..<cols) { j, lanes in store8(load8(xr + j, lanes) * s * load8(g + j, lanes), yr + j, lanes)
+            }
         }
     }
 }
@@ -33,10 +32,14 @@ func rmsNormBackward(
             let dyr = dy + r * cols
             let dxr = dx + r * cols
             let s = rstd[r]
-            var dot: Float = 0
-            for j in 0..<cols { dot += g[j] * dyr[j] * xr[j] }
-            let k = s * s * s * dot / Float(cols)
-            for j in 0..<cols { dxr[j] = s * g[j] * dyr[j] - k * xr[j] }
+            var dot = Float8()
+            forEachBlock8(0..<cols) { j, lanes in
+                dot += load8(g + j, lanes) * load8(dyr + j, lanes) * load8(xr + j, lanes)
+            }
+            let k = s * s * s * dot.sum() / Float(cols)
+            forEachBlock8(0..<cols) { j, lanes in
+                store8(s * load8(g + j, lanes) * load8(dyr + j, lanes) - k * load8(xr + j, lanes), dxr + j, lanes)
+            }
         }
     }
     // dg sums over rows: done sequentially by column so the order is fixed.
@@ -45,7 +48,9 @@ func rmsNormBackward(
         let xr = x + r * cols
         let dyr = dy + r * cols
         let s = rstd[r]
-        for j in 0..<cols { dg[j] += dyr[j] * xr[j] * s }
+        forEachBlock8(0..<cols) { j, lanes in
+            store8(load8(dg + j, lanes) + load8(dyr + j, lanes) * load8(xr + j, lanes) * s, dg + j, lanes)
+        }
     }
 }
 

@@ -112,5 +112,3 @@ public struct RNG: Sendable, Equatable {
         return p
     }
 }
-
-

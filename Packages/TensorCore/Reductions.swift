@@ -109,7 +109,7 @@ extension Tensor {
             }
         }
         let x = self
-        return record(out, "logsumexp", [self]) { g in
+        return recordUsingOutput(out, "logsumexp", [self]) { g, out in
             // d lse / dx = softmax(x)
             let dx = Tensor(shape: x.shape, zeroed: false)
             for p in 0..<outer {
@@ -131,7 +131,7 @@ extension Tensor {
         let (outer, n, inner) = axisSplit(axis)
         let out = Tensor(shape: shape, zeroed: false)
         softmaxRows(data, out.data, outer: outer, n: n, inner: inner, log: false)
-        return record(out, "softmax", [self]) { g in
+        return recordUsingOutput(out, "softmax", [self]) { g, out in
             let dx = Tensor(shape: out.shape, zeroed: false)
             forEachLine(outer: outer, n: n, inner: inner) { base in
                 var dot: Float = 0
@@ -151,7 +151,7 @@ extension Tensor {
         let (outer, n, inner) = axisSplit(axis)
         let out = Tensor(shape: shape, zeroed: false)
         softmaxRows(data, out.data, outer: outer, n: n, inner: inner, log: true)
-        return record(out, "log_softmax", [self]) { g in
+        return recordUsingOutput(out, "log_softmax", [self]) { g, out in
             let dx = Tensor(shape: out.shape, zeroed: false)
             forEachLine(outer: outer, n: n, inner: inner) { base in
                 var total: Float = 0
@@ -183,6 +183,27 @@ func softmaxRows(
     _ x: UnsafeMutablePointer<Float>, _ y: UnsafeMutablePointer<Float>, outer: Int, n: Int, inner: Int, log: Bool
 ) {
     let box = UncheckedBox((x, y))
+    if inner == 1 {
+        // Contiguous rows (the last axis): vectorised exp.
+        parallelFor(outer, costPerItem: n * 4) { range in
+            let (x, y) = box.value
+            for r in range {
+                let xr = x + r * n
+                let yr = y + r * n
+                var m = maxRow(xr, count: n)
+                if !m.isFinite { m = 0 }
+                let s = expRow(yr, xr, shift: m, count: n)
+                if log {
+                    let logS = logf(s)
+                    for j in 0..<n { yr[j] = (xr[j] - m) - logS }
+                } else {
+                    let inv = 1 / s
+                    for j in 0..<n { yr[j] *= inv }
+                }
+            }
+        }
+        return
+    }
     forEachLine(outer: outer, n: n, inner: inner) { base in
         let (x, y) = box.value
         var m = -Float.infinity

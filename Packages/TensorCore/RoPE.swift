@@ -83,4 +83,3 @@ public func rope(_ x: Tensor, positions: [Int], base: Double = 10_000, positionS
         return [dx]
     }
 }
-

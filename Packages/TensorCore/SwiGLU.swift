@@ -5,9 +5,9 @@ func swigluForward(_ h: UnsafeMutablePointer<Float>, _ a: UnsafePointer<Float>, 
     let box = UncheckedBox((h, a, b))
     parallelFor(count, costPerItem: 8) { range in
         let (h, a, b) = box.value
-        for i in range {
-            let x = a[i]
-            h[i] = x * sigmoidScalar(x) * b[i]
+        forEachBlock8(range) { i, lanes in
+            let x = load8(a + i, lanes)
+            store8(x * sigmoid8(x) * load8(b + i, lanes), h + i, lanes)
         }
     }
 }
@@ -20,11 +20,12 @@ func swigluBackward(
     let box = UncheckedBox((da, db, dh, a, b))
     parallelFor(count, costPerItem: 8) { range in
         let (da, db, dh, a, b) = box.value
-        for i in range {
-            let x = a[i]
-            let s = sigmoidScalar(x)
-            da[i] = dh[i] * b[i] * s * (1 + x * (1 - s))
-            db[i] = dh[i] * x * s
+        forEachBlock8(range) { i, lanes in
+            let x = load8(a + i, lanes)
+            let g = load8(dh + i, lanes)
+            let s = sigmoid8(x)
+            store8(g * load8(b + i, lanes) * s * (1 + x * (1 - s)), da + i, lanes)
+            store8(g * x * s, db + i, lanes)
         }
     }
 }
@@ -34,10 +35,10 @@ public func swiglu(gate: Tensor, up: Tensor) -> Tensor {
     precondition(gate.shape == up.shape, "swiglu: gate \(gate.shape) and up \(up.shape) differ")
     let h = Tensor(shape: gate.shape, zeroed: false)
     swigluForward(h.data, gate.data, up.data, count: h.count)
-    return record(h, "swiglu", [gate, up]) { dh in
+    return record(h, "swiglu", [gate, up]) { [count = h.count] dh in
         let da = Tensor(shape: gate.shape, zeroed: false)
         let db = Tensor(shape: up.shape, zeroed: false)
-        swigluBackward(da.data, db.data, dh.data, gate.data, up.data, count: h.count)
+        swigluBackward(da.data, db.data, dh.data, gate.data, up.data, count: count)
         return [da, db]
     }
 }

@@ -5,14 +5,15 @@
 public final class Storage: @unchecked Sendable {
     public let pointer: UnsafeMutablePointer<Float>
     public let count: Int
+    let byteCount: Int
 
     init(count: Int) {
         self.count = count
-        let raw = UnsafeMutableRawPointer.allocate(byteCount: max(count, 1) * 4, alignment: 64)
-        pointer = raw.bindMemory(to: Float.self, capacity: max(count, 1))
+        byteCount = BufferPool.roundedByteCount(max(count, 1) * 4)
+        pointer = BufferPool.shared.allocate(byteCount).bindMemory(to: Float.self, capacity: max(count, 1))
     }
 
-    deinit { UnsafeMutableRawPointer(pointer).deallocate() }
+    deinit { BufferPool.shared.release(UnsafeMutableRawPointer(pointer), byteCount) }
 }
 
 public final class Tensor: @unchecked Sendable, CustomStringConvertible {

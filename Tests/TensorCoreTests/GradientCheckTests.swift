@@ -212,6 +212,19 @@ let gradCases: [GradCase] = [
         #expect(result.worstError < 1e-2, "\(gradCase.name): \(result)")
     }
 
+    @Test(arguments: gradCases)
+    func graphIsFreedWithItsOutput(_ gradCase: GradCase) {
+        // An op whose backward closure captured its own output would keep it alive forever.
+        let (_, f) = gradCase.make()
+        weak var output: Tensor?
+        do {
+            let y = f()
+            output = y
+            #expect(y.requiresGrad)
+        }
+        #expect(output == nil, "\(gradCase.name): output outlives its last reference")
+    }
+
     @Test func checkerCatchesAWrongGradient() {
         // detach() hides one path: analytic gives x, finite differences give 2x.
         let x = leaf([4], seed: 3)
