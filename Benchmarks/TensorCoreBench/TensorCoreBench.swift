@@ -134,10 +134,6 @@ struct TensorCoreBench: ParsableCommand {
             let hidden = cfg.c * 8 / 3
             let a1 = Tensor.randn([rows, hidden], rng: &rng).requiringGrad()
             let a3 = Tensor.randn([rows, hidden], rng: &rng).requiringGrad()
-            report("swiglu fwd", "\(cfg.name) \(rows)x\(hidden)", time { _ = withNoGrad { swiglu(gate: a1, up: a3) } })
-            report("silu fwd", "\(cfg.name) \(rows)x\(hidden)", time { _ = withNoGrad { a1.silu() } })
-            report("add fwd", "\(cfg.name) \(rows)x\(hidden)", time { _ = withNoGrad { a1 + a3 } })
-            report("alloc", "\(cfg.name) \(rows)x\(hidden)", time { _ = Tensor(shape: [rows, hidden], zeroed: false) })
             report(
                 "swiglu fwd+bwd", "\(cfg.name) \(rows)x\(hidden)",
                 time(forwardBackward([a1, a3]) { swiglu(gate: a1, up: a3) }))

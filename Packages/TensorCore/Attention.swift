@@ -85,7 +85,7 @@ func attentionBackwardGroup(
             let rows = i1 - i0
             let keys = visibleKeys(i1, causal: causal, s)
             guard keys > 0 else {
-                (0..<rows).forEach { (dq + qo + (i0 + $0) * s.qRow).update(repeating: 0, count: d) }
+                for i in 0..<rows { (dq + qo + (i0 + i) * s.qRow).update(repeating: 0, count: d) }
                 continue
             }
             let ds = scratch  // (rows, keys) with row stride tk
