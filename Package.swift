@@ -48,7 +48,9 @@ targets.append(.target(name: "TestSupport", dependencies: ["TensorCore"], path: 
 
 for package in packages {
     targets.append(
-        .target(name: package.name, dependencies: dependencies(package.deps), path: "Packages/\(package.name)"))
+        .target(
+            name: package.name, dependencies: dependencies(package.deps), path: "Packages/\(package.name)",
+            swiftSettings: package.name == "TensorCore" ? tensorCoreSettings : []))
     targets.append(
         .testTarget(
             name: "\(package.name)Tests", dependencies: dependencies([package.name, "TestSupport"]),
