@@ -1,6 +1,9 @@
 // swift-tools-version:6.0
 // The monorepo manifest: one table row per local package (see DESIGN.md).
+import Foundation
 import PackageDescription
+
+let packageRoot = Context.packageDirectory
 
 /// One local package of the monorepo: a library at `Packages/<name>`, its tests at
 /// `Tests/<name>Tests`, and optionally an experiment executable at `Experiments/<experiment>`.
@@ -12,7 +15,8 @@ struct LocalPackage {
 }
 
 let packages: [LocalPackage] = [
-    LocalPackage(name: "TensorCore", deps: ["CBLAS"])
+    LocalPackage(name: "TensorCore", deps: ["CBLAS"]),
+    LocalPackage(name: "HDF5Store", deps: ["CHDF5", "TensorCore"]),
 ]
 
 /// Executables that are not one package's experiment (benchmarks, tools).
@@ -54,7 +58,9 @@ for package in packages {
     targets.append(
         .testTarget(
             name: "\(package.name)Tests", dependencies: dependencies([package.name, "TestSupport"]),
-            path: "Tests/\(package.name)Tests", exclude: ["Fixtures"]))
+            path: "Tests/\(package.name)Tests",
+            exclude: FileManager.default.fileExists(atPath: "\(packageRoot)/Tests/\(package.name)Tests/Fixtures")
+                ? ["Fixtures"] : []))
     products.append(.library(name: package.name, targets: [package.name]))
     if let experiment = package.experiment {
         targets.append(

@@ -21,3 +21,7 @@ static inline unsigned chdf5_f_acc_excl(void) { return H5F_ACC_EXCL; }
 static inline unsigned chdf5_f_acc_rdonly(void) { return H5F_ACC_RDONLY; }
 static inline unsigned chdf5_f_acc_rdwr(void) { return H5F_ACC_RDWR; }
 static inline hsize_t chdf5_s_unlimited(void) { return H5S_UNLIMITED; }
+static inline hid_t chdf5_e_default(void) { return H5E_DEFAULT; }
+static inline size_t chdf5_t_variable(void) { return H5T_VARIABLE; }
+static inline hid_t chdf5_t_native_int8(void) { return H5T_NATIVE_INT8; }
+static inline hid_t chdf5_t_native_uint64(void) { return H5T_NATIVE_UINT64; }

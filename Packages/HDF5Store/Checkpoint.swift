@@ -1,0 +1,133 @@
+// Checkpoints: a whole training state in one self-describing HDF5 file, readable from h5py.
+// Layout (format "llm-pipeline-lab/checkpoint/1"):
+//   /params/<name>             float32, one dataset per parameter, at its module name
+//   /optimizer/<kind>/<name>   float32 optimiser buffers; attribute `step` on /optimizer
+//   /rng/<stream>              uint64[4], xoshiro256** state of each RNG stream
+//   /state/<name>              float32 tensors a run's future depends on (normalisers, ...)
+//   /counters/<name>           float64 scalars (data cursor, skipped updates, ...)
+//   root attributes            format, step, config (resolved JSON), provenance (JSON) and
+//                              git_commit, date, swift_version, threads
+// Written to a temporary file and renamed, so a crash never leaves a broken checkpoint.
+import Foundation
+import TensorCore
+
+public struct TrainingState {
+    public var step: Int
+    public var parameters: [(name: String, tensor: Tensor)]
+    public var optimizer: OptimizerState?
+    public var rngStreams: [String: [UInt64]]
+    public var tensors: [String: Tensor]
+    public var counters: [String: Double]
+    public var configJSON: String
+    public var provenance: Provenance
+
+    public init(
+        step: Int, parameters: [(name: String, tensor: Tensor)], optimizer: OptimizerState? = nil,
+        rngStreams: [String: [UInt64]] = [:], tensors: [String: Tensor] = [:], counters: [String: Double] = [:],
+        configJSON: String = "{}", provenance: Provenance
+    ) {
+        self.step = step
+        self.parameters = parameters
+        self.optimizer = optimizer
+        self.rngStreams = rngStreams
+        self.tensors = tensors
+        self.counters = counters
+        self.configJSON = configJSON
+        self.provenance = provenance
+    }
+
+    public func parameter(_ name: String) -> Tensor? { parameters.first { $0.name == name }?.tensor }
+}
+
+public enum Checkpoint {
+    public static let format = "llm-pipeline-lab/checkpoint/1"
+
+    public static func save(_ state: TrainingState, to path: String) throws {
+        try writeHDF5Atomically(to: path) { file in
+            try file.setAttribute("format", format)
+            try file.setAttribute("step", Int64(state.step))
+            try file.setAttribute("config", state.configJSON)
+            try file.setAttribute("provenance", state.provenance.json)
+            try file.setAttribute("git_commit", state.provenance.gitCommit)
+            try file.setAttribute("date", state.provenance.date)
+            try file.setAttribute("swift_version", state.provenance.swiftVersion)
+            try file.setAttribute("threads", Int64(state.provenance.threads))
+            try file.createGroup("params")
+            for (name, tensor) in state.parameters { try file.write(tensor, to: "params/\(name)") }
+            if let optimizer = state.optimizer {
+                try file.createGroup("optimizer")
+                try file.setAttribute("step", Int64(optimizer.step), on: "optimizer")
+                for (key, tensor) in optimizer.tensors.sorted(by: { $0.key < $1.key }) {
+                    try file.write(tensor, to: "optimizer/\(key)")
+                }
+            }
+            for (name, words) in state.rngStreams { try file.write(words, shape: [words.count], to: "rng/\(name)") }
+            for (name, tensor) in state.tensors { try file.write(tensor, to: "state/\(name)") }
+            for (name, value) in state.counters { try file.write([value], shape: [], to: "counters/\(name)") }
+        }
+    }
+
+    public static func load(from path: String) throws -> TrainingState {
+        let file = try HDF5File(path: path, mode: .readOnly)
+        defer { file.close() }
+        guard file.hasAttribute("format"), try file.stringAttribute("format") == format else {
+            throw HDF5Error("\(path): not a checkpoint of this project (no format attribute '\(format)')")
+        }
+        let provenanceJSON = try file.stringAttribute("provenance")
+        guard let provenance = try? JSONDecoder().decode(Provenance.self, from: Data(provenanceJSON.utf8)) else {
+            throw HDF5Error("\(path): unreadable provenance attribute")
+        }
+        var state = TrainingState(
+            step: Int(try file.attribute("step", as: Int64.self).first ?? 0), parameters: [],
+            configJSON: try file.stringAttribute("config"), provenance: provenance)
+        state.parameters = try file.datasets(under: "params").map { ($0, try file.readTensor(from: "params/\($0)")) }
+        if file.exists("optimizer") {
+            var tensors: [String: Tensor] = [:]
+            for key in try file.datasets(under: "optimizer") {
+                tensors[key] = try file.readTensor(from: "optimizer/\(key)")
+            }
+            let step = Int(try file.attribute("step", as: Int64.self, on: "optimizer").first ?? 0)
+            state.optimizer = OptimizerState(step: step, tensors: tensors)
+        }
+        if file.exists("rng") {
+            for name in try file.datasets(under: "rng") {
+                state.rngStreams[name] = try file.read(UInt64.self, from: "rng/\(name)", shape: [4])
+            }
+        }
+        if file.exists("state") {
+            for name in try file.datasets(under: "state") {
+                state.tensors[name] = try file.readTensor(from: "state/\(name)")
+            }
+        }
+        if file.exists("counters") {
+            for name in try file.datasets(under: "counters") {
+                state.counters[name] = try file.read(Double.self, from: "counters/\(name)").values.first
+            }
+        }
+        return state
+    }
+
+    /// Copies checkpoint parameters into `parameters` by name. Every missing, unexpected or
+    /// mismatched tensor is listed in one error before anything is copied.
+    public static func restore(
+        _ parameters: [(name: String, tensor: Tensor)], from state: TrainingState, path: String
+    ) throws {
+        var problems: [String] = []
+        let stored = Dictionary(state.parameters.map { ($0.name, $0.tensor) }, uniquingKeysWith: { a, _ in a })
+        for (name, tensor) in parameters {
+            guard let saved = stored[name] else {
+                problems.append("missing '\(name)'")
+                continue
+            }
+            if saved.shape != tensor.shape {
+                problems.append("'\(name)' is \(saved.shape) in the checkpoint, \(tensor.shape) in the model")
+            }
+        }
+        let expected = Set(parameters.map(\.name))
+        for name in stored.keys.sorted() where !expected.contains(name) { problems.append("unexpected '\(name)'") }
+        guard problems.isEmpty else {
+            throw HDF5Error("\(path): checkpoint does not fit the model: \(problems.joined(separator: "; "))")
+        }
+        for (name, tensor) in parameters { tensor.assign(stored[name]!) }
+    }
+}
