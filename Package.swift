@@ -12,16 +12,22 @@ struct LocalPackage {
     var deps: [String] = []
     var experiment: String? = nil
     var experimentDeps: [String] = []
+    /// Executables the tests run as subprocesses (built before the tests).
+    var testDeps: [String] = []
 }
 
 let packages: [LocalPackage] = [
     LocalPackage(name: "TensorCore", deps: ["CBLAS"]),
     LocalPackage(name: "HDF5Store", deps: ["CHDF5", "TensorCore"]),
+    LocalPackage(
+        name: "ExperimentKit", deps: ["HDF5Store", "ArgumentParser"], experiment: "mlp-demo",
+        testDeps: ["mlp-demo", "lab"]),
 ]
 
 /// Executables that are not one package's experiment (benchmarks, tools).
 let tools: [(name: String, path: String, deps: [String])] = [
-    ("tensorcore-bench", "Benchmarks/TensorCoreBench", ["TensorCore", "CBLAS"])
+    ("tensorcore-bench", "Benchmarks/TensorCoreBench", ["TensorCore", "CBLAS"]),
+    ("lab", "Experiments/lab", ["ExperimentKit"]),
 ]
 
 /// Opt-in CPU-specific code generation for the tensor core's own SIMD loops (OpenBLAS picks its
@@ -33,8 +39,9 @@ let tensorCoreSettings: [SwiftSetting] = targetCPU.map { [.unsafeFlags(["-target
 
 let argumentParser = Target.Dependency.product(name: "ArgumentParser", package: "swift-argument-parser")
 
+/// Local targets by name; "ArgumentParser" is the swift-argument-parser product.
 func dependencies(_ names: [String]) -> [Target.Dependency] {
-    names.map { .target(name: $0) }
+    names.map { $0 == "ArgumentParser" ? argumentParser : .target(name: $0) }
 }
 
 var targets: [Target] = [
@@ -57,7 +64,7 @@ for package in packages {
             swiftSettings: package.name == "TensorCore" ? tensorCoreSettings : []))
     targets.append(
         .testTarget(
-            name: "\(package.name)Tests", dependencies: dependencies([package.name, "TestSupport"]),
+            name: "\(package.name)Tests", dependencies: dependencies([package.name, "TestSupport"] + package.testDeps),
             path: "Tests/\(package.name)Tests",
             exclude: FileManager.default.fileExists(atPath: "\(packageRoot)/Tests/\(package.name)Tests/Fixtures")
                 ? ["Fixtures"] : []))

@@ -364,7 +364,7 @@ public final class HDF5File {
 
     static func withCStrings<R>(_ strings: [String], _ body: (UnsafeRawPointer) -> R) -> R {
         let copies = strings.map { strdup($0) }
-        defer { copies.forEach { free($0) } }
+        defer { for copy in copies { free(copy) } }
         return copies.withUnsafeBufferPointer { body(UnsafeRawPointer($0.baseAddress!)) }
     }
 

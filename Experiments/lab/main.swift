@@ -1,0 +1,59 @@
+// lab: list experiments, show a results file, compare ablations, regenerate the notes' results.
+import ArgumentParser
+import ExperimentKit
+import Foundation
+
+/// The repository root: --root, else the current folder when it holds Package.swift, else the
+/// checkout this binary was built from.
+func repositoryRoot(_ option: String?) -> String {
+    if let option { return option }
+    let cwd = FileManager.default.currentDirectoryPath
+    if FileManager.default.fileExists(atPath: "\(cwd)/Package.swift") { return cwd }
+    return URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../..").standardized.path
+}
+
+struct LabCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "lab", abstract: "Experiments, results and comparisons of llm-pipeline-lab.",
+        subcommands: [List.self, Show.self, Compare.self, Notes.self])
+
+    struct List: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Every experiment and its ablations.")
+        @Option(help: "Repository root.") var root: String?
+        func run() throws { print(try Lab.list(root: repositoryRoot(root))) }
+    }
+
+    struct Show: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Config, provenance and metrics of a results file.")
+        @Argument(help: "A results file (.h5).") var file: String
+        func run() throws { print(try Lab.show(file)) }
+    }
+
+    struct Compare: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Compare ablations over seeds: markdown table and SVG learning curves.")
+        @Argument(help: "Results files or folders (searched recursively).") var paths: [String]
+        @Option(name: .customLong("metric"), help: "Metric key to compare (repeatable; default: all).")
+        var metrics: [String] = []
+        @Option(help: "Baseline ablation for the deltas (default: base, when present).") var baseline: String?
+        @Option(help: "Folder for the SVG plots (one per metric).") var plots: String?
+        func run() throws {
+            let (markdown, plots) = try Lab.compareReport(
+                paths: paths, metrics: metrics, baseline: baseline, plotFolder: plots)
+            print(markdown)
+            for p in plots { print("\nplot: \(p)") }
+        }
+    }
+
+    struct Notes: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Regenerate the results blocks (<!-- lab:compare ... -->) in Notebooks-md.")
+        @Option(help: "Repository root.") var root: String?
+        func run() throws {
+            let root = repositoryRoot(root)
+            for line in try Lab.regenerateNotes(notesFolder: "\(root)/Notebooks-md", root: root) { print(line) }
+        }
+    }
+}
+
+LabCommand.main()

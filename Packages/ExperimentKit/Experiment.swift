@@ -1,0 +1,52 @@
+// An experiment: a name, a config type, the folder of its ablation configs, and a `run` that
+// trains for one (ablation, seed) pair through a `Run` context.
+import Foundation
+
+public protocol Experiment {
+    associatedtype Config: ExperimentConfig
+    /// kebab-case name: the executable, the runs/ folder, results files' `experiment` attribute.
+    static var name: String { get }
+    /// One line for `--help` and `lab list`.
+    static var summary: String { get }
+    /// The experiment's `configs/` folder (from `#filePath` of its main.swift).
+    static var configsDirectory: String { get }
+    /// Runs (or resumes, when `run.resumeState` is set) one run.
+    static func run(_ run: Run<Config>) throws -> RunOutcome
+}
+
+public enum RunOutcome: Sendable {
+    case finished
+    /// Stopped early (Ctrl-C or `--stop-at`) after writing a checkpoint.
+    case interrupted
+}
+
+/// Where a run's files go: `<out>/<experiment>/<ablation>/seed-<n>.h5` for results and
+/// `seed-<n>.ckpt.h5` beside it for the checkpoint.
+public struct RunPaths: Sendable {
+    public let results: String
+    public let checkpoint: String
+
+    public init(out: String, experiment: String, ablation: String, seed: Int) {
+        let folder = "\(out)/\(experiment)/\(ablation)"
+        results = "\(folder)/seed-\(seed).h5"
+        checkpoint = "\(folder)/seed-\(seed).ckpt.h5"
+    }
+}
+
+/// The ablations in a configs folder: every `*.json` but `base.json`, with `_description`.
+public func listAblations(in directory: String) throws -> [(name: String, description: String)] {
+    guard let files = try? FileManager.default.contentsOfDirectory(atPath: directory) else {
+        throw ConfigError("\(directory): no configs folder")
+    }
+    var out: [(String, String)] = [("base", try description(of: "\(directory)/base.json") ?? "the base config")]
+    for file in files.sorted() where file.hasSuffix(".json") && file != "base.json" {
+        out.append((String(file.dropLast(5)), try description(of: "\(directory)/\(file)") ?? ""))
+    }
+    return out
+}
+
+func description(of path: String) throws -> String? {
+    guard let layer = try ConfigLayer.file(path, optional: true) else { return nil }
+    if case .string(let text) = layer.values["_description"] { return text }
+    return nil
+}

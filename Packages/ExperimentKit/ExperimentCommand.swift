@@ -1,0 +1,202 @@
+// The command line every experiment executable shares, and the runner behind it:
+//   --ablation NAME | --config FILE, --seed N | --seeds 0,1,2, --set k=v, --out DIR,
+//   --resume PATH, --steps N, --stop-at N, --threads N, --list-ablations, --all-ablations.
+// An experiment's main.swift is one line: `ExperimentCommand<MyExperiment>.main()`.
+import ArgumentParser
+import Foundation
+import HDF5Store
+import TensorCore
+
+public struct ExperimentOptions: ParsableArguments {
+    @Option(help: "Ablation to run: configs/<NAME>.json over configs/base.json.")
+    public var ablation = "base"
+
+    @Option(help: "A config file of overrides to run instead of a named ablation (its name: the file's stem).")
+    public var config: String?
+
+    @Option(help: "Seed of the run.")
+    public var seed: Int?
+
+    @Option(help: "Several seeds, comma separated (one results file each).")
+    public var seeds: String?
+
+    @Option(name: .customLong("set"), help: "Override a config key: --set key.path=value (repeatable).")
+    public var sets: [String] = []
+
+    @Option(help: "Folder for results and checkpoints: <out>/<experiment>/<ablation>/seed-<n>.h5.")
+    public var out = "runs"
+
+    @Option(help: "Resume from this checkpoint (same ablation, seed and config).")
+    public var resume: String?
+
+    @Option(help: "Shorten the run to at most N steps (smoke runs).")
+    public var steps: Int?
+
+    @Option(help: "Stop after step N as if interrupted: writes a checkpoint to resume from.")
+    public var stopAt: Int?
+
+    @Option(help: "Threads for matmuls and kernels.")
+    public var threads = 2
+
+    @Option(help: "Folder of the experiment's configs (default: the one beside its source).")
+    public var configs: String?
+
+    @Flag(help: "List the ablations with their descriptions and exit.")
+    public var listAblations = false
+
+    @Flag(help: "Run every ablation for every seed.")
+    public var allAblations = false
+
+    public init() {}
+
+    public func validate() throws {
+        if seed != nil && seeds != nil { throw ValidationError("give --seed or --seeds, not both") }
+        if config != nil && (allAblations || ablation != "base") {
+            throw ValidationError("--config replaces --ablation / --all-ablations")
+        }
+        if resume != nil && (allAblations || seeds != nil) { throw ValidationError("--resume continues one run") }
+        if threads < 1 { throw ValidationError("--threads must be at least 1") }
+        if let steps, steps < 1 { throw ValidationError("--steps must be at least 1") }
+    }
+
+    func seedList() throws -> [Int] {
+        if let seeds {
+            let parsed = seeds.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
+            guard !parsed.isEmpty, parsed.allSatisfy({ $0 != nil }) else {
+                throw ConfigError("--seeds \(seeds): expected comma-separated integers")
+            }
+            return parsed.map { $0! }
+        }
+        return [seed ?? 0]
+    }
+}
+
+public struct ExperimentCommand<E: Experiment>: ParsableCommand {
+    public static var configuration: CommandConfiguration {
+        CommandConfiguration(commandName: E.name, abstract: E.summary)
+    }
+
+    @OptionGroup public var options: ExperimentOptions
+
+    public init() {}
+
+    public func run() throws {
+        let runner = ExperimentRunner<E>(options: options)
+        let outcome = try runner.runAll()
+        if case .interrupted = outcome { throw ExitCode(130) }
+    }
+}
+
+/// Resolves configs and runs every requested (ablation, seed) pair; also usable from tests.
+public struct ExperimentRunner<E: Experiment> {
+    public let options: ExperimentOptions
+    public var log: (String) -> Void = { print($0) }
+
+    public init(options: ExperimentOptions) { self.options = options }
+
+    var configsDirectory: String { options.configs ?? E.configsDirectory }
+
+    /// The (name, layers) of every ablation to run, checked before any work starts.
+    func ablations() throws -> [(name: String, layers: [ConfigLayer])] {
+        let base = try ConfigLayer.file("\(configsDirectory)/base.json", optional: true)
+        let sets = try ConfigLayer.sets(options.sets)
+        let known = try listAblations(in: configsDirectory).map(\.name)
+        var chosen: [(String, ConfigLayer?)] = []
+        if let file = options.config {
+            chosen = [
+                (((file as NSString).lastPathComponent as NSString).deletingPathExtension, try ConfigLayer.file(file))
+            ]
+        } else if options.allAblations {
+            chosen = try known.map { ($0, $0 == "base" ? nil : try ConfigLayer.file("\(configsDirectory)/\($0).json")) }
+        } else {
+            guard known.contains(options.ablation) else {
+                throw ConfigError(
+                    "unknown ablation '\(options.ablation)' for \(E.name) (known: \(known.joined(separator: ", ")))")
+            }
+            let layer =
+                options.ablation == "base" ? nil : try ConfigLayer.file("\(configsDirectory)/\(options.ablation).json")
+            chosen = [(options.ablation, layer)]
+        }
+        return chosen.map { name, layer in (name, [base, layer, sets].compactMap { $0 }) }
+    }
+
+    public func runAll() throws -> RunOutcome {
+        if options.listAblations {
+            for (name, text) in try listAblations(in: configsDirectory) { log("\(name)\t\(text)") }
+            return .finished
+        }
+        let seeds = try options.seedList()
+        // Resolve every config first: a bad file fails before any run starts.
+        let resolved = try ablations().map { ($0.name, try ConfigResolver.resolve(E.Config.self, layers: $0.layers)) }
+        Threads.set(options.threads)
+        Interrupt.install()
+        for (ablation, config) in resolved {
+            for seed in seeds {
+                if case .interrupted = try runOne(ablation: ablation, seed: seed, config: config) {
+                    return .interrupted
+                }
+            }
+        }
+        return .finished
+    }
+
+    func runOne(ablation: String, seed: Int, config: ResolvedConfig<E.Config>) throws -> RunOutcome {
+        let paths = RunPaths(out: options.out, experiment: E.name, ablation: ablation, seed: seed)
+        log("== \(E.name) / \(ablation) / seed \(seed) -> \(paths.results)")
+        log(config.json.prettyString)
+        var resumeState: TrainingState?
+        var results = RunResults(
+            experiment: E.name, ablation: ablation, seed: seed, configJSON: config.json.jsonString,
+            provenanceJSON: Provenance.current(threads: options.threads).json)
+        if let checkpoint = options.resume {
+            let state = try Checkpoint.load(from: checkpoint)
+            try checkResumable(state, checkpoint: checkpoint, config: config, seed: seed)
+            resumeState = state
+            if FileManager.default.fileExists(atPath: paths.results) {
+                var previous = try RunResults.load(from: paths.results)
+                guard previous.experiment == E.name else {
+                    throw ConfigError(
+                        "\(paths.results): results of experiment '\(previous.experiment)', not '\(E.name)'")
+                }
+                previous.truncate(after: state.step)
+                previous.status = "running"
+                results.metrics = previous.metrics
+                results.samples = previous.samples
+            }
+            log("resuming from \(checkpoint) at step \(state.step)")
+        }
+        let writer = try ResultsWriter(path: paths.results, results: results)
+        let run = Run<E.Config>(
+            experiment: E.name, ablation: ablation, seed: seed, config: config, threads: options.threads, paths: paths,
+            results: writer, resumeState: resumeState, stepsOverride: options.steps, stopAtStep: options.stopAt)
+        do {
+            let outcome = try E.run(run)
+            switch outcome {
+            case .finished: try writer.close(status: "finished")
+            case .interrupted:
+                try writer.close(status: "interrupted")
+                log("stopped; resume with: --resume \(paths.checkpoint)")
+            }
+            return outcome
+        } catch {
+            try? writer.close(status: "failed")
+            throw error
+        }
+    }
+
+    /// A checkpoint resumes only the run that wrote it: same experiment config and seed.
+    func checkResumable(_ state: TrainingState, checkpoint: String, config: ResolvedConfig<E.Config>, seed: Int) throws
+    {
+        let saved = try JSONValue.parse(Data(state.configJSON.utf8), source: checkpoint)
+        if saved != config.json {
+            let keys = Set(saved.objectValue?.keys ?? [:].keys).union(config.json.objectValue?.keys ?? [:].keys)
+            let differing = keys.sorted().filter { saved.value(at: $0) != config.json.value(at: $0) }
+            throw ConfigError(
+                "\(checkpoint): checkpoint was written with a different config (keys: \(differing.joined(separator: ", ")))"
+            )
+        }
+        if let savedSeed = state.counters["seed"], Int(savedSeed) != seed {
+            throw ConfigError("\(checkpoint): checkpoint is from seed \(Int(savedSeed)), not \(seed)")
+        }
+    }
+}

@@ -1,0 +1,132 @@
+// The `lab` command's work: list experiments and ablations, show one results file, compare
+// ablations, and regenerate the results sections of the notes.
+import Foundation
+import HDF5Store
+
+public enum Lab {
+    /// Every experiment folder with configs under `root/Experiments`, and its ablations.
+    public static func list(root: String) throws -> String {
+        let experiments = "\(root)/Experiments"
+        guard let names = try? FileManager.default.contentsOfDirectory(atPath: experiments) else {
+            throw ConfigError("\(experiments): no such folder (run lab from the repository, or pass --root)")
+        }
+        var lines: [String] = []
+        for name in names.sorted() where FileManager.default.fileExists(atPath: "\(experiments)/\(name)/configs") {
+            lines.append(name)
+            for (ablation, text) in try listAblations(in: "\(experiments)/\(name)/configs") {
+                lines.append("  " + ablation.padding(toLength: 22, withPad: " ", startingAt: 0) + text)
+            }
+        }
+        return lines.joined(separator: "\n")
+    }
+
+    /// A results file's config, provenance and metrics (points, last and best values).
+    public static func show(_ path: String) throws -> String {
+        let r = try RunResults.load(from: path)
+        var lines = [
+            "\(path)", "experiment \(r.experiment)  ablation \(r.ablation)  seed \(r.seed)  status \(r.status)",
+            "provenance \(r.provenanceJSON)", "config \(r.configJSON)", "",
+            "metric".padding(toLength: 28, withPad: " ", startingAt: 0)
+                + "points      last step        last        best",
+        ]
+        for key in r.metrics.keys.sorted() {
+            let s = r.metrics[key]!
+            let best = isLowerBetter(key) ? s.values.min() : s.values.max()
+            let columns = [
+                "\(s.values.count)", "\(s.steps.last ?? 0)", format(s.values.last ?? .nan), format(best ?? .nan),
+            ]
+            let widths = [6, 15, 12, 12]
+            lines.append(
+                key.padding(toLength: 28, withPad: " ", startingAt: 0)
+                    + zip(columns, widths).map { String(repeating: " ", count: max(0, $1 - $0.count)) + $0 }.joined())
+        }
+        if !r.summary.isEmpty {
+            lines.append("")
+            for (key, value) in r.summary.sorted(by: { $0.key < $1.key }) {
+                lines.append("summary \(key) = \(format(value))")
+            }
+        }
+        for (name, s) in r.samples.sorted(by: { $0.key < $1.key }) {
+            lines.append("samples \(name): \(s.texts.count), last at step \(s.steps.last ?? 0): \(s.texts.last ?? "")")
+        }
+        return lines.joined(separator: "\n")
+    }
+
+    /// Markdown tables for `metrics` (all metrics when empty), and an SVG plot per metric in
+    /// `plotFolder` when given. Returns the markdown and the written plot paths.
+    public static func compareReport(
+        paths: [String], metrics: [String], baseline: String?, plotFolder: String?
+    ) throws -> (markdown: String, plots: [String]) {
+        let runs = try loadResults(try findResultsFiles(paths))
+        let keys = metrics.isEmpty ? Set(runs.flatMap { $0.metrics.keys }).sorted() : metrics
+        var sections: [String] = []
+        var plots: [String] = []
+        for metric in keys {
+            sections.append(try compare(runs, metric: metric, baseline: baseline).markdown)
+            if let plotFolder {
+                try FileManager.default.createDirectory(atPath: plotFolder, withIntermediateDirectories: true)
+                let file = "\(plotFolder)/\(runs[0].experiment)-\(metric.replacingOccurrences(of: "/", with: "-")).svg"
+                try CurvePlot(runs: runs, metric: metric).svg().write(toFile: file, atomically: true, encoding: .utf8)
+                plots.append(file)
+            }
+        }
+        return (sections.joined(separator: "\n\n"), plots)
+    }
+
+    static let openMarker = "<!-- lab:compare "
+    static let closeMarker = "<!-- /lab:compare -->"
+
+    /// Rewrites every `<!-- lab:compare runs=DIR metric=KEY [baseline=NAME] -->` ...
+    /// `<!-- /lab:compare -->` block in the notes with a fresh table and plot. Paths in a marker
+    /// are relative to the repository root; plots go to `<notes>/figures/`. A block whose runs
+    /// are absent is left as it is. Returns one line per block.
+    public static func regenerateNotes(notesFolder: String, root: String) throws -> [String] {
+        guard let files = try? FileManager.default.contentsOfDirectory(atPath: notesFolder) else {
+            throw ConfigError("\(notesFolder): no such folder")
+        }
+        var report: [String] = []
+        for file in files.sorted() where file.hasSuffix(".md") {
+            let path = "\(notesFolder)/\(file)"
+            var text = try String(contentsOfFile: path, encoding: .utf8)
+            var searchFrom = text.startIndex
+            var changed = false
+            while let open = text.range(of: openMarker, range: searchFrom..<text.endIndex) {
+                guard let openEnd = text.range(of: "-->", range: open.upperBound..<text.endIndex),
+                    let close = text.range(of: closeMarker, range: openEnd.upperBound..<text.endIndex)
+                else { throw ConfigError("\(path): unclosed '\(openMarker)' block") }
+                let arguments = parseMarker(String(text[open.upperBound..<openEnd.lowerBound]))
+                guard let runs = arguments["runs"], let metric = arguments["metric"] else {
+                    throw ConfigError("\(path): a lab:compare block needs runs= and metric=")
+                }
+                let runsPath = runs.hasPrefix("/") ? runs : "\(root)/\(runs)"
+                guard FileManager.default.fileExists(atPath: runsPath) else {
+                    report.append("\(file): kept the block for \(metric) (no results at \(runs))")
+                    searchFrom = close.upperBound
+                    continue
+                }
+                let (markdown, plots) = try compareReport(
+                    paths: [runsPath], metrics: [metric], baseline: arguments["baseline"],
+                    plotFolder: "\(notesFolder)/figures")
+                let plotLinks = plots.map { "![\(metric)](figures/\(($0 as NSString).lastPathComponent))" }
+                let body =
+                    "\n" + markdown + "\n\n" + plotLinks.joined(separator: "\n")
+                    + "\n\n_Generated by `lab notes` from `\(runs)`._\n"
+                text.replaceSubrange(openEnd.upperBound..<close.lowerBound, with: body)
+                changed = true
+                report.append("\(file): \(metric) from \(runs)")
+                searchFrom = text.range(of: closeMarker, range: openEnd.upperBound..<text.endIndex)!.upperBound
+            }
+            if changed { try text.write(toFile: path, atomically: true, encoding: .utf8) }
+        }
+        return report
+    }
+
+    static func parseMarker(_ text: String) -> [String: String] {
+        var out: [String: String] = [:]
+        for part in text.split(separator: " ") {
+            let kv = part.split(separator: "=", maxSplits: 1)
+            if kv.count == 2 { out[String(kv[0])] = String(kv[1]) }
+        }
+        return out
+    }
+}
