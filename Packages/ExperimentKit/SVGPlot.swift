@@ -110,9 +110,11 @@ public struct CurvePlot {
             )
             out.append("<text x=\"\(f(width - right + 44))\" y=\"\(f(ly + 4))\">\(escape(curve.label))</text>")
         }
-        out.append(
-            "<text x=\"\(f(width - right + 14))\" y=\"\(f(top + 12 + Double(curves.count) * 20 + 6))\" fill=\"#666\" font-size=\"10\">line: mean, band: min-max over seeds</text>"
-        )
+        let noteY = top + 12 + Double(curves.count) * 20 + 6
+        for (i, note) in ["line: mean over seeds", "band: min to max"].enumerated() {
+            out.append(
+                "<text x=\"\(f(width - right + 14))\" y=\"\(f(noteY + Double(i) * 13))\" fill=\"#666\" font-size=\"10\">\(note)</text>")
+        }
         out.append("</svg>")
         return out.joined(separator: "\n") + "\n"
     }
