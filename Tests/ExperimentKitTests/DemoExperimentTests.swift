@@ -187,3 +187,33 @@ func runDemo(_ arguments: [String]) throws -> RunOutcome {
         }
     }
 }
+
+@Suite struct NotesTests {
+    @Test func labNotesRewritesOnlyTheMarkedBlock() throws {
+        let root = temporaryFolder()
+        _ = try runDemo(["--out", "\(root)/runs", "--seeds", "0,1", "--steps", "30"])
+        try FileManager.default.createDirectory(atPath: "\(root)/Notebooks-md", withIntermediateDirectories: true)
+        let note = """
+            # Demo
+            Text before.
+            <!-- lab:compare runs=runs/mlp-demo metric=loss/val -->
+            stale table
+            <!-- /lab:compare -->
+            <!-- lab:compare runs=runs/absent metric=loss/val -->
+            kept as is
+            <!-- /lab:compare -->
+            Text after.
+            """
+        try note.write(toFile: "\(root)/Notebooks-md/demo.md", atomically: true, encoding: .utf8)
+        let report = try Lab.regenerateNotes(notesFolder: "\(root)/Notebooks-md", root: root)
+        #expect(report.count == 2 && report[1].contains("kept the block"))
+        let text = try String(contentsOfFile: "\(root)/Notebooks-md/demo.md", encoding: .utf8)
+        #expect(!text.contains("stale table") && text.contains("kept as is"))
+        #expect(text.contains("| base | 2 |") && text.contains("![loss/val](figures/mlp-demo-loss-val.svg)"))
+        #expect(text.hasPrefix("# Demo\nText before.") && text.hasSuffix("Text after."))
+        #expect(FileManager.default.fileExists(atPath: "\(root)/Notebooks-md/figures/mlp-demo-loss-val.svg"))
+        // Running again gives the same text (idempotent).
+        _ = try Lab.regenerateNotes(notesFolder: "\(root)/Notebooks-md", root: root)
+        #expect(try String(contentsOfFile: "\(root)/Notebooks-md/demo.md", encoding: .utf8) == text)
+    }
+}
