@@ -113,7 +113,8 @@ public struct CurvePlot {
         let noteY = top + 12 + Double(curves.count) * 20 + 6
         for (i, note) in ["line: mean over seeds", "band: min to max"].enumerated() {
             out.append(
-                "<text x=\"\(f(width - right + 14))\" y=\"\(f(noteY + Double(i) * 13))\" fill=\"#666\" font-size=\"10\">\(note)</text>")
+                "<text x=\"\(f(width - right + 14))\" y=\"\(f(noteY + Double(i) * 13))\" fill=\"#666\" font-size=\"10\">\(note)</text>"
+            )
         }
         out.append("</svg>")
         return out.joined(separator: "\n") + "\n"
