@@ -19,6 +19,7 @@ struct LocalPackage {
 let packages: [LocalPackage] = [
     LocalPackage(name: "TensorCore", deps: ["CBLAS"]),
     LocalPackage(name: "HDF5Store", deps: ["CHDF5", "TensorCore"]),
+    LocalPackage(name: "Tokenizer"),
     LocalPackage(
         name: "ExperimentKit", deps: ["HDF5Store", "ArgumentParser"], experiment: "mlp-demo",
         testDeps: ["mlp-demo", "lab"]),
