@@ -16,17 +16,26 @@ struct HFCase: Decodable {
         let text: String
         let tokens: [[UInt8]]
     }
-    let vocab_size: Int
-    let min_frequency: Int
+    let vocabSize: Int
+    let minFrequency: Int
     let merges: [[[UInt8]]]
     let encodings: [Encoding]
+    enum CodingKeys: String, CodingKey {
+        case vocabSize = "vocab_size"
+        case minFrequency = "min_frequency"
+        case merges, encodings
+    }
 }
 
 struct TokenizerFixture: Decodable {
     let generator: String
     let pretokenize: [SplitCase]
     let unicode: [String: [[UInt32]]]
-    let hf_bpe: [HFCase]
+    let hfBPE: [HFCase]
+    enum CodingKeys: String, CodingKey {
+        case generator, pretokenize, unicode
+        case hfBPE = "hf_bpe"
+    }
 
     static let shared: TokenizerFixture = {
         let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
@@ -105,7 +114,7 @@ func sample(_ name: String) -> String {
 
     @Test(arguments: [0, 1])
     func huggingFaceModeReproducesBpeTrainerMerges(_ index: Int) throws {
-        let c = TokenizerFixture.shared.hf_bpe[index]
+        let c = TokenizerFixture.shared.hfBPE[index]
         let corpus = [
             String(sample("english-tempest.txt").unicodeScalars.prefix(60_000)),
             String(sample("chinese-tang300.txt").unicodeScalars.prefix(20_000)),
@@ -113,7 +122,7 @@ func sample(_ name: String) -> String {
         let tok = try BPETrainer.train(
             corpus,
             options: .init(
-                vocabSize: c.vocab_size, pattern: .gpt2, minFrequency: c.min_frequency, tieRule: .huggingFace))
+                vocabSize: c.vocabSize, pattern: .gpt2, minFrequency: c.minFrequency, tieRule: .huggingFace))
         let merges = tok.merges.map { [tok.bytes(of: $0.left), tok.bytes(of: $0.right)] }
         #expect(merges.count == c.merges.count)
         let firstDifference = zip(merges, c.merges).enumerated().first { $0.element.0 != $0.element.1 }?.offset
