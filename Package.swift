@@ -19,7 +19,9 @@ struct LocalPackage {
 let packages: [LocalPackage] = [
     LocalPackage(name: "TensorCore", deps: ["CBLAS"]),
     LocalPackage(name: "HDF5Store", deps: ["CHDF5", "TensorCore"]),
-    LocalPackage(name: "Tokenizer"),
+    LocalPackage(
+        name: "Tokenizer", experiment: "tokenizer", experimentDeps: ["ExperimentKit", "TensorCore"],
+        testDeps: ["tokenizer"]),
     LocalPackage(
         name: "ExperimentKit", deps: ["HDF5Store", "ArgumentParser"], experiment: "mlp-demo",
         testDeps: ["mlp-demo", "lab"]),
@@ -29,6 +31,7 @@ let packages: [LocalPackage] = [
 let tools: [(name: String, path: String, deps: [String])] = [
     ("tensorcore-bench", "Benchmarks/TensorCoreBench", ["TensorCore", "CBLAS"]),
     ("lab", "Experiments/lab", ["ExperimentKit"]),
+    ("tokenizer-bench", "Benchmarks/TokenizerBench", ["Tokenizer"]),
 ]
 
 /// Opt-in CPU-specific code generation for the tensor core's own SIMD loops (OpenBLAS picks its

@@ -37,9 +37,14 @@ struct LabCommand: ParsableCommand {
         var metrics: [String] = []
         @Option(help: "Baseline ablation for the deltas (default: base, when present).") var baseline: String?
         @Option(help: "Folder for the SVG plots (one per metric).") var plots: String?
+        @Option(help: "A metric that is better when lower (repeatable; overrides the default by name).")
+        var lowerIsBetter: [String] = []
+        @Option(help: "A metric that is better when higher (repeatable).")
+        var higherIsBetter: [String] = []
         func run() throws {
             let (markdown, plots) = try Lab.compareReport(
-                paths: paths, metrics: metrics, baseline: baseline, plotFolder: plots)
+                paths: paths, metrics: metrics, baseline: baseline, plotFolder: plots,
+                lowerIsBetter: Set(lowerIsBetter), higherIsBetter: Set(higherIsBetter))
             print(markdown)
             for p in plots { print("\nplot: \(p)") }
         }

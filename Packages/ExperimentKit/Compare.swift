@@ -22,10 +22,12 @@ public struct MetricComparison: Sendable {
     public let baseline: String?
 }
 
-/// Loss-like keys (loss, error, perplexity, kl) are better when lower; everything else higher.
+/// Default direction of a metric: keys naming a cost (loss, error, perplexity, kl, seconds,
+/// tokens_per, bytes_per_token_cache) are better when lower; everything else when higher.
+/// `lab compare --lower-is-better KEY / --higher-is-better KEY` overrides it.
 public func isLowerBetter(_ metric: String) -> Bool {
     let key = metric.lowercased()
-    return ["loss", "error", "perplexity", "kl", "bytes", "seconds"].contains { key.contains($0) }
+    return ["loss", "error", "perplexity", "kl", "seconds", "tokens_per", "cache_bytes"].contains { key.contains($0) }
 }
 
 /// Every results file under `paths` (files or folders, recursively; checkpoints skipped).
@@ -85,8 +87,10 @@ func normalizedArea(_ series: MetricSeries) -> Double {
 }
 
 /// Groups `runs` by ablation and compares `metric` across them. The baseline defaults to "base".
-public func compare(_ runs: [RunResults], metric: String, baseline: String? = nil) throws -> MetricComparison {
-    let lower = isLowerBetter(metric)
+public func compare(
+    _ runs: [RunResults], metric: String, baseline: String? = nil, lowerIsBetter: Bool? = nil
+) throws -> MetricComparison {
+    let lower = lowerIsBetter ?? isLowerBetter(metric)
     var byAblation: [String: [RunResults]] = [:]
     for run in runs where run.metrics[metric]?.values.isEmpty == false {
         byAblation[run.ablation, default: []].append(run)

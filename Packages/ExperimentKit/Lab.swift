@@ -55,14 +55,17 @@ public enum Lab {
     /// Markdown tables for `metrics` (all metrics when empty), and an SVG plot per metric in
     /// `plotFolder` when given. Returns the markdown and the written plot paths.
     public static func compareReport(
-        paths: [String], metrics: [String], baseline: String?, plotFolder: String?
+        paths: [String], metrics: [String], baseline: String?, plotFolder: String?,
+        lowerIsBetter: Set<String> = [], higherIsBetter: Set<String> = []
     ) throws -> (markdown: String, plots: [String]) {
         let runs = try loadResults(try findResultsFiles(paths))
         let keys = metrics.isEmpty ? Set(runs.flatMap { $0.metrics.keys }).sorted() : metrics
         var sections: [String] = []
         var plots: [String] = []
         for metric in keys {
-            sections.append(try compare(runs, metric: metric, baseline: baseline).markdown)
+            let direction: Bool? =
+                lowerIsBetter.contains(metric) ? true : (higherIsBetter.contains(metric) ? false : nil)
+            sections.append(try compare(runs, metric: metric, baseline: baseline, lowerIsBetter: direction).markdown)
             if let plotFolder {
                 try FileManager.default.createDirectory(atPath: plotFolder, withIntermediateDirectories: true)
                 let file = "\(plotFolder)/\(runs[0].experiment)-\(metric.replacingOccurrences(of: "/", with: "-")).svg"
@@ -76,7 +79,7 @@ public enum Lab {
     static let openMarker = "<!-- lab:compare "
     static let closeMarker = "<!-- /lab:compare -->"
 
-    /// Rewrites every `<!-- lab:compare runs=DIR metric=KEY [baseline=NAME] -->` ...
+    /// Rewrites every `<!-- lab:compare runs=DIR metric=KEY [baseline=NAME] [better=lower|higher] -->` ...
     /// `<!-- /lab:compare -->` block in the notes with a fresh table and plot. Paths in a marker
     /// are relative to the repository root; plots go to `<notes>/figures/`. A block whose runs
     /// are absent is left as it is. Returns one line per block.
@@ -106,7 +109,9 @@ public enum Lab {
                 }
                 let (markdown, plots) = try compareReport(
                     paths: [runsPath], metrics: [metric], baseline: arguments["baseline"],
-                    plotFolder: "\(notesFolder)/figures")
+                    plotFolder: "\(notesFolder)/figures",
+                    lowerIsBetter: arguments["better"] == "lower" ? [metric] : [],
+                    higherIsBetter: arguments["better"] == "higher" ? [metric] : [])
                 let plotLinks = plots.map { "![\(metric)](figures/\(($0 as NSString).lastPathComponent))" }
                 let body =
                     "\n" + markdown + "\n\n" + plotLinks.joined(separator: "\n")

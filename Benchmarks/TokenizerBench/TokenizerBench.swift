@@ -1,0 +1,57 @@
+// Tokenizer benchmark: BPE training seconds and encoding MB/s against HF `tokenizers`
+// (Benchmarks/hf_twin/tokenizer_bench.py) on the same corpus, vocabulary and pattern (GPT-2,
+// HF tie rule, so both learn the same merges), single-threaded and on 2 threads; and the
+// pathological case, a megabyte of one letter with no whitespace.
+import ArgumentParser
+import Foundation
+import Tokenizer
+
+struct Measurement: Codable {
+    let name: String
+    let shape: String
+    let seconds: Double
+    let gflops: Double?
+}
+
+@main
+struct TokenizerBench: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "tokenizer-bench")
+
+    @Option(parsing: .upToNextOption, help: "Text files forming the corpus.") var corpus: [String] = []
+    @Option(help: "Vocabulary size.") var vocabSize = 8192
+    @Option(help: "Write measurements as JSON to this file.") var out: String?
+
+    func run() throws {
+        let texts = try corpus.map { try String(contentsOfFile: $0, encoding: .utf8) }
+        let documents = texts.flatMap { $0.components(separatedBy: "\n\n") }
+        let megabytes = Double(texts.reduce(0) { $0 + $1.utf8.count }) / 1e6
+        var results: [Measurement] = []
+        func report(_ name: String, _ seconds: Double, _ detail: String) {
+            results.append(Measurement(name: name, shape: detail, seconds: seconds, gflops: nil))
+            print(String(format: "%-34@ %-26@ %9.3f s", name as NSString, detail as NSString, seconds))
+        }
+        let shape = String(format: "%.1f MB, vocab %d", megabytes, vocabSize)
+        var start = Date()
+        let tok = try BPETrainer.train(
+            documents, options: .init(vocabSize: vocabSize, pattern: .gpt2, tieRule: .huggingFace))
+        report("train", Date().timeIntervalSince(start), shape)
+        for threads in [1, 2] {
+            let fresh = try BPETokenizer(pattern: .gpt2, merges: tok.merges)  // cold cache
+            start = Date()
+            let ids = fresh.encodeBatch(documents, threads: threads)
+            let seconds = Date().timeIntervalSince(start)
+            report("encode \(threads) thread\(threads == 1 ? "" : "s")", seconds, shape)
+            print(String(format: "    %.1f MB/s, %d tokens", megabytes / seconds, ids.reduce(0) { $0 + $1.count }))
+        }
+        let huge = String(repeating: "a", count: 1_000_000)
+        for size in [250_000, 500_000, 1_000_000] {
+            let fresh = try BPETokenizer(pattern: .gpt2, merges: tok.merges)
+            start = Date()
+            _ = fresh.encode(String(huge.prefix(size)))
+            report("encode one letter x \(size)", Date().timeIntervalSince(start), "no whitespace")
+        }
+        if let out {
+            try JSONEncoder().encode(results).write(to: URL(fileURLWithPath: out))
+        }
+    }
+}
