@@ -36,7 +36,9 @@ struct TokenizerConfig: ExperimentConfig {
         if trainOn.isEmpty || !trainOn.allSatisfy({ ["english", "chinese"].contains($0) }) {
             throw ConfigError.invalid(key: "trainOn", "must list english and/or chinese")
         }
-        if !["corpora", "sample"].contains(data) { throw ConfigError.invalid(key: "data", "must be corpora or sample") }
+        if !["corpora", "sample"].contains(data) {
+            throw ConfigError.invalid(key: "data", "must be corpora or sample")
+        }
     }
 }
 
@@ -48,13 +50,16 @@ func documents(_ folders: [String]) throws -> [String] {
         guard FileManager.default.fileExists(atPath: folder, isDirectory: &isDirectory) else {
             throw ConfigError("\(folder): missing; run Data/fetch first (or --set data=sample)")
         }
-        let files = isDirectory.boolValue
+        let files =
+            isDirectory.boolValue
             ? (try FileManager.default.contentsOfDirectory(atPath: folder)).filter { $0.hasSuffix(".txt") }.sorted()
                 .map { "\(folder)/\($0)" }
             : [folder]
         for file in files {
             let text = try String(contentsOfFile: file, encoding: .utf8)
-            docs += text.components(separatedBy: "\n\n").filter { !$0.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty }
+            docs += text.components(separatedBy: "\n\n").filter {
+                !$0.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty
+            }
         }
     }
     return docs
@@ -101,14 +106,25 @@ enum TokenizerExperiment: Experiment {
 
     static func run(_ run: Run<Config>) throws -> RunOutcome {
         let config = run.config
-        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../..").standardized.path
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../..")
+            .standardized.path
         let sources: [String: [String]] =
             config.data == "sample"
-            ? ["english": ["\(root)/Data/sample/english-tempest.txt", "\(root)/Data/sample/english-romeo-and-juliet.txt"],
-               "chinese": ["\(root)/Data/sample/chinese-tang300.txt"]]
-            : ["english": ["\(root)/Data/corpora/english/shakespeare", "\(root)/Data/corpora/english/fortunes",
-                           "\(root)/Data/corpora/aligned/debian-reference/en"],
-               "chinese": ["\(root)/Data/corpora/chinese/fortunes-zh", "\(root)/Data/corpora/aligned/debian-reference/zh-cn"]]
+            ? [
+                "english": [
+                    "\(root)/Data/sample/english-tempest.txt", "\(root)/Data/sample/english-romeo-and-juliet.txt",
+                ],
+                "chinese": ["\(root)/Data/sample/chinese-tang300.txt"],
+            ]
+            : [
+                "english": [
+                    "\(root)/Data/corpora/english/shakespeare", "\(root)/Data/corpora/english/fortunes",
+                    "\(root)/Data/corpora/aligned/debian-reference/en",
+                ],
+                "chinese": [
+                    "\(root)/Data/corpora/chinese/fortunes-zh", "\(root)/Data/corpora/aligned/debian-reference/zh-cn",
+                ],
+            ]
         // Split documents into training and held-out sets with the run's seed.
         var rng = RNG(seed: UInt64(run.seed))
         var train: [String: [String]] = [:]
@@ -122,13 +138,17 @@ enum TokenizerExperiment: Experiment {
         }
         let trainingTexts = config.trainOn.flatMap { train[$0]! }
         let trainBytes = trainingTexts.reduce(0) { $0 + $1.utf8.count }
-        print("training on \(trainingTexts.count) documents, \(trainBytes) bytes (\(config.trainOn.joined(separator: "+")))")
+        print(
+            "training on \(trainingTexts.count) documents, \(trainBytes) bytes (\(config.trainOn.joined(separator: "+")))"
+        )
 
         let largest = config.vocabSizes.max()!
         let started = Date()
         let full = try BPETrainer.train(
             trainingTexts,
-            options: .init(vocabSize: largest, pattern: config.pattern, minFrequency: config.minFrequency, tieRule: config.tieRule))
+            options: .init(
+                vocabSize: largest, pattern: config.pattern, minFrequency: config.minFrequency, tieRule: config.tieRule)
+        )
         let trainSeconds = Date().timeIntervalSince(started)
         run.results.summary("perf/train_seconds", trainSeconds)
         run.results.summary("train/bytes", Double(trainBytes))
@@ -146,9 +166,14 @@ enum TokenizerExperiment: Experiment {
             let pool = split == "train" ? train : heldOut
             let en = prefix(pool["english"]!, bytes: config.evalBytes)
             let zh = prefix(pool["chinese"]!, bytes: config.evalBytes)
-            sets += [("en/\(split)", en), ("zh/\(split)", zh),
-                     ("mixed/\(split)", prefix(pool["english"]!, bytes: config.evalBytes / 2) + "\n\n"
-                        + prefix(pool["chinese"]!, bytes: config.evalBytes / 2))]
+            sets += [
+                ("en/\(split)", en), ("zh/\(split)", zh),
+                (
+                    "mixed/\(split)",
+                    prefix(pool["english"]!, bytes: config.evalBytes / 2) + "\n\n"
+                        + prefix(pool["chinese"]!, bytes: config.evalBytes / 2)
+                ),
+            ]
         }
         for (index, vocab) in config.vocabSizes.sorted().enumerated() {
             let k = min(vocab - 256, full.merges.count)
@@ -160,7 +185,8 @@ enum TokenizerExperiment: Experiment {
                 let seconds = Date().timeIntervalSince(encodeStart)
                 let bytesPerToken = Double(text.utf8.count) / Double(max(ids.count, 1))
                 run.results.log("bytes_per_token/\(name)", step: vocab, bytesPerToken)
-                run.results.log("tokens_per_word/\(name)", step: vocab, Double(ids.count) / Double(max(wordCount(text), 1)))
+                run.results.log(
+                    "tokens_per_word/\(name)", step: vocab, Double(ids.count) / Double(max(wordCount(text), 1)))
                 if name == "en/heldout" {
                     run.results.log("perf/encode_mb_per_s", step: vocab, Double(text.utf8.count) / 1e6 / seconds)
                 }

@@ -56,7 +56,7 @@ public enum Lab {
     /// `plotFolder` when given. Returns the markdown and the written plot paths.
     public static func compareReport(
         paths: [String], metrics: [String], baseline: String?, plotFolder: String?,
-        lowerIsBetter: Set<String> = [], higherIsBetter: Set<String> = []
+        lowerIsBetter: Set<String> = [], higherIsBetter: Set<String> = [], xLabel: String = "step"
     ) throws -> (markdown: String, plots: [String]) {
         let runs = try loadResults(try findResultsFiles(paths))
         let keys = metrics.isEmpty ? Set(runs.flatMap { $0.metrics.keys }).sorted() : metrics
@@ -69,7 +69,8 @@ public enum Lab {
             if let plotFolder {
                 try FileManager.default.createDirectory(atPath: plotFolder, withIntermediateDirectories: true)
                 let file = "\(plotFolder)/\(runs[0].experiment)-\(metric.replacingOccurrences(of: "/", with: "-")).svg"
-                try CurvePlot(runs: runs, metric: metric).svg().write(toFile: file, atomically: true, encoding: .utf8)
+                try CurvePlot(runs: runs, metric: metric, xLabel: xLabel).svg().write(
+                    toFile: file, atomically: true, encoding: .utf8)
                 plots.append(file)
             }
         }
@@ -79,7 +80,7 @@ public enum Lab {
     static let openMarker = "<!-- lab:compare "
     static let closeMarker = "<!-- /lab:compare -->"
 
-    /// Rewrites every `<!-- lab:compare runs=DIR metric=KEY [baseline=NAME] [better=lower|higher] -->` ...
+    /// Rewrites every `<!-- lab:compare runs=DIR metric=KEY [baseline=NAME] [better=lower|higher] [x=axis_label] -->` ...
     /// `<!-- /lab:compare -->` block in the notes with a fresh table and plot. Paths in a marker
     /// are relative to the repository root; plots go to `<notes>/figures/`. A block whose runs
     /// are absent is left as it is. Returns one line per block.
@@ -111,7 +112,8 @@ public enum Lab {
                     paths: [runsPath], metrics: [metric], baseline: arguments["baseline"],
                     plotFolder: "\(notesFolder)/figures",
                     lowerIsBetter: arguments["better"] == "lower" ? [metric] : [],
-                    higherIsBetter: arguments["better"] == "higher" ? [metric] : [])
+                    higherIsBetter: arguments["better"] == "higher" ? [metric] : [],
+                    xLabel: arguments["x"].map { $0.replacingOccurrences(of: "_", with: " ") } ?? "step")
                 let plotLinks = plots.map { "![\(metric)](figures/\(($0 as NSString).lastPathComponent))" }
                 let body =
                     "\n" + markdown + "\n\n" + plotLinks.joined(separator: "\n")

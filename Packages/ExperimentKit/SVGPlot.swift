@@ -19,7 +19,7 @@ public struct CurvePlot {
 
     /// One curve per ablation of `runs` for `metric`; seeds are aligned on the first seed's steps
     /// (other seeds are interpolated linearly there).
-    public init(runs: [RunResults], metric: String) {
+    public init(runs: [RunResults], metric: String, xLabel: String = "step") {
         var byAblation: [String: [MetricSeries]] = [:]
         for run in runs {
             if let s = run.metrics[metric], !s.values.isEmpty { byAblation[run.ablation, default: []].append(s) }
@@ -35,7 +35,7 @@ public struct CurvePlot {
                 low: columns.map { $0.min()! }, high: columns.map { $0.max()! })
         }
         title = metric
-        xLabel = "step"
+        self.xLabel = xLabel
         yLabel = metric
     }
 
