@@ -19,6 +19,7 @@ struct LocalPackage {
 let packages: [LocalPackage] = [
     LocalPackage(name: "TensorCore", deps: ["CBLAS"]),
     LocalPackage(name: "HDF5Store", deps: ["CHDF5", "TensorCore"]),
+    LocalPackage(name: "MinHash", deps: ["Crypto"]),
     LocalPackage(
         name: "Tokenizer", experiment: "tokenizer", experimentDeps: ["ExperimentKit", "TensorCore"],
         testDeps: ["tokenizer"]),
@@ -43,9 +44,15 @@ let tensorCoreSettings: [SwiftSetting] = targetCPU.map { [.unsafeFlags(["-target
 
 let argumentParser = Target.Dependency.product(name: "ArgumentParser", package: "swift-argument-parser")
 
-/// Local targets by name; "ArgumentParser" is the swift-argument-parser product.
+/// Local targets by name; "ArgumentParser" and "Crypto" are products of package dependencies.
 func dependencies(_ names: [String]) -> [Target.Dependency] {
-    names.map { $0 == "ArgumentParser" ? argumentParser : .target(name: $0) }
+    names.map {
+        switch $0 {
+        case "ArgumentParser": argumentParser
+        case "Crypto": .product(name: "Crypto", package: "swift-crypto")
+        default: .target(name: $0)
+        }
+    }
 }
 
 var targets: [Target] = [
@@ -92,7 +99,8 @@ let package = Package(
     name: "llm-pipeline-lab",
     products: products,
     dependencies: [
-        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0")
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
     ],
     targets: targets
 )
