@@ -1,0 +1,106 @@
+// The dedup stage end to end on small files with known duplicates, in both input formats.
+import Foundation
+import MinHash
+import Testing
+
+func sampleParagraphs() -> [String] {
+    let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+        .appendingPathComponent("../../Data/sample/english-tempest.txt").standardized
+    let text = try! String(contentsOf: url, encoding: .utf8)
+    return text.components(separatedBy: "\n\n").filter { $0.split(separator: " ").count >= 40 }
+}
+
+@Suite struct DedupPipelineTests {
+    func corpus() -> (docs: [String], nearDuplicates: Int) {
+        // The 30 longest paragraphs, in text order.
+        let paragraphs = sampleParagraphs()
+        let longest = Set(paragraphs.indices.sorted { paragraphs[$0].count > paragraphs[$1].count }.prefix(30))
+        var docs = paragraphs.indices.filter { longest.contains($0) }.map { paragraphs[$0] }
+        // Exact duplicates after normalisation: case and punctuation differ.
+        docs.append(docs[0].uppercased())
+        docs.append(docs[1].replacingOccurrences(of: ",", with: ""))
+        // A near duplicate: one word changed in a long paragraph (true Jaccard about 0.9).
+        let longestDoc = docs.indices.max { docs[$0].count < docs[$1].count }!
+        var words = docs[longestDoc].split(separator: " ").map(String.init)
+        words[words.count / 2] = "CHANGED"
+        docs.append(words.joined(separator: " "))
+        // Boilerplate line in 12 documents.
+        for i in 3..<15 { docs[i] += "\nSubscribe to our newsletter for more plays" }
+        docs.append("")
+        docs.append("too short")
+        return (docs, 1)
+    }
+
+    @Test func jsonlInputKeepsOneOfEachDuplicateAndStripsBoilerplate() throws {
+        let folder = NSTemporaryDirectory() + "dedup-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        let (docs, _) = corpus()
+        var jsonl =
+            docs.enumerated().map { i, d in
+                String(
+                    decoding: try! JSONSerialization.data(
+                        withJSONObject: ["id": i, "text": d], options: [.sortedKeys]), as: UTF8.self)
+            }.joined(separator: "\n") + "\n"
+        jsonl += "\n"  // a blank line is skipped
+        try jsonl.write(toFile: folder + "/in.jsonl", atomically: true, encoding: .utf8)
+        var options = DedupOptions()
+        options.boilerplateMinDocuments = 10
+        let report = try DedupPipeline.run(
+            inputs: [folder + "/in.jsonl"], format: .jsonl(field: "text"), output: folder + "/out.jsonl",
+            options: options)
+        #expect(report.documentsIn == docs.count)
+        #expect(report.exactDuplicatesRemoved == 2)
+        #expect(
+            report.nearDuplicatesRemoved == 1 && report.nearDuplicateClusters == 1 && report.clusterSizes == ["2": 1])
+        #expect(report.boilerplateLinesRemoved == 12)
+        #expect(report.emptyDocuments == 1 && report.shortDocuments == 1)
+        #expect(report.documentsOut == docs.count - 2 - 1 - 1)
+        #expect(report.parameters == LSHParameters.optimal(threshold: 0.8, numPerm: 112))
+        let out = try String(contentsOfFile: folder + "/out.jsonl", encoding: .utf8)
+        #expect(!out.contains("newsletter"))
+        let ids = out.split(separator: "\n").map {
+            (try! JSONSerialization.jsonObject(with: Data($0.utf8)) as! [String: Any])["id"] as! Int
+        }
+        #expect(ids == (0..<30).map { $0 } + [docs.count - 1])  // survivors in input order: the originals
+    }
+
+    @Test func textInputWithSeparatorAndInvalidUTF8() throws {
+        let folder = NSTemporaryDirectory() + "dedup-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        let (docs, _) = corpus()
+        var data = Data(docs.joined(separator: "\n%\n").utf8)
+        data += Data("\n%\n".utf8) + Data([0x61, 0xFF, 0x62, 0x20, 0xC3, 0x0A])  // invalid UTF-8 document
+        try data.write(to: URL(fileURLWithPath: folder + "/in.txt"))
+        var options = DedupOptions()
+        options.scheme = .datasketchAffine32
+        options.lineDedup = false
+        let report = try DedupPipeline.run(
+            inputs: [folder + "/in.txt"], format: .text(separator: "%"), output: folder + "/out.txt", options: options)
+        #expect(report.documentsIn == docs.count + 1)
+        #expect(report.exactDuplicatesRemoved == 2 && report.nearDuplicatesRemoved == 1)
+        let out = try String(contentsOfFile: folder + "/out.txt", encoding: .utf8)
+        #expect(out.components(separatedBy: "\n%\n").count == report.documentsOut)
+    }
+
+    @Test func badInputIsReportedWithFileAndLine() throws {
+        let folder = NSTemporaryDirectory() + "dedup-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        try "{\"text\": \"ok\"}\nnot json\n".write(toFile: folder + "/bad.jsonl", atomically: true, encoding: .utf8)
+        #expect(throws: DedupError("\(folder)/bad.jsonl:2: not a JSON object")) {
+            try DedupPipeline.run(
+                inputs: [folder + "/bad.jsonl"], format: .jsonl(field: "text"), output: folder + "/o",
+                options: DedupOptions())
+        }
+        try "{\"body\": \"ok\"}\n".write(toFile: folder + "/field.jsonl", atomically: true, encoding: .utf8)
+        #expect(throws: DedupError("\(folder)/field.jsonl:1: no string field 'text'")) {
+            try DedupPipeline.run(
+                inputs: [folder + "/field.jsonl"], format: .jsonl(field: "text"), output: folder + "/o",
+                options: DedupOptions())
+        }
+        #expect(throws: DedupError("\(folder)/absent: cannot open")) {
+            try DedupPipeline.run(
+                inputs: [folder + "/absent"], format: .text(separator: ""), output: folder + "/o",
+                options: DedupOptions())
+        }
+    }
+}
