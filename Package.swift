@@ -19,7 +19,9 @@ struct LocalPackage {
 let packages: [LocalPackage] = [
     LocalPackage(name: "TensorCore", deps: ["CBLAS"]),
     LocalPackage(name: "HDF5Store", deps: ["CHDF5", "TensorCore"]),
-    LocalPackage(name: "MinHash", deps: ["Crypto"]),
+    LocalPackage(
+        name: "MinHash", deps: ["Crypto"], experiment: "minhash", experimentDeps: ["ExperimentKit", "TensorCore"],
+        testDeps: ["minhash", "dedup"]),
     LocalPackage(
         name: "Tokenizer", experiment: "tokenizer", experimentDeps: ["ExperimentKit", "TensorCore"],
         testDeps: ["tokenizer"]),
@@ -33,6 +35,8 @@ let tools: [(name: String, path: String, deps: [String])] = [
     ("tensorcore-bench", "Benchmarks/TensorCoreBench", ["TensorCore", "CBLAS"]),
     ("lab", "Experiments/lab", ["ExperimentKit"]),
     ("tokenizer-bench", "Benchmarks/TokenizerBench", ["Tokenizer"]),
+    ("minhash-bench", "Benchmarks/MinHashBench", ["MinHash"]),
+    ("dedup", "Experiments/dedup", ["MinHash"]),
 ]
 
 /// Opt-in CPU-specific code generation for the tensor core's own SIMD loops (OpenBLAS picks its

@@ -22,12 +22,14 @@ public struct MetricComparison: Sendable {
     public let baseline: String?
 }
 
-/// Default direction of a metric: keys naming a cost (loss, error, perplexity, kl, seconds,
+/// Default direction of a metric: keys naming a cost (loss, error, perplexity, kl, mae, seconds,
 /// tokens_per, bytes_per_token_cache) are better when lower; everything else when higher.
 /// `lab compare --lower-is-better KEY / --higher-is-better KEY` overrides it.
 public func isLowerBetter(_ metric: String) -> Bool {
     let key = metric.lowercased()
-    return ["loss", "error", "perplexity", "kl", "seconds", "tokens_per", "cache_bytes"].contains { key.contains($0) }
+    return ["loss", "error", "perplexity", "kl", "mae", "seconds", "tokens_per", "cache_bytes"].contains {
+        key.contains($0)
+    }
 }
 
 /// Every results file under `paths` (files or folders, recursively; checkpoints skipped).

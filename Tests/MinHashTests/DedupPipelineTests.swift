@@ -104,3 +104,68 @@ func sampleParagraphs() -> [String] {
         }
     }
 }
+
+@Suite struct MinHashExperimentTests {
+    /// Every ablation of Experiments/minhash runs on the committed sample and writes results.
+    @Test func everyAblationRunsOnTheSample() throws {
+        let out = NSTemporaryDirectory() + "mh-exp-\(UUID().uuidString)"
+        let bundle = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+        let binary = [bundle, bundle.deletingLastPathComponent()].map { $0.appendingPathComponent("minhash").path }
+            .first { FileManager.default.isExecutableFile(atPath: $0) }!
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: binary)
+        process.arguments = [
+            "--all-ablations", "--out", out, "--set", "data=sample", "--set", "baseDocuments=30",
+            "--set", "unrelatedDocuments=40",
+        ]
+        process.standardOutput = FileHandle.nullDevice
+        let errors = Pipe()
+        process.standardError = errors
+        try process.run()
+        let stderr = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 0, "\(stderr)")
+        let configs = try FileManager.default.contentsOfDirectory(
+            atPath: URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+                .appendingPathComponent("../../Experiments/minhash/configs").standardized.path)
+        #expect(configs.count == 10)
+        for file in configs {
+            let ablation = String(file.dropLast(5))
+            #expect(FileManager.default.fileExists(atPath: "\(out)/minhash/\(ablation)/seed-0.h5"), "\(ablation)")
+        }
+    }
+}
+
+@Suite struct DedupCommandTests {
+    @Test func commandWritesKeptDocumentsAndReportAndRejectsBadOptions() throws {
+        let folder = NSTemporaryDirectory() + "dedup-cli-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        let paragraphs = Array(sampleParagraphs().prefix(10))
+        try (paragraphs + [paragraphs[0]]).joined(separator: "\n%\n").write(
+            toFile: folder + "/in.txt", atomically: true, encoding: .utf8)
+        let bundle = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+        let binary = [bundle, bundle.deletingLastPathComponent()].map { $0.appendingPathComponent("dedup").path }
+            .first { FileManager.default.isExecutableFile(atPath: $0) }!
+        func run(_ arguments: [String]) throws -> (Int32, String) {
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: binary)
+            process.arguments = arguments
+            let errors = Pipe()
+            process.standardError = errors
+            process.standardOutput = FileHandle.nullDevice
+            try process.run()
+            let stderr = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            process.waitUntilExit()
+            return (process.terminationStatus, stderr)
+        }
+        let (status, message) = try run([
+            folder + "/in.txt", "--separator", "%", "--out", folder + "/out.txt", "--report", folder + "/r.json",
+        ])
+        #expect(status == 0, "\(message)")
+        let report = try JSONDecoder().decode(
+            DedupReport.self, from: Data(contentsOf: URL(fileURLWithPath: folder + "/r.json")))
+        #expect(report.documentsIn == 11 && report.exactDuplicatesRemoved == 1 && report.documentsOut == 10)
+        let (bad, error) = try run([folder + "/in.txt", "--out", folder + "/o", "--shingle", "words5"])
+        #expect(bad != 0 && error.contains("--shingle must be word:N or char:N"))
+    }
+}
