@@ -61,7 +61,7 @@ public enum DedupPipeline {
         // Pass 1: in how many documents each normalised line occurs.
         var lineDocuments: [UInt64: Int] = [:]
         if options.lineDedup {
-            try stream.forEach { text, _, _ in
+            try stream.forEachDocument { text, _, _ in
                 var seen = Set<UInt64>()
                 for line in text.split(separator: "\n") {
                     let normalized = normalizeForDedup(String(line))
@@ -102,7 +102,7 @@ public enum DedupPipeline {
             batch.removeAll(keepingCapacity: true)
         }
         var index = 0
-        try stream.forEach { text, _, location in
+        try stream.forEachDocument { text, _, location in
             defer { index += 1 }
             report.documentsIn += 1
             let (stripped, removedLines) = stripBoilerplate(text)
@@ -167,7 +167,7 @@ public enum DedupPipeline {
         defer { try? out.close() }
         index = 0
         var first = true
-        try stream.forEach { text, raw, _ in
+        try stream.forEachDocument { text, raw, _ in
             defer { index += 1 }
             guard !dropped.contains(index) else { return }
             let (stripped, removed) = stripBoilerplate(text)

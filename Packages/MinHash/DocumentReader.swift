@@ -28,7 +28,7 @@ struct DocumentStream {
     let format: DocumentFormat
 
     /// Calls `body(text, rawRecord, location)` for every document of every file, in order.
-    func forEach(_ body: (String, Data, DocumentLocation) throws -> Void) throws {
+    func forEachDocument(_ body: (String, Data, DocumentLocation) throws -> Void) throws {
         for (fileIndex, path) in paths.enumerated() {
             guard let handle = FileHandle(forReadingAtPath: path) else { throw DedupError("\(path): cannot open") }
             defer { try? handle.close() }
