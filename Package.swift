@@ -32,10 +32,10 @@ let packages: [LocalPackage] = [
 
 /// Executables that are not one package's experiment (benchmarks, tools).
 let tools: [(name: String, path: String, deps: [String])] = [
-    ("tensorcore-bench", "Benchmarks/TensorCoreBench", ["TensorCore", "CBLAS"]),
+    ("tensorcore-bench", "Benchmarks/TensorCoreBench", ["TensorCore", "CBLAS", "BenchmarkSupport"]),
     ("lab", "Experiments/lab", ["ExperimentKit"]),
-    ("tokenizer-bench", "Benchmarks/TokenizerBench", ["Tokenizer"]),
-    ("minhash-bench", "Benchmarks/MinHashBench", ["MinHash"]),
+    ("tokenizer-bench", "Benchmarks/TokenizerBench", ["Tokenizer", "BenchmarkSupport"]),
+    ("minhash-bench", "Benchmarks/MinHashBench", ["MinHash", "BenchmarkSupport"]),
     ("dedup", "Experiments/dedup", ["MinHash"]),
 ]
 
@@ -68,6 +68,9 @@ var targets: [Target] = [
         providers: [.apt(["libhdf5-dev"])]),
 ]
 var products: [Product] = []
+
+// Helpers every benchmark shares: the measurement record and the timing rule.
+targets.append(.target(name: "BenchmarkSupport", path: "Benchmarks/BenchmarkSupport"))
 
 // Helpers every test target shares: fixture loading, gradient checking.
 targets.append(.target(name: "TestSupport", dependencies: ["TensorCore"], path: "Tests/TestSupport"))

@@ -3,15 +3,9 @@
 // candidate pairs, union-find) at threshold 0.8 with K = 128, no verification. The shingle sets
 // are written to a file both sides read, so datasketch-compatible mode must give the same clusters.
 import ArgumentParser
+import BenchmarkSupport
 import Foundation
 import MinHash
-
-struct Measurement: Codable {
-    let name: String
-    let shape: String
-    let seconds: Double
-    let gflops: Double?
-}
 
 @main
 struct MinHashBench: ParsableCommand {
@@ -44,9 +38,9 @@ struct MinHashBench: ParsableCommand {
         }
         try (lines.joined(separator: "\n") + "\n").write(toFile: shingles, atomically: true, encoding: .utf8)
         let shape = "\(docs.count) docs, K=128"
-        var results: [Measurement] = []
+        var results: [BenchmarkResult] = []
         func report(_ name: String, _ seconds: Double) {
-            results.append(Measurement(name: name, shape: shape, seconds: seconds, gflops: nil))
+            results.append(BenchmarkResult(name: name, shape: shape, seconds: seconds, gflops: nil))
             print(
                 String(
                     format: "%-40@ %-22@ %8.3f s  %10.0f docs/s", name as NSString, shape as NSString, seconds,
@@ -71,6 +65,6 @@ struct MinHashBench: ParsableCommand {
         try JSONSerialization.data(withJSONObject: clustersBySheme["datasketchAffine32"]!)
             .write(to: URL(fileURLWithPath: clusters))
         print("clusters (datasketchAffine32): \(clustersBySheme["datasketchAffine32"]!.count)")
-        if let out { try JSONEncoder().encode(results).write(to: URL(fileURLWithPath: out)) }
+        if let out { try writeResults(results, to: out) }
     }
 }

@@ -3,36 +3,10 @@
 // The PyTorch twin (Benchmarks/torch_twin/tensorcore_ops.py) times the same ops and shapes;
 // Scripts/bench-tensorcore runs both and writes the comparison table.
 import ArgumentParser
+import BenchmarkSupport
 import CBLAS
 import Foundation
 import TensorCore
-
-struct Measurement: Codable {
-    let name: String
-    let shape: String
-    let seconds: Double
-    let gflops: Double?
-}
-
-/// Median wall time of `body` over `trials` trials of enough repetitions to last ~`minTime`.
-func time(trials: Int = 7, minTime: Double = 0.05, _ body: () -> Void) -> Double {
-    body()  // warm-up
-    var reps = 1
-    while true {
-        let start = DispatchTime.now().uptimeNanoseconds
-        for _ in 0..<reps { body() }
-        let elapsed = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
-        if elapsed >= minTime { break }
-        reps *= 2
-    }
-    var samples: [Double] = []
-    for _ in 0..<trials {
-        let start = DispatchTime.now().uptimeNanoseconds
-        for _ in 0..<reps { body() }
-        samples.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9 / Double(reps))
-    }
-    return samples.sorted()[trials / 2]
-}
 
 /// Forward + backward of `op` with a fixed upstream gradient.
 func forwardBackward(_ inputs: [Tensor], _ op: @escaping () -> Tensor) -> () -> Void {
@@ -65,13 +39,13 @@ struct TensorCoreBench: ParsableCommand {
 
     func run() throws {
         Threads.set(threads)
-        var results: [Measurement] = []
+        var results: [BenchmarkResult] = []
         func wanted(_ name: String) -> Bool { only.map { name.contains($0) } ?? true }
         func report(_ name: String, _ shape: String, _ seconds: @autoclosure () -> Double, flops: Double? = nil) {
             guard wanted(name) else { return }
             let seconds = seconds()
             let gflops = flops.map { $0 / seconds / 1e9 }
-            results.append(Measurement(name: name, shape: shape, seconds: seconds, gflops: gflops))
+            results.append(BenchmarkResult(name: name, shape: shape, seconds: seconds, gflops: gflops))
             let rate = gflops.map { String(format: "%7.1f GFLOP/s", $0) } ?? ""
             print(padded(name, 24) + padded(shape, 30) + String(format: "%10.1f us  ", seconds * 1e6) + rate)
         }
@@ -89,14 +63,14 @@ struct TensorCoreBench: ParsableCommand {
                 {
                     openblas_set_num_threads(Int32(threads))
                     defer { openblas_set_num_threads(1) }
-                    return time {
+                    return medianTime {
                         cblas_sgemm(
                             CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(n), Int32(n), Int32(n), 1, a.data,
                             Int32(n), b.data, Int32(n), 0, c.data, Int32(n))
                     }
                 }(), flops: flops)
-            report("matmul", shape, time { _ = withNoGrad { matmul(a, b) } }, flops: flops)
-            report("matmul Bᵀ", shape, time { _ = withNoGrad { matmul(a, b, transposeB: true) } }, flops: flops)
+            report("matmul", shape, medianTime { _ = withNoGrad { matmul(a, b) } }, flops: flops)
+            report("matmul Bᵀ", shape, medianTime { _ = withNoGrad { matmul(a, b, transposeB: true) } }, flops: flops)
         }
 
         // Fused kernels, forward + backward, at the tiny and small nano-transformer shapes.
@@ -112,42 +86,40 @@ struct TensorCoreBench: ParsableCommand {
             // Causal: half the score matrix; forward 2 products, backward 4.
             let attnFlops = 2.0 * Double(cfg.b * cfg.h * cfg.t * cfg.t * cfg.d) * 0.5 * 6
             report(
-                "attention fwd+bwd", attnShape, time(forwardBackward([q, k, v]) { attention(q: q, k: k, v: v) }),
+                "attention fwd+bwd", attnShape, medianTime(forwardBackward([q, k, v]) { attention(q: q, k: k, v: v) }),
                 flops: attnFlops)
             let kg = Tensor.randn([cfg.b, cfg.t, cfg.h / 4, cfg.d], rng: &rng).requiringGrad()
             let vg = Tensor.randn([cfg.b, cfg.t, cfg.h / 4, cfg.d], rng: &rng).requiringGrad()
             report(
                 "attention GQA fwd+bwd", attnShape + " KV\(cfg.h / 4)",
-                time(forwardBackward([q, kg, vg]) { attention(q: q, k: kg, v: vg) }), flops: attnFlops)
+                medianTime(forwardBackward([q, kg, vg]) { attention(q: q, k: kg, v: vg) }), flops: attnFlops)
 
             let rows = cfg.b * cfg.t
             let x = Tensor.randn([rows, cfg.c], rng: &rng).requiringGrad()
             let g = Tensor.ones([cfg.c]).requiringGrad()
             let beta = Tensor.zeros([cfg.c]).requiringGrad()
             let shape = "\(cfg.name) \(rows)x\(cfg.c)"
-            report("rmsnorm fwd+bwd", shape, time(forwardBackward([x, g]) { rmsNorm(x, weight: g) }))
+            report("rmsnorm fwd+bwd", shape, medianTime(forwardBackward([x, g]) { rmsNorm(x, weight: g) }))
             report(
                 "layernorm fwd+bwd", shape,
-                time(forwardBackward([x, g, beta]) { layerNorm(x, weight: g, bias: beta) }))
+                medianTime(forwardBackward([x, g, beta]) { layerNorm(x, weight: g, bias: beta) }))
             let positions = Array(0..<cfg.t)
-            report("rope fwd+bwd", attnShape, time(forwardBackward([q]) { rope(q, positions: positions) }))
+            report("rope fwd+bwd", attnShape, medianTime(forwardBackward([q]) { rope(q, positions: positions) }))
             let hidden = cfg.c * 8 / 3
             let a1 = Tensor.randn([rows, hidden], rng: &rng).requiringGrad()
             let a3 = Tensor.randn([rows, hidden], rng: &rng).requiringGrad()
             report(
                 "swiglu fwd+bwd", "\(cfg.name) \(rows)x\(hidden)",
-                time(forwardBackward([a1, a3]) { swiglu(gate: a1, up: a3) }))
+                medianTime(forwardBackward([a1, a3]) { swiglu(gate: a1, up: a3) }))
             let logits = Tensor.randn([rows, cfg.v], rng: &rng).requiringGrad()
             let targets = (0..<rows).map { _ in rng.int(below: cfg.v) }
             report(
                 "cross-entropy fwd+bwd", "\(cfg.name) \(rows)x\(cfg.v)",
-                time(forwardBackward([logits]) { crossEntropy(logits, targets: targets) }))
+                medianTime(forwardBackward([logits]) { crossEntropy(logits, targets: targets) }))
         }
 
         if let out {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-            try encoder.encode(results).write(to: URL(fileURLWithPath: out))
+            try writeResults(results, to: out)
             print("wrote \(out)")
         }
     }

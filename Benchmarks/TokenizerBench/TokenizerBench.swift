@@ -3,15 +3,9 @@
 // HF tie rule, so both learn the same merges), single-threaded and on 2 threads; and the
 // pathological case, a megabyte of one letter with no whitespace.
 import ArgumentParser
+import BenchmarkSupport
 import Foundation
 import Tokenizer
-
-struct Measurement: Codable {
-    let name: String
-    let shape: String
-    let seconds: Double
-    let gflops: Double?
-}
 
 @main
 struct TokenizerBench: ParsableCommand {
@@ -25,9 +19,9 @@ struct TokenizerBench: ParsableCommand {
         let texts = try corpus.map { try String(contentsOfFile: $0, encoding: .utf8) }
         let documents = texts.flatMap { $0.components(separatedBy: "\n\n") }
         let megabytes = Double(texts.reduce(0) { $0 + $1.utf8.count }) / 1e6
-        var results: [Measurement] = []
+        var results: [BenchmarkResult] = []
         func report(_ name: String, _ seconds: Double, _ detail: String) {
-            results.append(Measurement(name: name, shape: detail, seconds: seconds, gflops: nil))
+            results.append(BenchmarkResult(name: name, shape: detail, seconds: seconds, gflops: nil))
             print(String(format: "%-34@ %-26@ %9.3f s", name as NSString, detail as NSString, seconds))
         }
         let shape = String(format: "%.1f MB, vocab %d", megabytes, vocabSize)
@@ -50,8 +44,6 @@ struct TokenizerBench: ParsableCommand {
             _ = fresh.encode(String(huge.prefix(size)))
             report("encode one letter x \(size)", Date().timeIntervalSince(start), "no whitespace")
         }
-        if let out {
-            try JSONEncoder().encode(results).write(to: URL(fileURLWithPath: out))
-        }
+        if let out { try writeResults(results, to: out) }
     }
 }

@@ -9,7 +9,7 @@ func repositoryRoot(_ option: String?) -> String {
     if let option { return option }
     let cwd = FileManager.default.currentDirectoryPath
     if FileManager.default.fileExists(atPath: "\(cwd)/Package.swift") { return cwd }
-    return URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../..").standardized.path
+    return SourceLocation(#filePath).repositoryRoot
 }
 
 struct LabCommand: ParsableCommand {

@@ -104,14 +104,12 @@ enum MinHashExperiment: Experiment {
     typealias Config = MinHashConfig
     static let name = "minhash"
     static let summary = "MinHash + LSH near-duplicate detection against exact Jaccard ground truth."
-    static var configsDirectory: String {
-        URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("configs").path
-    }
+    static let source = SourceLocation(#filePath)
+    static var configsDirectory: String { source.configsDirectory }
 
     static func run(_ run: Run<Config>) throws -> RunOutcome {
         let c = run.config
-        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../..")
-            .standardized.path
+        let root = source.repositoryRoot
         let folder = c.data == "sample" ? "\(root)/Data/sample" : "\(root)/Data/corpora/english/shakespeare"
         guard let files = try? FileManager.default.contentsOfDirectory(atPath: folder) else {
             throw ConfigError("\(folder): missing; run Data/fetch first (or --set data=sample)")

@@ -100,14 +100,12 @@ enum TokenizerExperiment: Experiment {
     typealias Config = TokenizerConfig
     static let name = "tokenizer"
     static let summary = "Byte-level BPE compression vs vocabulary size, GPT-2 vs GPT-4 patterns, en/zh/mixed."
-    static var configsDirectory: String {
-        URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("configs").path
-    }
+    static let source = SourceLocation(#filePath)
+    static var configsDirectory: String { source.configsDirectory }
 
     static func run(_ run: Run<Config>) throws -> RunOutcome {
         let config = run.config
-        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../..")
-            .standardized.path
+        let root = source.repositoryRoot
         let sources: [String: [String]] =
             config.data == "sample"
             ? [

@@ -3,6 +3,7 @@
 import Foundation
 import HDF5Store
 import TensorCore
+import TestSupport
 import Testing
 
 func sampleState() -> TrainingState {

@@ -3,15 +3,8 @@
 import Foundation
 import HDF5Store
 import TensorCore
+import TestSupport
 import Testing
-
-/// A fresh temporary folder for one test.
-func temporaryFolder(_ name: String = #function) -> String {
-    let folder =
-        NSTemporaryDirectory() + "lab-tests-\(getpid())-\(name.filter(\.isLetter))-\(UUID().uuidString.prefix(8))"
-    try? FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
-    return folder
-}
 
 @Suite struct HDF5FileTests {
     @Test func everyElementTypeRoundTrips() throws {

@@ -1,6 +1,7 @@
 // The dedup stage end to end on small files with known duplicates, in both input formats.
 import Foundation
 import MinHash
+import TestSupport
 import Testing
 
 func sampleParagraphs() -> [String] {
@@ -108,23 +109,14 @@ func sampleParagraphs() -> [String] {
 @Suite struct MinHashExperimentTests {
     /// Every ablation of Experiments/minhash runs on the committed sample and writes results.
     @Test func everyAblationRunsOnTheSample() throws {
-        let out = NSTemporaryDirectory() + "mh-exp-\(UUID().uuidString)"
-        let bundle = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
-        let binary = [bundle, bundle.deletingLastPathComponent()].map { $0.appendingPathComponent("minhash").path }
-            .first { FileManager.default.isExecutableFile(atPath: $0) }!
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: binary)
-        process.arguments = [
-            "--all-ablations", "--out", out, "--set", "data=sample", "--set", "baseDocuments=30",
-            "--set", "unrelatedDocuments=40",
-        ]
-        process.standardOutput = FileHandle.nullDevice
-        let errors = Pipe()
-        process.standardError = errors
-        try process.run()
-        let stderr = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        #expect(process.terminationStatus == 0, "\(stderr)")
+        let out = temporaryFolder()
+        let result = try runProduct(
+            "minhash",
+            [
+                "--all-ablations", "--out", out, "--set", "data=sample", "--set", "baseDocuments=30",
+                "--set", "unrelatedDocuments=40",
+            ])
+        #expect(result.status == 0, "\(result.stderr)")
         let configs = try FileManager.default.contentsOfDirectory(
             atPath: URL(fileURLWithPath: #filePath).deletingLastPathComponent()
                 .appendingPathComponent("../../Experiments/minhash/configs").standardized.path)
@@ -143,20 +135,9 @@ func sampleParagraphs() -> [String] {
         let paragraphs = Array(sampleParagraphs().prefix(10))
         try (paragraphs + [paragraphs[0]]).joined(separator: "\n%\n").write(
             toFile: folder + "/in.txt", atomically: true, encoding: .utf8)
-        let bundle = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
-        let binary = [bundle, bundle.deletingLastPathComponent()].map { $0.appendingPathComponent("dedup").path }
-            .first { FileManager.default.isExecutableFile(atPath: $0) }!
         func run(_ arguments: [String]) throws -> (Int32, String) {
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: binary)
-            process.arguments = arguments
-            let errors = Pipe()
-            process.standardError = errors
-            process.standardOutput = FileHandle.nullDevice
-            try process.run()
-            let stderr = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-            process.waitUntilExit()
-            return (process.terminationStatus, stderr)
+            let result = try runProduct("dedup", arguments)
+            return (result.status, result.stderr)
         }
         let (status, message) = try run([
             folder + "/in.txt", "--separator", "%", "--out", folder + "/out.txt", "--report", folder + "/r.json",

@@ -258,23 +258,14 @@ func sample(_ name: String) -> String {
 @Suite struct TokenizerExperimentTests {
     /// Every ablation of Experiments/tokenizer runs on the committed sample and writes results.
     @Test func everyAblationRunsOnTheSample() throws {
-        let out = NSTemporaryDirectory() + "tok-exp-\(UUID().uuidString)"
-        let bundle = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
-        let binary = [bundle, bundle.deletingLastPathComponent()].map { $0.appendingPathComponent("tokenizer").path }
-            .first { FileManager.default.isExecutableFile(atPath: $0) }!
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: binary)
-        process.arguments = [
-            "--all-ablations", "--out", out, "--set", "data=sample", "--set", "vocabSizes=[300,400]",
-            "--set", "evalBytes=20000",
-        ]
-        process.standardOutput = FileHandle.nullDevice
-        let errors = Pipe()
-        process.standardError = errors
-        try process.run()
-        let stderr = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        #expect(process.terminationStatus == 0, "\(stderr)")
+        let out = temporaryFolder()
+        let result = try runProduct(
+            "tokenizer",
+            [
+                "--all-ablations", "--out", out, "--set", "data=sample", "--set", "vocabSizes=[300,400]",
+                "--set", "evalBytes=20000",
+            ])
+        #expect(result.status == 0, "\(result.stderr)")
         for ablation in ["base", "gpt2-pattern", "english-only", "hf-ties"] {
             #expect(FileManager.default.fileExists(atPath: "\(out)/tokenizer/\(ablation)/seed-0.h5"), "\(ablation)")
         }
