@@ -22,6 +22,7 @@ let packages: [LocalPackage] = [
     LocalPackage(
         name: "MinHash", deps: ["Crypto"], experiment: "minhash", experimentDeps: ["ExperimentKit", "TensorCore"],
         testDeps: ["minhash", "dedup"]),
+    LocalPackage(name: "NanoTransformer", deps: ["TensorCore", "Tokenizer"], testDeps: ["HDF5Store"]),
     LocalPackage(
         name: "Tokenizer", experiment: "tokenizer", experimentDeps: ["ExperimentKit", "TensorCore"],
         testDeps: ["tokenizer"]),

@@ -1,0 +1,151 @@
+// The transformer's parts: a norm of either kind, causal self-attention with GQA and the
+// position/QK-norm switches, and the MLP (SwiGLU or GELU). Shapes: x (B, T, C).
+import TensorCore
+
+/// RMSNorm or LayerNorm, as the config says.
+final class Norm: Module {
+    let rms: RMSNorm?
+    let layer: LayerNorm?
+
+    init(_ dim: Int, kind: NormKind, eps: Float) {
+        rms = kind == .rms ? RMSNorm(dim, eps: eps) : nil
+        layer = kind == .layer ? LayerNorm(dim, eps: eps) : nil
+    }
+
+    func namedParameters() -> [(name: String, tensor: Tensor)] { rms?.namedParameters() ?? layer!.namedParameters() }
+    func callAsFunction(_ x: Tensor) -> Tensor { rms.map { $0(x) } ?? layer!(x) }
+}
+
+/// Keys and values of earlier positions: per layer (B, Tcache, KVH, D), after RoPE.
+public final class KVCache {
+    public internal(set) var keys: [Tensor?]
+    public internal(set) var values: [Tensor?]
+
+    public init(layers: Int) {
+        keys = Array(repeating: nil, count: layers)
+        values = Array(repeating: nil, count: layers)
+    }
+
+    /// Cached positions (the same for every sequence of the batch).
+    public var length: Int { keys[0]?.shape[1] ?? 0 }
+
+    /// Float32 numbers stored per token per layer (K and V).
+    public var elementsPerTokenPerLayer: Int { keys[0].map { 2 * $0.shape[2] * $0.shape[3] } ?? 0 }
+
+    func append(layer: Int, _ k: Tensor, _ v: Tensor) -> (Tensor, Tensor) {
+        let newK = keys[layer].map { concat([$0, k], axis: 1) } ?? k
+        let newV = values[layer].map { concat([$0, v], axis: 1) } ?? v
+        keys[layer] = newK
+        values[layer] = newV
+        return (newK, newV)
+    }
+}
+
+final class CausalSelfAttention: Module {
+    let config: TransformerConfig
+    let wq, wk, wv, wo: Linear
+    let qNorm, kNorm: RMSNorm?
+
+    init(_ c: TransformerConfig, rng: inout RNG) {
+        config = c
+        let d = c.resolvedHeadDim
+        wq = Linear(c.dModel, c.heads * d, bias: false, rng: &rng)
+        wk = Linear(c.dModel, c.kvHeads * d, bias: false, rng: &rng)
+        wv = Linear(c.dModel, c.kvHeads * d, bias: false, rng: &rng)
+        wo = Linear(c.heads * d, c.dModel, bias: false, rng: &rng)
+        qNorm = c.qkNorm ? RMSNorm(d, eps: Float(c.normEps)) : nil
+        kNorm = c.qkNorm ? RMSNorm(d, eps: Float(c.normEps)) : nil
+    }
+
+    func namedParameters() -> [(name: String, tensor: Tensor)] {
+        prefixed("wq", wq) + prefixed("wk", wk) + prefixed("wv", wv) + prefixed("wo", wo)
+            + (qNorm.map { prefixed("q_norm", $0) } ?? []) + (kNorm.map { prefixed("k_norm", $0) } ?? [])
+    }
+
+    /// x: (B, T, C); positions: T (shared) or B*T; mask: additive (B, T, Tcache + T) or nil.
+    func callAsFunction(_ x: Tensor, positions: [Int], mask: Tensor?, cache: KVCache?, layer: Int) -> Tensor {
+        let (b, t) = (x.shape[0], x.shape[1])
+        let d = config.resolvedHeadDim
+        var q = wq(x).reshaped([b, t, config.heads, d])
+        var k = wk(x).reshaped([b, t, config.kvHeads, d])
+        let v = wv(x).reshaped([b, t, config.kvHeads, d])
+        if let qNorm, let kNorm {
+            q = qNorm(q)
+            k = kNorm(k)
+        }
+        if config.positionEncoding == .rope {
+            q = rope(q, positions: positions, base: config.ropeBase, positionScale: config.ropePositionScale)
+            k = rope(k, positions: positions, base: config.ropeBase, positionScale: config.ropePositionScale)
+        }
+        var (keys, values) = (k, v)
+        if let cache { (keys, values) = cache.append(layer: layer, k, v) }
+        let out = attention(q: q, k: keys, v: values, causal: true, mask: mask)
+        return wo(out.reshaped([b, t, config.heads * d]))
+    }
+}
+
+final class FeedForward: Module {
+    let kind: MLPKind
+    let w1, w2: Linear
+    let w3: Linear?
+
+    init(_ c: TransformerConfig, rng: inout RNG) {
+        kind = c.mlp
+        let hidden = c.resolvedMLPHidden
+        w1 = Linear(c.dModel, hidden, bias: false, rng: &rng)
+        w3 = c.mlp == .swiglu ? Linear(c.dModel, hidden, bias: false, rng: &rng) : nil
+        w2 = Linear(hidden, c.dModel, bias: false, rng: &rng)
+    }
+
+    func namedParameters() -> [(name: String, tensor: Tensor)] {
+        prefixed("w1", w1) + (w3.map { prefixed("w3", $0) } ?? []) + prefixed("w2", w2)
+    }
+
+    /// SwiGLU: W2 (SiLU(W1 x) * W3 x); GELU: W2 GELU(W1 x).
+    func callAsFunction(_ x: Tensor) -> Tensor {
+        if let w3 { return w2(swiglu(gate: w1(x), up: w3(x))) }
+        return w2(w1(x).gelu())
+    }
+}
+
+final class TransformerBlock: Module {
+    let config: TransformerConfig
+    let attnNorm, mlpNorm: Norm
+    let attn: CausalSelfAttention
+    let mlp: FeedForward
+
+    init(_ c: TransformerConfig, rng: inout RNG) {
+        config = c
+        attnNorm = Norm(c.dModel, kind: c.norm, eps: Float(c.normEps))
+        mlpNorm = Norm(c.dModel, kind: c.norm, eps: Float(c.normEps))
+        attn = CausalSelfAttention(c, rng: &rng)
+        mlp = FeedForward(c, rng: &rng)
+    }
+
+    func namedParameters() -> [(name: String, tensor: Tensor)] {
+        prefixed("attn_norm", attnNorm) + prefixed("attn", attn) + prefixed("mlp_norm", mlpNorm) + prefixed("mlp", mlp)
+    }
+
+    /// Pre-norm: x + f(norm(x)); post-norm (original transformer): norm(x + f(x)).
+    func callAsFunction(
+        _ x: Tensor, positions: [Int], mask: Tensor?, cache: KVCache?, layer: Int, training: Bool, rng: inout RNG
+    ) -> Tensor {
+        let p = Float(config.dropout)
+        switch config.normPlacement {
+        case .pre:
+            let h =
+                x
+                + dropout(
+                    attn(attnNorm(x), positions: positions, mask: mask, cache: cache, layer: layer), p: p,
+                    training: training, rng: &rng)
+            return h + dropout(mlp(mlpNorm(h)), p: p, training: training, rng: &rng)
+        case .post:
+            let h = attnNorm(
+                x
+                    + dropout(
+                        attn(x, positions: positions, mask: mask, cache: cache, layer: layer), p: p, training: training,
+                        rng: &rng))
+            return mlpNorm(h + dropout(mlp(h), p: p, training: training, rng: &rng))
+        }
+    }
+}

@@ -1,0 +1,4 @@
+#if canImport(Glibc)
+    import Glibc
+#endif
+@inline(__always) func expDouble(_ x: Double) -> Double { exp(x) }

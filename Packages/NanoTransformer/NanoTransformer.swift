@@ -1,0 +1,112 @@
+// The decoder-only language model (GPT-2 layout with the modern parts of Llama): token
+// embedding, L blocks, final norm, LM head. Initialised as nanoGPT: every weight N(0, 0.02^2),
+// the residual projections (attn.wo, mlp.w2) N(0, (0.02 / sqrt(2L))^2), norms at 1.
+//
+// Parameter names (the checkpoint layout; PyTorch state_dict keys of the twin):
+//   tok_embeddings.weight (V, C)             pos_embeddings.weight (context, C)   [learned]
+//   blocks.{i}.attn_norm.weight [.bias]      blocks.{i}.mlp_norm.weight [.bias]
+//   blocks.{i}.attn.wq.weight (H*D, C)       blocks.{i}.attn.wk.weight (KVH*D, C)
+//   blocks.{i}.attn.wv.weight (KVH*D, C)     blocks.{i}.attn.wo.weight (C, H*D)
+//   blocks.{i}.attn.q_norm.weight (D)        blocks.{i}.attn.k_norm.weight (D)    [qkNorm]
+//   blocks.{i}.mlp.w1.weight (F, C)          blocks.{i}.mlp.w3.weight (F, C)      [swiglu]
+//   blocks.{i}.mlp.w2.weight (C, F)          norm.weight [.bias]                  [pre-norm]
+//   lm_head.weight (V, C)                    [untied]
+import TensorCore
+
+public final class NanoTransformer: Module {
+    public let config: TransformerConfig
+    let tokEmbeddings: Embedding
+    let posEmbeddings: Embedding?
+    let blocks: [TransformerBlock]
+    let finalNorm: Norm?
+    let lmHead: Linear?
+
+    public init(_ config: TransformerConfig, rng: inout RNG) throws {
+        try config.check()
+        self.config = config
+        tokEmbeddings = Embedding(config.vocabSize, config.dModel, std: Float(config.initStd), rng: &rng)
+        posEmbeddings =
+            config.positionEncoding == .learned
+            ? Embedding(config.contextLength, config.dModel, std: Float(config.initStd), rng: &rng) : nil
+        var blocks: [TransformerBlock] = []
+        for _ in 0..<config.layers { blocks.append(TransformerBlock(config, rng: &rng)) }
+        self.blocks = blocks
+        finalNorm =
+            config.normPlacement == .pre ? Norm(config.dModel, kind: config.norm, eps: Float(config.normEps)) : nil
+        lmHead = config.tiedEmbeddings ? nil : Linear(config.dModel, config.vocabSize, bias: false, rng: &rng)
+        initialize(rng: &rng)
+    }
+
+    func initialize(rng: inout RNG) {
+        let std = Float(config.initStd)
+        let residualStd = std / Float(2 * config.layers).squareRoot()
+        for (name, tensor) in namedParameters() {
+            if name.hasSuffix("norm.weight") || name.hasSuffix("_norm.weight") {
+                tensor.fill(1)
+            } else if name.hasSuffix(".bias") {
+                tensor.fill(0)
+            } else if name.hasSuffix("attn.wo.weight") || name.hasSuffix("mlp.w2.weight") {
+                Init.normal(tensor, std: residualStd, rng: &rng)
+            } else {
+                Init.normal(tensor, std: std, rng: &rng)
+            }
+        }
+    }
+
+    public func namedParameters() -> [(name: String, tensor: Tensor)] {
+        var out = prefixed("tok_embeddings", tokEmbeddings)
+        if let posEmbeddings { out += prefixed("pos_embeddings", posEmbeddings) }
+        for (i, block) in blocks.enumerated() { out += prefixed("blocks.\(i)", block) }
+        if let finalNorm { out += prefixed("norm", finalNorm) }
+        if let lmHead { out += prefixed("lm_head", lmHead) }
+        return out
+    }
+
+    /// Parameters that should not get weight decay (norm gains, biases; embeddings decay, as nanoGPT).
+    public var noDecayNames: Set<String> {
+        Set(namedParameters().map(\.name).filter { $0.contains("norm") || $0.hasSuffix(".bias") })
+    }
+
+    /// Logits (B, T, V) for token ids (B*T values, row-major).
+    /// positions: T values shared by the batch, or B*T; default cache.length ..< cache.length + T.
+    /// mask: additive (B, T, Tcache + T) for padding, or nil. With a cache, keys and values of
+    /// these tokens are appended to it (prefill: the whole prompt; decode: one token).
+    public func logits(
+        _ ids: [Int], batch b: Int, time t: Int, positions: [Int]? = nil, mask: Tensor? = nil, cache: KVCache? = nil,
+        training: Bool = false, rng: inout RNG
+    ) -> Tensor {
+        precondition(ids.count == b * t, "logits: \(ids.count) ids for batch \(b) x time \(t)")
+        let start = cache?.length ?? 0
+        let pos = positions ?? Array(start..<(start + t))
+        var x = embedding(tokEmbeddings.weight, ids: ids, shape: [b, t])
+        if let posEmbeddings {
+            precondition(
+                pos.allSatisfy { $0 < config.contextLength },
+                "position beyond the learned table (\(config.contextLength))")
+            let table = embedding(posEmbeddings.weight, ids: pos, shape: pos.count == t ? [1, t] : [b, t])
+            x = x + table
+        }
+        for (i, block) in blocks.enumerated() {
+            x = block(x, positions: pos, mask: mask, cache: cache, layer: i, training: training, rng: &rng)
+        }
+        if let finalNorm { x = finalNorm(x) }
+        if let lmHead { return lmHead(x) }
+        return matmul(x, tokEmbeddings.weight, transposeB: true)
+    }
+
+    /// Mean cross-entropy of next-token prediction (targets with ignoreIndex -1 skipped) plus the
+    /// z-loss term zLoss * mean(logsumexp(logits)^2) over the counted tokens.
+    public func loss(
+        _ ids: [Int], targets: [Int], batch b: Int, time t: Int, training: Bool = true, rng: inout RNG
+    ) -> (total: Tensor, crossEntropy: Tensor) {
+        let logits = self.logits(ids, batch: b, time: t, training: training, rng: &rng).reshaped([
+            b * t, config.vocabSize,
+        ])
+        let ce = crossEntropy(logits, targets: targets, ignoreIndex: -1)
+        guard config.zLoss > 0 else { return (ce, ce) }
+        let counted = Tensor(targets.map { $0 == -1 ? 0 : 1 })
+        let lse = logits.logSumExp(axis: -1)
+        let z = (lse.square() * counted).sum() / Swift.max(counted.sum().item, 1)
+        return (ce + z * Float(config.zLoss), ce)
+    }
+}
