@@ -22,7 +22,9 @@ let packages: [LocalPackage] = [
     LocalPackage(
         name: "MinHash", deps: ["Crypto"], experiment: "minhash", experimentDeps: ["ExperimentKit", "TensorCore"],
         testDeps: ["minhash", "dedup"]),
-    LocalPackage(name: "NanoTransformer", deps: ["TensorCore", "Tokenizer"], testDeps: ["HDF5Store"]),
+    LocalPackage(
+        name: "NanoTransformer", deps: ["TensorCore", "Tokenizer"], experiment: "nano-transformer",
+        experimentDeps: ["ExperimentKit", "HDF5Store", "Tokenizer"], testDeps: ["HDF5Store", "nano-transformer"]),
     LocalPackage(
         name: "Tokenizer", experiment: "tokenizer", experimentDeps: ["ExperimentKit", "TensorCore"],
         testDeps: ["tokenizer"]),
@@ -38,6 +40,7 @@ let tools: [(name: String, path: String, deps: [String])] = [
     ("tokenizer-bench", "Benchmarks/TokenizerBench", ["Tokenizer", "BenchmarkSupport"]),
     ("minhash-bench", "Benchmarks/MinHashBench", ["MinHash", "BenchmarkSupport"]),
     ("dedup", "Experiments/dedup", ["MinHash"]),
+    ("nano-transformer-bench", "Benchmarks/NanoTransformerBench", ["NanoTransformer", "BenchmarkSupport"]),
 ]
 
 /// Opt-in CPU-specific code generation for the tensor core's own SIMD loops (OpenBLAS picks its

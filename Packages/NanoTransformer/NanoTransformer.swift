@@ -110,3 +110,35 @@ public final class NanoTransformer: Module {
         return (ce + z * Float(config.zLoss), ce)
     }
 }
+
+extension NanoTransformer {
+    /// A model sharing this one's parameter tensors under another config of the same shapes
+    /// (context extension changes only RoPE's base and position scale).
+    public func sharingWeights(with config: TransformerConfig) throws -> NanoTransformer {
+        var rng = RNG(seed: 0)
+        let other = try NanoTransformer(config, rng: &rng)
+        let source = Dictionary(uniqueKeysWithValues: namedParameters().map { ($0.name, $0.tensor) })
+        for (name, tensor) in other.namedParameters() {
+            guard let s = source[name], s.shape == tensor.shape else {
+                throw TransformerError("sharingWeights: parameter '\(name)' differs between the configs")
+            }
+            tensor.assign(s)
+        }
+        return other
+    }
+
+    /// Mean validation cross-entropy over `batches` windows of `time` tokens.
+    public func validationLoss(_ data: TokenWindows, batches: Int, batchSize: Int, time: Int, rng: inout RNG) -> Double
+    {
+        withNoGrad {
+            var total = 0.0
+            for _ in 0..<batches {
+                let (ids, targets) = data.batch(batchSize, time: time, validation: true, rng: &rng)
+                total += Double(
+                    loss(ids, targets: targets, batch: batchSize, time: time, training: false, rng: &rng).crossEntropy
+                        .item)
+            }
+            return total / Double(batches)
+        }
+    }
+}

@@ -1,0 +1,142 @@
+#!/usr/bin/env python3
+"""PyTorch twin of Benchmarks/NanoTransformerBench: the same architecture (RoPE, SwiGLU,
+RMSNorm pre-norm, tied embeddings, MHA), configs, threads and timing rule, fp32 eager on CPU,
+written the way a user would: nn.Linear, F.rms_norm, F.scaled_dot_product_attention, a KV cache
+of concatenated tensors, torch.optim.AdamW and clip_grad_norm_.
+Run: python nano_transformer.py --threads 2 --out torch.json  (Scripts/bench-nano-transformer)
+"""
+import argparse
+import json
+import time
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+SHAPES = [("tiny", 128, 4, 4, 128, 16, 512), ("small", 256, 6, 8, 256, 8, 4096)]
+
+
+def timeit(fn, trials=7, min_time=0.05):
+    fn()
+    reps = 1
+    while True:
+        start = time.perf_counter()
+        for _ in range(reps):
+            fn()
+        if time.perf_counter() - start >= min_time:
+            break
+        reps *= 2
+    samples = []
+    for _ in range(trials):
+        start = time.perf_counter()
+        for _ in range(reps):
+            fn()
+        samples.append((time.perf_counter() - start) / reps)
+    return sorted(samples)[trials // 2]
+
+
+def rope(x, positions, base=10000.0):
+    d = x.shape[-1]
+    inv = 1.0 / (base ** (torch.arange(0, d, 2, dtype=torch.float32) / d))
+    ang = positions[:, None].float() * inv[None, :]
+    emb = torch.cat([ang, ang], -1)
+    cos, sin = emb.cos()[None, None], emb.sin()[None, None]
+    x1, x2 = x[..., : d // 2], x[..., d // 2 :]
+    return x * cos + torch.cat([-x2, x1], -1) * sin
+
+
+class Block(nn.Module):
+    def __init__(self, d, heads):
+        super().__init__()
+        self.heads = heads
+        hidden = (8 * d // 3 + 31) // 32 * 32
+        self.attn_norm = nn.Parameter(torch.ones(d))
+        self.mlp_norm = nn.Parameter(torch.ones(d))
+        self.wqkv = nn.Linear(d, 3 * d, bias=False)
+        self.wo = nn.Linear(d, d, bias=False)
+        self.w13 = nn.Linear(d, 2 * hidden, bias=False)
+        self.w2 = nn.Linear(hidden, d, bias=False)
+
+    def forward(self, x, positions, cache=None):
+        b, t, d = x.shape
+        h = self.heads
+        a = F.rms_norm(x, (d,), self.attn_norm, 1e-5)
+        q, k, v = self.wqkv(a).view(b, t, 3, h, d // h).permute(2, 0, 3, 1, 4)
+        q, k = rope(q, positions), rope(k, positions)
+        if cache is not None:
+            if "k" in cache:
+                k = torch.cat([cache["k"], k], 2)
+                v = torch.cat([cache["v"], v], 2)
+            cache["k"], cache["v"] = k, v
+        o = F.scaled_dot_product_attention(q, k, v, is_causal=t > 1)
+        x = x + self.wo(o.transpose(1, 2).reshape(b, t, d))
+        g, u = self.w13(F.rms_norm(x, (d,), self.mlp_norm, 1e-5)).chunk(2, -1)
+        return x + self.w2(F.silu(g) * u)
+
+
+class NanoTransformer(nn.Module):
+    def __init__(self, vocab, d, layers, heads):
+        super().__init__()
+        self.embed = nn.Embedding(vocab, d)
+        self.blocks = nn.ModuleList(Block(d, heads) for _ in range(layers))
+        self.norm = nn.Parameter(torch.ones(d))
+
+    def forward(self, ids, caches=None):
+        start = caches[0].get("k").shape[2] if caches and "k" in caches[0] else 0
+        positions = torch.arange(start, start + ids.shape[1])
+        x = self.embed(ids)
+        for i, block in enumerate(self.blocks):
+            x = block(x, positions, caches[i] if caches else None)
+        return F.rms_norm(x, (x.shape[-1],), self.norm, 1e-5) @ self.embed.weight.T
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--out")
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(0)
+    results = []
+    for name, d, layers, heads, context, batch, vocab in SHAPES:
+        shape = f"{name} d{d} L{layers} H{heads} T{context} B{batch} V{vocab}"
+        model = NanoTransformer(vocab, d, layers, heads)
+        decay = [p for n, p in model.named_parameters() if "norm" not in n]
+        no_decay = [p for n, p in model.named_parameters() if "norm" in n]
+        opt = torch.optim.AdamW([{"params": decay, "weight_decay": 0.1}, {"params": no_decay, "weight_decay": 0.0}],
+                                lr=1e-4, betas=(0.9, 0.95), eps=1e-8)
+        ids = torch.randint(0, vocab, (batch, context))
+        targets = torch.randint(0, vocab, (batch * context,))
+
+        def train_step():
+            opt.zero_grad(set_to_none=True)
+            F.cross_entropy(model(ids).view(-1, vocab), targets).backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            opt.step()
+
+        step = timeit(train_step)
+        results.append({"name": "train_step", "shape": shape, "seconds": step})
+        prompt = ids[:1, : context // 2]
+        decode = context // 2
+        with torch.inference_mode():
+            prefill = timeit(lambda: model(prompt, [{} for _ in range(layers)]))
+            per_token = []
+            for _ in range(8):
+                caches = [{} for _ in range(layers)]
+                token = model(prompt, caches)[:, -1:].argmax(-1)
+                start = time.perf_counter()
+                for _ in range(decode):
+                    token = model(token, caches)[:, -1:].argmax(-1)
+                per_token.append((time.perf_counter() - start) / decode)
+            decode_time = sorted(per_token[1:])[3]
+        results.append({"name": "prefill", "shape": shape, "seconds": prefill})
+        results.append({"name": "decode_token", "shape": shape, "seconds": decode_time})
+        print(f"{shape}  train {batch * context / step:8.0f} tokens/s  prefill {prompt.shape[1] / prefill:8.0f} "
+              f"tokens/s  decode {1 / decode_time:8.0f} tokens/s")
+    if args.out:
+        with open(args.out, "w") as f:
+            json.dump(results, f, indent=1)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,84 @@
+// The nano-transformer experiment end to end at toy size: every config in configs/ runs a few
+// steps, and a run stopped and resumed equals an uninterrupted one bit for bit.
+import Foundation
+import HDF5Store
+import TestSupport
+import Testing
+
+/// A toy model and data so that every ablation finishes in a second or two.
+let toySettings = [
+    "--set", "data=sample", "--set", "tokenizerVocab=300", "--set", "model.dModel=32", "--set", "model.layers=1",
+    "--set", "model.contextLength=16", "--set", "batchSize=2", "--set", "evalBatches=1", "--set", "evalEvery=2",
+    "--set", "contextFinetuneSteps=2", "--threads", "1",
+]
+
+@Suite(.serialized) struct PretrainExperimentTests {
+    @Test func everyConfigRunsAFewSteps() throws {
+        let out = temporaryFolder()
+        let result = try runProduct(
+            "nano-transformer", ["--all-ablations", "--steps", "3", "--out", out] + toySettings)
+        #expect(result.status == 0, "\(result.stderr)")
+        let configs = try FileManager.default.contentsOfDirectory(
+            atPath: URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+                .appendingPathComponent("../../Experiments/nano-transformer/configs").standardized.path)
+        #expect(configs.count == 15)
+        for file in configs {
+            let ablation = String(file.dropLast(5))
+            let r = try RunResults.load(from: "\(out)/nano-transformer/\(ablation)/seed-0.h5")
+            #expect(r.status == "finished", "\(ablation)")
+            let losses = r.metrics["loss/train"]!.values
+            #expect(losses.count == 3 && losses.allSatisfy(\.isFinite), "\(ablation): \(losses)")
+            #expect(r.metrics["loss/val"]!.values.last!.isFinite, "\(ablation)")
+            #expect(r.summary["perf/decode_tokens_per_s_kv_cache"]! > 0, "\(ablation)")
+            #expect(r.samples["generation"]?.texts.first?.hasPrefix("ROMEO:") == true, "\(ablation)")
+            if ablation != "learned-positions" {
+                #expect(r.metrics["context/ntk"]!.steps == [16, 32, 64], "\(ablation)")
+            }
+        }
+        let finetuned = try RunResults.load(from: "\(out)/nano-transformer/context-finetune/seed-0.h5")
+        #expect(finetuned.metrics["context/interpolation_finetuned"]!.steps == [32, 64])
+        let mqa = try RunResults.load(from: "\(out)/nano-transformer/mqa/seed-0.h5")
+        let base = try RunResults.load(from: "\(out)/nano-transformer/base/seed-0.h5")
+        // K and V, 1 head of 8 floats, 1 layer: 64 bytes per token for MQA, 4x that for MHA.
+        #expect(mqa.summary["inference/kv_cache_bytes_per_token"] == 64)
+        #expect(base.summary["inference/kv_cache_bytes_per_token"] == 256)
+    }
+
+    @Test func resumeEqualsAnUninterruptedRun() throws {
+        let whole = temporaryFolder() + "/whole"
+        let split = temporaryFolder() + "/split"
+        // The spike guard is on so that its history is part of what must survive the restart.
+        let common =
+            toySettings + [
+                "--set", "steps=12", "--set", "checkpointEvery=100", "--set", "spikeGuard=true",
+                "--set", "inferenceBenchmark=false", "--seed", "3",
+            ]
+        #expect(try runProduct("nano-transformer", common + ["--out", whole]).status == 0)
+        let stopped = try runProduct("nano-transformer", common + ["--out", split, "--stop-at", "5"])
+        #expect(stopped.status == 130, "\(stopped.stderr)")  // 130: stopped as if by Ctrl-C
+        let checkpoint = "\(split)/nano-transformer/base/seed-3.ckpt.h5"
+        #expect(try Checkpoint.load(from: checkpoint).step == 5)
+        let resumed = try runProduct("nano-transformer", common + ["--out", split, "--resume", checkpoint])
+        #expect(resumed.status == 0, "\(resumed.stderr)")
+
+        let a = try Checkpoint.load(from: "\(whole)/nano-transformer/base/seed-3.ckpt.h5")
+        let b = try Checkpoint.load(from: checkpoint)
+        #expect(a.step == 12 && b.step == 12)
+        for (name, tensor) in a.parameters { #expect(b.parameter(name)!.isBitIdentical(to: tensor), "\(name)") }
+        for (key, tensor) in a.optimizer!.tensors { #expect(b.optimizer!.tensors[key]!.isBitIdentical(to: tensor)) }
+        #expect(a.rngStreams == b.rngStreams && a.counters == b.counters)
+        let ra = try RunResults.load(from: "\(whole)/nano-transformer/base/seed-3.h5")
+        let rb = try RunResults.load(from: "\(split)/nano-transformer/base/seed-3.h5")
+        for key in ["loss/train", "loss/val", "optim/grad_norm", "context/ntk"] {
+            #expect(ra.metrics[key]!.values == rb.metrics[key]!.values, "\(key)")
+        }
+        #expect(ra.samples["generation"] == rb.samples["generation"])
+    }
+
+    @Test func badConfigNamesTheKey() throws {
+        let result = try runProduct(
+            "nano-transformer", ["--out", temporaryFolder(), "--set", "model.kvHeads=3"] + toySettings)
+        #expect(result.status != 0)
+        #expect(result.stderr.contains("model"), "\(result.stderr)")
+    }
+}
