@@ -24,7 +24,11 @@ let packages: [LocalPackage] = [
         testDeps: ["minhash", "dedup"]),
     LocalPackage(
         name: "NanoTransformer", deps: ["TensorCore", "Tokenizer"], experiment: "nano-transformer",
-        experimentDeps: ["ExperimentKit", "HDF5Store", "Tokenizer"], testDeps: ["HDF5Store", "nano-transformer"]),
+        experimentDeps: ["Pretraining", "ExperimentKit"], testDeps: ["HDF5Store", "nano-transformer"]),
+    LocalPackage(name: "Pretraining", deps: ["NanoTransformer", "ExperimentKit", "HDF5Store", "Tokenizer"]),
+    LocalPackage(
+        name: "MLA", deps: ["NanoTransformer", "TensorCore"], experiment: "mla",
+        experimentDeps: ["Pretraining", "ExperimentKit", "HDF5Store"], testDeps: ["mla", "HDF5Store"]),
     LocalPackage(
         name: "Tokenizer", experiment: "tokenizer", experimentDeps: ["ExperimentKit", "TensorCore"],
         testDeps: ["tokenizer"]),

@@ -16,32 +16,50 @@ final class Norm: Module {
     func callAsFunction(_ x: Tensor) -> Tensor { rms.map { $0(x) } ?? layer!(x) }
 }
 
-/// Keys and values of earlier positions: per layer (B, Tcache, KVH, D), after RoPE.
+/// What earlier positions left behind, per layer: for standard attention keys and values
+/// (B, Tcache, KVH, D) after RoPE; another attention (MLA) stores its own tensors, each
+/// (B, Tcache, ...) and grown along the time axis.
 public final class KVCache {
-    public internal(set) var keys: [Tensor?]
-    public internal(set) var values: [Tensor?]
+    public internal(set) var entries: [[Tensor]]
 
     public init(layers: Int) {
-        keys = Array(repeating: nil, count: layers)
-        values = Array(repeating: nil, count: layers)
+        entries = Array(repeating: [], count: layers)
     }
 
     /// Cached positions (the same for every sequence of the batch).
-    public var length: Int { keys[0]?.shape[1] ?? 0 }
+    public var length: Int { entries[0].first?.shape[1] ?? 0 }
 
-    /// Float32 numbers stored per token per layer (K and V).
-    public var elementsPerTokenPerLayer: Int { keys[0].map { 2 * $0.shape[2] * $0.shape[3] } ?? 0 }
+    /// Float32 numbers stored per token in one layer (all its tensors, one sequence).
+    public var elementsPerTokenPerLayer: Int {
+        entries[0].reduce(0) { $0 + $1.count / ($1.shape[0] * $1.shape[1]) }
+    }
 
-    func append(layer: Int, _ k: Tensor, _ v: Tensor) -> (Tensor, Tensor) {
-        let newK = keys[layer].map { concat([$0, k], axis: 1) } ?? k
-        let newV = values[layer].map { concat([$0, v], axis: 1) } ?? v
-        keys[layer] = newK
-        values[layer] = newV
-        return (newK, newV)
+    /// Bytes per token over all layers: what the cache costs, measured.
+    public var bytesPerToken: Int {
+        entries.reduce(0) { layer, parts in
+            layer + parts.reduce(0) { $0 + $1.count / ($1.shape[0] * $1.shape[1]) } * MemoryLayout<Float>.size
+        }
+    }
+
+    /// Appends this step's tensors to the layer's along the time axis and returns the whole.
+    public func append(layer: Int, _ parts: [Tensor]) -> [Tensor] {
+        let whole =
+            entries[layer].isEmpty ? parts : zip(entries[layer], parts).map { concat([$0, $1], axis: 1) }
+        entries[layer] = whole
+        return whole
     }
 }
 
-final class CausalSelfAttention: Module {
+/// A causal self-attention layer the blocks can hold: standard GQA (below) or a drop-in such as
+/// MLA. x: (B, T, C) -> (B, T, C); positions: T (shared) or B*T; mask additive (B, T, Tcache + T).
+public protocol SelfAttention: Module {
+    func callAsFunction(_ x: Tensor, positions: [Int], mask: Tensor?, cache: KVCache?, layer: Int) -> Tensor
+}
+
+/// Builds one layer's attention from the model config (called once per block, in order).
+public typealias AttentionFactory = (TransformerConfig, inout RNG) -> any SelfAttention
+
+final class CausalSelfAttention: SelfAttention {
     let config: TransformerConfig
     let wq, wk, wv, wo: Linear
     let qNorm, kNorm: RMSNorm?
@@ -77,9 +95,8 @@ final class CausalSelfAttention: Module {
             q = rope(q, positions: positions, base: config.ropeBase, positionScale: config.ropePositionScale)
             k = rope(k, positions: positions, base: config.ropeBase, positionScale: config.ropePositionScale)
         }
-        var (keys, values) = (k, v)
-        if let cache { (keys, values) = cache.append(layer: layer, k, v) }
-        let out = attention(q: q, k: keys, v: values, causal: true, mask: mask)
+        let kv = cache?.append(layer: layer, [k, v]) ?? [k, v]
+        let out = attention(q: q, k: kv[0], v: kv[1], causal: true, mask: mask)
         return wo(out.reshaped([b, t, config.heads * d]))
     }
 }
@@ -111,14 +128,14 @@ final class FeedForward: Module {
 final class TransformerBlock: Module {
     let config: TransformerConfig
     let attnNorm, mlpNorm: Norm
-    let attn: CausalSelfAttention
+    let attn: any SelfAttention
     let mlp: FeedForward
 
-    init(_ c: TransformerConfig, rng: inout RNG) {
+    init(_ c: TransformerConfig, attention: AttentionFactory?, rng: inout RNG) {
         config = c
         attnNorm = Norm(c.dModel, kind: c.norm, eps: Float(c.normEps))
         mlpNorm = Norm(c.dModel, kind: c.norm, eps: Float(c.normEps))
-        attn = CausalSelfAttention(c, rng: &rng)
+        attn = attention?(c, &rng) ?? CausalSelfAttention(c, rng: &rng)
         mlp = FeedForward(c, rng: &rng)
     }
 

@@ -11,6 +11,8 @@
 //   blocks.{i}.mlp.w1.weight (F, C)          blocks.{i}.mlp.w3.weight (F, C)      [swiglu]
 //   blocks.{i}.mlp.w2.weight (C, F)          norm.weight [.bias]                  [pre-norm]
 //   lm_head.weight (V, C)                    [untied]
+// A drop-in attention (MLA) replaces blocks.{i}.attn.* with its own names; its output
+// projection is still attn.wo, so the residual scaling applies to it too.
 import TensorCore
 
 public final class NanoTransformer: Module {
@@ -20,16 +22,19 @@ public final class NanoTransformer: Module {
     let blocks: [TransformerBlock]
     let finalNorm: Norm?
     let lmHead: Linear?
+    let attentionFactory: AttentionFactory?
 
-    public init(_ config: TransformerConfig, rng: inout RNG) throws {
+    /// `attention` replaces the standard GQA attention of every block (nil: standard).
+    public init(_ config: TransformerConfig, attention: AttentionFactory? = nil, rng: inout RNG) throws {
         try config.check()
         self.config = config
+        attentionFactory = attention
         tokEmbeddings = Embedding(config.vocabSize, config.dModel, std: Float(config.initStd), rng: &rng)
         posEmbeddings =
             config.positionEncoding == .learned
             ? Embedding(config.contextLength, config.dModel, std: Float(config.initStd), rng: &rng) : nil
         var blocks: [TransformerBlock] = []
-        for _ in 0..<config.layers { blocks.append(TransformerBlock(config, rng: &rng)) }
+        for _ in 0..<config.layers { blocks.append(TransformerBlock(config, attention: attention, rng: &rng)) }
         self.blocks = blocks
         finalNorm =
             config.normPlacement == .pre ? Norm(config.dModel, kind: config.norm, eps: Float(config.normEps)) : nil
@@ -112,11 +117,14 @@ public final class NanoTransformer: Module {
 }
 
 extension NanoTransformer {
-    /// A model sharing this one's parameter tensors under another config of the same shapes
-    /// (context extension changes only RoPE's base and position scale).
-    public func sharingWeights(with config: TransformerConfig) throws -> NanoTransformer {
+    /// A model with copies of this one's parameters under another config of the same shapes
+    /// (context extension changes only RoPE's base and position scale) and optionally another
+    /// attention factory of the same parameters (MLA's naive vs absorbed inference).
+    public func copy(with config: TransformerConfig, attention: AttentionFactory? = nil) throws
+        -> NanoTransformer
+    {
         var rng = RNG(seed: 0)
-        let other = try NanoTransformer(config, rng: &rng)
+        let other = try NanoTransformer(config, attention: attention ?? attentionFactory, rng: &rng)
         let source = Dictionary(uniqueKeysWithValues: namedParameters().map { ($0.name, $0.tensor) })
         for (name, tensor) in other.namedParameters() {
             guard let s = source[name], s.shape == tensor.shape else {

@@ -1,6 +1,7 @@
 // Causal scaled dot-product attention with grouped-query heads (Vaswani et al. 2017;
 // Ainslie et al. 2023), fused forward/backward. Query head h reads KV head h / (H / KVH).
-// q, out: (B, Tq, H, D); k, v: (B, Tk, KVH, D); probabilities P: (B, H, Tq, Tk), saved.
+// q: (B, Tq, H, D); k: (B, Tk, KVH, D); v: (B, Tk, KVH, Dv); out: (B, Tq, H, Dv); probabilities
+// P: (B, H, Tq, Tk), saved. Dv may differ from D (MLA's decoupled RoPE widens only q and k).
 // Causal: query i sits at absolute position Tk - Tq + i and sees keys 0...that position,
 // so Tq < Tk is decoding with a KV cache. mask: additive, (Tq, Tk) or (B, Tq, Tk).
 // Heads run in parallel, each with its own single-threaded sgemm calls.
@@ -12,12 +13,16 @@
 #endif
 
 struct AttentionShape {
-    let batch, tq, tk, heads, kvHeads, headDim: Int
+    let batch, tq, tk, heads, kvHeads, headDim, valueDim: Int
     var group: Int { heads / kvHeads }
-    var qRow: Int { heads * headDim }  // row stride of q and out
-    var kvRow: Int { kvHeads * headDim }  // row stride of k and v
+    var qRow: Int { heads * headDim }  // row stride of q
+    var oRow: Int { heads * valueDim }  // row stride of out
+    var kRow: Int { kvHeads * headDim }  // row stride of k
+    var vRow: Int { kvHeads * valueDim }  // row stride of v
     func qOffset(_ b: Int, _ h: Int) -> Int { b * tq * qRow + h * headDim }
-    func kvOffset(_ b: Int, _ g: Int) -> Int { b * tk * kvRow + g * headDim }
+    func oOffset(_ b: Int, _ h: Int) -> Int { b * tq * oRow + h * valueDim }
+    func kOffset(_ b: Int, _ g: Int) -> Int { b * tk * kRow + g * headDim }
+    func vOffset(_ b: Int, _ g: Int) -> Int { b * tk * vRow + g * valueDim }
     func pOffset(_ b: Int, _ h: Int) -> Int { (b * heads + h) * tq * tk }
 }
 
@@ -37,7 +42,7 @@ func attentionForwardHead(
     _ k: UnsafePointer<Float>, _ v: UnsafePointer<Float>, _ mask: UnsafePointer<Float>?, causal: Bool,
     scale: Float, s: AttentionShape
 ) {
-    let (tq, tk, d) = (s.tq, s.tk, s.headDim)
+    let (tq, tk, d, dv) = (s.tq, s.tk, s.headDim, s.valueDim)
     let shift = tk - tq
     for i0 in stride(from: 0, to: tq, by: attentionQueryBlock) {
         let i1 = min(tq, i0 + attentionQueryBlock)
@@ -46,7 +51,7 @@ func attentionForwardHead(
         if keys > 0 {
             sgemm(
                 transposeA: false, transposeB: true, m: i1 - i0, n: keys, k: d, alpha: scale, q + i0 * s.qRow,
-                lda: s.qRow, k, ldb: s.kvRow, pBlock, ldc: tk)
+                lda: s.qRow, k, ldb: s.kRow, pBlock, ldc: tk)
         }
         for i in i0..<i1 {
             let row = p + i * tk
@@ -62,8 +67,8 @@ func attentionForwardHead(
             for j in visible..<tk { row[j] = 0 }
         }
         sgemm(
-            transposeA: false, transposeB: false, m: i1 - i0, n: d, k: max(keys, 1), pBlock, lda: tk, v,
-            ldb: s.kvRow, out + i0 * s.qRow, ldc: s.qRow)
+            transposeA: false, transposeB: false, m: i1 - i0, n: dv, k: max(keys, 1), pBlock, lda: tk, v,
+            ldb: s.vRow, out + i0 * s.oRow, ldc: s.oRow)
     }
 }
 
@@ -75,10 +80,11 @@ func attentionBackwardGroup(
     p: UnsafePointer<Float>, q: UnsafePointer<Float>, k: UnsafePointer<Float>, v: UnsafePointer<Float>,
     scratch: UnsafeMutablePointer<Float>, scale: Float, causal: Bool, s: AttentionShape
 ) {
-    let (tq, tk, d) = (s.tq, s.tk, s.headDim)
-    let kv = s.kvOffset(b, g)
+    let (tq, tk, d, dvDim) = (s.tq, s.tk, s.headDim, s.valueDim)
+    let (ko, vo) = (s.kOffset(b, g), s.vOffset(b, g))
     for h in (g * s.group)..<((g + 1) * s.group) {
         let qo = s.qOffset(b, h)
+        let oo = s.oOffset(b, h)
         let ph = p + s.pOffset(b, h)
         for i0 in stride(from: 0, to: tq, by: attentionQueryBlock) {
             let i1 = min(tq, i0 + attentionQueryBlock)
@@ -90,13 +96,13 @@ func attentionBackwardGroup(
             }
             let ds = scratch  // (rows, keys) with row stride tk
             let pBlock = ph + i0 * tk
-            let doBlock = dout + qo + i0 * s.qRow
+            let doBlock = dout + oo + i0 * s.oRow
             let qBlock = q + qo + i0 * s.qRow
             sgemm(
-                transposeA: false, transposeB: true, m: rows, n: keys, k: d, doBlock, lda: s.qRow, v + kv,
-                ldb: s.kvRow, ds, ldc: tk)
+                transposeA: false, transposeB: true, m: rows, n: keys, k: dvDim, doBlock, lda: s.oRow, v + vo,
+                ldb: s.vRow, ds, ldc: tk)
             for i in 0..<rows {
-                let dot = dotRow(doBlock + i * s.qRow, out + qo + (i0 + i) * s.qRow, count: d)
+                let dot = dotRow(doBlock + i * s.oRow, out + oo + (i0 + i) * s.oRow, count: dvDim)
                 let row = ds + i * tk
                 let prow = pBlock + i * tk
                 forEachBlock8(0..<keys) { j, lanes in
@@ -104,14 +110,14 @@ func attentionBackwardGroup(
                 }
             }
             sgemm(
-                transposeA: false, transposeB: false, m: rows, n: d, k: keys, ds, lda: tk, k + kv, ldb: s.kvRow,
+                transposeA: false, transposeB: false, m: rows, n: d, k: keys, ds, lda: tk, k + ko, ldb: s.kRow,
                 dq + qo + i0 * s.qRow, ldc: s.qRow)
             sgemm(
                 transposeA: true, transposeB: false, m: keys, n: d, k: rows, ds, lda: tk, qBlock, ldb: s.qRow,
-                beta: 1, dk + kv, ldc: s.kvRow)
+                beta: 1, dk + ko, ldc: s.kRow)
             sgemm(
-                transposeA: true, transposeB: false, m: keys, n: d, k: rows, pBlock, lda: tk, doBlock, ldb: s.qRow,
-                beta: 1, dv + kv, ldc: s.kvRow)
+                transposeA: true, transposeB: false, m: keys, n: dvDim, k: rows, pBlock, lda: tk, doBlock,
+                ldb: s.oRow, beta: 1, dv + vo, ldc: s.vRow)
         }
     }
 }
@@ -122,9 +128,10 @@ public func attention(
     q: Tensor, k: Tensor, v: Tensor, causal: Bool = true, mask: Tensor? = nil, scale: Float? = nil
 ) -> Tensor {
     precondition(q.rank == 4 && k.rank == 4 && v.rank == 4, "attention expects (B, T, H, D) tensors")
-    precondition(k.shape == v.shape, "attention: k \(k.shape) and v \(v.shape) differ")
+    precondition(k.shape.dropLast() == v.shape.dropLast(), "attention: k \(k.shape) and v \(v.shape) differ")
     let s = AttentionShape(
-        batch: q.shape[0], tq: q.shape[1], tk: k.shape[1], heads: q.shape[2], kvHeads: k.shape[2], headDim: q.shape[3])
+        batch: q.shape[0], tq: q.shape[1], tk: k.shape[1], heads: q.shape[2], kvHeads: k.shape[2], headDim: q.shape[3],
+        valueDim: v.shape[3])
     precondition(k.shape[0] == s.batch && k.shape[3] == s.headDim, "attention: k \(k.shape) does not fit q \(q.shape)")
     precondition(s.heads % s.kvHeads == 0, "attention: kvHeads \(s.kvHeads) must divide heads \(s.heads)")
     precondition(!causal || s.tq <= s.tk, "causal attention needs Tq <= Tk")
@@ -135,7 +142,7 @@ public func attention(
     }
     let perBatchMask = mask.map { $0.count == s.batch * s.tq * s.tk && s.batch > 1 } ?? false
     let sc = scale ?? 1 / Float(s.headDim).squareRoot()
-    let out = Tensor(shape: q.shape, zeroed: false)
+    let out = Tensor(shape: [s.batch, s.tq, s.heads, s.valueDim], zeroed: false)
     let probs = Tensor(shape: [s.batch, s.heads, s.tq, s.tk], zeroed: false)
     let box = UncheckedBox((out.data, probs.data, q.data, k.data, v.data, mask?.data))
     do {
@@ -145,8 +152,8 @@ public func attention(
                 let (b, h) = (bh / s.heads, bh % s.heads)
                 let maskHead = md.map { UnsafePointer($0 + (perBatchMask ? b * s.tq * s.tk : 0)) }
                 attentionForwardHead(
-                    o + s.qOffset(b, h), p + s.pOffset(b, h), qd + s.qOffset(b, h), kd + s.kvOffset(b, h / s.group),
-                    vd + s.kvOffset(b, h / s.group), maskHead, causal: causal, scale: sc, s: s)
+                    o + s.oOffset(b, h), p + s.pOffset(b, h), qd + s.qOffset(b, h), kd + s.kOffset(b, h / s.group),
+                    vd + s.vOffset(b, h / s.group), maskHead, causal: causal, scale: sc, s: s)
             }
         }
     }

@@ -56,14 +56,15 @@ func matmulCase(_ a: [Int], _ b: [Int], ta: Bool, tb: Bool) -> GradCase {
 }
 
 func attentionCase(
-    _ name: String, b: Int, tq: Int, tk: Int, h: Int, kv: Int, d: Int, causal: Bool, masked: Bool = false
+    _ name: String, b: Int, tq: Int, tk: Int, h: Int, kv: Int, d: Int, dv: Int? = nil, causal: Bool,
+    masked: Bool = false
 )
     -> GradCase
 {
     GradCase(name: name) {
         let q = leaf([b, tq, h, d], seed: 11)
         let k = leaf([b, tk, kv, d], seed: 12)
-        let v = leaf([b, tk, kv, d], seed: 13)
+        let v = leaf([b, tk, kv, dv ?? d], seed: 13)
         var mask: Tensor? = nil
         if masked {
             var rng = RNG(seed: 14)
@@ -201,6 +202,8 @@ let gradCases: [GradCase] = [
     attentionCase("attention causal GQA", b: 2, tq: 5, tk: 5, h: 4, kv: 2, d: 4, causal: true),
     attentionCase("attention causal MQA", b: 1, tq: 4, tk: 4, h: 3, kv: 1, d: 4, causal: true),
     attentionCase("attention decode Tq<Tk", b: 2, tq: 2, tk: 5, h: 2, kv: 1, d: 4, causal: true),
+    attentionCase("attention value dim != key dim", b: 2, tq: 4, tk: 4, h: 2, kv: 1, d: 5, dv: 3, causal: true),
+    attentionCase("attention decode, Dv > D", b: 1, tq: 2, tk: 5, h: 2, kv: 2, d: 2, dv: 6, causal: true),
     attentionCase("attention masked non-causal", b: 2, tq: 3, tk: 4, h: 2, kv: 2, d: 3, causal: false, masked: true),
 ]
 
