@@ -23,11 +23,11 @@ public struct MetricComparison: Sendable {
 }
 
 /// Default direction of a metric: keys naming a cost (loss, error, perplexity, kl, mae, seconds,
-/// tokens_per, bytes_per_token_cache) are better when lower; everything else when higher.
+/// tokens_per_word, cache_bytes) are better when lower; everything else (tokens_per_s too) when higher.
 /// `lab compare --lower-is-better KEY / --higher-is-better KEY` overrides it.
 public func isLowerBetter(_ metric: String) -> Bool {
     let key = metric.lowercased()
-    return ["loss", "error", "perplexity", "kl", "mae", "seconds", "tokens_per", "cache_bytes"].contains {
+    return ["loss", "error", "perplexity", "kl", "mae", "seconds", "tokens_per_word", "cache_bytes"].contains {
         key.contains($0)
     }
 }
@@ -88,27 +88,35 @@ func normalizedArea(_ series: MetricSeries) -> Double {
     return area / Double(last - first)
 }
 
-/// Groups `runs` by ablation and compares `metric` across them. The baseline defaults to "base".
+/// A run's series for `metric`; a summary value of that name counts as a one-point series.
+func series(_ run: RunResults, _ metric: String) -> MetricSeries? {
+    if let s = run.metrics[metric], !s.values.isEmpty { return s }
+    return run.summary[metric].map { MetricSeries(steps: [0], values: [$0]) }
+}
+
+/// Groups `runs` by ablation and compares `metric` (a metric or a summary) across them. The
+/// baseline defaults to "base".
 public func compare(
     _ runs: [RunResults], metric: String, baseline: String? = nil, lowerIsBetter: Bool? = nil
 ) throws -> MetricComparison {
     let lower = lowerIsBetter ?? isLowerBetter(metric)
     var byAblation: [String: [RunResults]] = [:]
-    for run in runs where run.metrics[metric]?.values.isEmpty == false {
+    for run in runs where series(run, metric) != nil {
         byAblation[run.ablation, default: []].append(run)
     }
     guard !byAblation.isEmpty else {
-        let known = Set(runs.flatMap { $0.metrics.keys }).sorted().joined(separator: ", ")
+        let known = Set(runs.flatMap { Array($0.metrics.keys) + Array($0.summary.keys) }).sorted()
+            .joined(separator: ", ")
         throw ConfigError("no run has metric '\(metric)' (metrics: \(known))")
     }
     var rows: [AblationRow] = byAblation.keys.sorted().map { ablation in
         let group = byAblation[ablation]!.sorted { $0.seed < $1.seed }
-        let series = group.map { $0.metrics[metric]! }
-        let (finalMean, finalStd) = meanStd(series.map { $0.values.last! })
-        let best = series.map { lower ? $0.values.min()! : $0.values.max()! }
+        let curves = group.map { series($0, metric)! }
+        let (finalMean, finalStd) = meanStd(curves.map { $0.values.last! })
+        let best = curves.map { lower ? $0.values.min()! : $0.values.max()! }
         return AblationRow(
             ablation: ablation, seeds: group.map(\.seed), finalMean: finalMean, finalStd: finalStd,
-            bestMean: meanStd(best).0, aucMean: meanStd(series.map(normalizedArea)).0, deltaFinal: nil)
+            bestMean: meanStd(best).0, aucMean: meanStd(curves.map(normalizedArea)).0, deltaFinal: nil)
     }
     let base = baseline ?? (byAblation["base"] != nil ? "base" : nil)
     if let base {

@@ -66,7 +66,8 @@ public enum Lab {
             let direction: Bool? =
                 lowerIsBetter.contains(metric) ? true : (higherIsBetter.contains(metric) ? false : nil)
             sections.append(try compare(runs, metric: metric, baseline: baseline, lowerIsBetter: direction).markdown)
-            if let plotFolder {
+            // Curves for metrics; a summary (one number per run) is a table only.
+            if let plotFolder, runs.contains(where: { $0.metrics[metric] != nil }) {
                 try FileManager.default.createDirectory(atPath: plotFolder, withIntermediateDirectories: true)
                 let file = "\(plotFolder)/\(runs[0].experiment)-\(metric.replacingOccurrences(of: "/", with: "-")).svg"
                 try CurvePlot(runs: runs, metric: metric, xLabel: xLabel).svg().write(

@@ -36,6 +36,11 @@ func runDemo(_ arguments: [String]) throws -> RunOutcome {
         #expect(markdown.contains("Δ final vs base"))
         let svg = try String(contentsOfFile: plots[0], encoding: .utf8)
         #expect(svg.hasPrefix("<svg") && svg.contains("polyline") && svg.contains(">relu</text>"))
+        // A summary (one number per run) compares as a table, higher-is-better for a rate, no plot.
+        let (summary, noPlots) = try Lab.compareReport(
+            paths: [out], metrics: ["perf/steps_per_s"], baseline: nil, plotFolder: out + "/plots")
+        #expect(summary.contains("**perf/steps_per_s** (higher is better") && summary.contains("| relu | 2 |"))
+        #expect(noPlots.isEmpty)
     }
 
     @Test func sameSeedGivesIdenticalMetricsAndTheLossFalls() throws {
@@ -175,8 +180,11 @@ func runDemo(_ arguments: [String]) throws -> RunOutcome {
             process.standardOutput = FileHandle.nullDevice
             process.standardError = FileHandle.nullDevice
             try process.run()
-            for _ in 0..<200 where !FileManager.default.fileExists(atPath: checkpoint) { usleep(20_000) }
-            usleep(UInt32(300_000 + 37_000 * round))  // a different moment of the write loop each round
+            // Wait (up to 10 s, for a loaded machine) until this round has checkpointed a new step.
+            for _ in 0..<500 where ((try? Checkpoint.load(from: checkpoint))?.step ?? 0) <= lastStep {
+                usleep(20_000)
+            }
+            usleep(UInt32(30_000 + 37_000 * round))  // a different moment of the write loop each round
             kill(process.processIdentifier, SIGKILL)
             process.waitUntilExit()
             let state = try Checkpoint.load(from: checkpoint)
