@@ -41,10 +41,13 @@ struct LabCommand: ParsableCommand {
         var lowerIsBetter: [String] = []
         @Option(help: "A metric that is better when higher (repeatable).")
         var higherIsBetter: [String] = []
+        @Option(help: "Only these ablations, comma separated (default: all).")
+        var ablations: String?
         func run() throws {
             let (markdown, plots) = try Lab.compareReport(
                 paths: paths, metrics: metrics, baseline: baseline, plotFolder: plots,
-                lowerIsBetter: Set(lowerIsBetter), higherIsBetter: Set(higherIsBetter))
+                lowerIsBetter: Set(lowerIsBetter), higherIsBetter: Set(higherIsBetter),
+                ablations: ablations.map { $0.split(separator: ",").map(String.init) } ?? [])
             print(markdown)
             for p in plots { print("\nplot: \(p)") }
         }

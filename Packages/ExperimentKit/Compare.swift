@@ -143,7 +143,7 @@ extension MetricComparison {
         let direction = lowerIsBetter ? "lower is better" : "higher is better"
         var lines = [
             "**\(metric)** (\(direction); mean ± std over seeds)", "",
-            "| ablation | seeds | final | best | AUC | Δ final vs \(baseline ?? "-") |",
+            "| ablation | seeds | final | best | AUC | \(baseline.map { "Δ final vs \($0)" } ?? "Δ final") |",
             "|---|---:|---:|---:|---:|---:|",
         ]
         for row in rows {

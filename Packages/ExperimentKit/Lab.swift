@@ -53,12 +53,19 @@ public enum Lab {
     }
 
     /// Markdown tables for `metrics` (all metrics when empty), and an SVG plot per metric in
-    /// `plotFolder` when given. Returns the markdown and the written plot paths.
+    /// `plotFolder` when given. `ablations` keeps only those (all when empty); `figure` names the
+    /// plot files (default: the experiment). Returns the markdown and the written plot paths.
     public static func compareReport(
         paths: [String], metrics: [String], baseline: String?, plotFolder: String?,
-        lowerIsBetter: Set<String> = [], higherIsBetter: Set<String> = [], xLabel: String = "step"
+        lowerIsBetter: Set<String> = [], higherIsBetter: Set<String> = [], xLabel: String = "step",
+        ablations: [String] = [], figure: String? = nil
     ) throws -> (markdown: String, plots: [String]) {
-        let runs = try loadResults(try findResultsFiles(paths))
+        var runs = try loadResults(try findResultsFiles(paths))
+        if !ablations.isEmpty {
+            let missing = Set(ablations).subtracting(runs.map(\.ablation)).sorted()
+            guard missing.isEmpty else { throw MissingAblations(names: missing, paths: paths) }
+            runs = runs.filter { ablations.contains($0.ablation) }
+        }
         let keys = metrics.isEmpty ? Set(runs.flatMap { $0.metrics.keys }).sorted() : metrics
         var sections: [String] = []
         var plots: [String] = []
@@ -69,7 +76,8 @@ public enum Lab {
             // Curves for metrics; a summary (one number per run) is a table only.
             if let plotFolder, runs.contains(where: { $0.metrics[metric] != nil }) {
                 try FileManager.default.createDirectory(atPath: plotFolder, withIntermediateDirectories: true)
-                let file = "\(plotFolder)/\(runs[0].experiment)-\(metric.replacingOccurrences(of: "/", with: "-")).svg"
+                let stem = figure ?? runs[0].experiment
+                let file = "\(plotFolder)/\(stem)-\(metric.replacingOccurrences(of: "/", with: "-")).svg"
                 try CurvePlot(runs: runs, metric: metric, xLabel: xLabel).svg().write(
                     toFile: file, atomically: true, encoding: .utf8)
                 plots.append(file)
@@ -78,10 +86,20 @@ public enum Lab {
         return (sections.joined(separator: "\n\n"), plots)
     }
 
+    /// Some requested ablations have no results (yet).
+    public struct MissingAblations: Error, CustomStringConvertible {
+        public let names: [String]
+        public let paths: [String]
+        public var description: String {
+            "no results for ablation(s) \(names.joined(separator: ", ")) in \(paths.joined(separator: " "))"
+        }
+    }
+
     static let openMarker = "<!-- lab:compare "
     static let closeMarker = "<!-- /lab:compare -->"
 
-    /// Rewrites every `<!-- lab:compare runs=DIR metric=KEY [baseline=NAME] [better=lower|higher] [x=axis_label] -->` ...
+    /// Rewrites every `<!-- lab:compare runs=DIR metric=KEY [baseline=NAME] [better=lower|higher]
+    /// [x=axis_label] [ablations=a,b,c] [figure=file_stem] -->` ...
     /// `<!-- /lab:compare -->` block in the notes with a fresh table and plot. Paths in a marker
     /// are relative to the repository root; plots go to `<notes>/figures/`. A block whose runs
     /// are absent is left as it is. Returns one line per block.
@@ -109,12 +127,22 @@ public enum Lab {
                     searchFrom = close.upperBound
                     continue
                 }
-                let (markdown, plots) = try compareReport(
-                    paths: [runsPath], metrics: [metric], baseline: arguments["baseline"],
-                    plotFolder: "\(notesFolder)/figures",
-                    lowerIsBetter: arguments["better"] == "lower" ? [metric] : [],
-                    higherIsBetter: arguments["better"] == "higher" ? [metric] : [],
-                    xLabel: arguments["x"].map { $0.replacingOccurrences(of: "_", with: " ") } ?? "step")
+                let generated: (markdown: String, plots: [String])
+                do {
+                    generated = try compareReport(
+                        paths: [runsPath], metrics: [metric], baseline: arguments["baseline"],
+                        plotFolder: "\(notesFolder)/figures",
+                        lowerIsBetter: arguments["better"] == "lower" ? [metric] : [],
+                        higherIsBetter: arguments["better"] == "higher" ? [metric] : [],
+                        xLabel: arguments["x"].map { $0.replacingOccurrences(of: "_", with: " ") } ?? "step",
+                        ablations: arguments["ablations"].map { $0.split(separator: ",").map(String.init) } ?? [],
+                        figure: arguments["figure"])
+                } catch let missing as MissingAblations {
+                    report.append("\(file): kept the block for \(metric) (\(missing))")
+                    searchFrom = close.upperBound
+                    continue
+                }
+                let (markdown, plots) = generated
                 let plotLinks = plots.map { "![\(metric)](figures/\(($0 as NSString).lastPathComponent))" }
                 let body =
                     "\n" + markdown + "\n\n" + plotLinks.joined(separator: "\n")

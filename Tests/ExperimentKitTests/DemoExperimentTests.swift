@@ -41,6 +41,18 @@ func runDemo(_ arguments: [String]) throws -> RunOutcome {
             paths: [out], metrics: ["perf/steps_per_s"], baseline: nil, plotFolder: out + "/plots")
         #expect(summary.contains("**perf/steps_per_s** (higher is better") && summary.contains("| relu | 2 |"))
         #expect(noPlots.isEmpty)
+        // A subset of ablations, plots under another name; an unknown ablation is an error.
+        let (subset, named) = try Lab.compareReport(
+            paths: [out], metrics: ["loss/val"], baseline: nil, plotFolder: out + "/plots",
+            ablations: ["base", "relu"],
+            figure: "demo-subset")
+        #expect(
+            subset.contains("| relu | 2 |") && !subset.contains("| sgd |")
+                && named[0].hasSuffix("demo-subset-loss-val.svg"))
+        #expect(throws: ConfigError.self) {
+            _ = try Lab.compareReport(
+                paths: [out], metrics: ["loss/val"], baseline: nil, plotFolder: nil, ablations: ["gone"])
+        }
     }
 
     @Test func sameSeedGivesIdenticalMetricsAndTheLossFalls() throws {
