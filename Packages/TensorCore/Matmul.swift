@@ -12,7 +12,7 @@ import CBLAS
 let blasSingleThreaded: Void = openblas_set_num_threads(1)
 
 /// C (M, N) = alpha * op(A) op(B) + beta * C, all row-major; lda/ldb/ldc are row strides.
-/// One single-threaded OpenBLAS call.
+/// One single-threaded OpenBLAS call: sgemv when M = 1, else sgemm (chosen by shape alone).
 @inline(__always)
 public func sgemm(
     transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int, alpha: Float = 1,
@@ -20,6 +20,16 @@ public func sgemm(
     beta: Float = 0, _ c: UnsafeMutablePointer<Float>, ldc: Int
 ) {
     _ = blasSingleThreaded
+    if m == 1 {
+        // One row (decoding): a matrix-vector product. sgemm would repack all of B for it.
+        let incX = Int32(transposeA ? lda : 1)
+        if transposeB {  // C = a Bᵀ: y = B x with B (n, k)
+            cblas_sgemv(CblasRowMajor, CblasNoTrans, Int32(n), Int32(k), alpha, b, Int32(ldb), a, incX, beta, c, 1)
+        } else {  // C = a B: y = Bᵀ x with B (k, n)
+            cblas_sgemv(CblasRowMajor, CblasTrans, Int32(k), Int32(n), alpha, b, Int32(ldb), a, incX, beta, c, 1)
+        }
+        return
+    }
     cblas_sgemm(
         CblasRowMajor, transposeA ? CblasTrans : CblasNoTrans, transposeB ? CblasTrans : CblasNoTrans,
         Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
@@ -70,6 +80,9 @@ public func sgemmBlocked(
 /// larger blocks are faster (measured at 256^3: 4 blocks 0.83x raw sgemm, 2 blocks ~0.95x).
 /// A function of the sizes only, never of the thread count.
 func gemmBlockCount(m: Int, n: Int, k: Int) -> Int {
+    // A few rows against a large weight (decoding: M = batch): memory-bound, so the weight's
+    // columns are shared out from a smaller size on (no repacking cost worth counting at M <= 8).
+    if m <= 8 && n >= 512 && n * k >= 1 << 20 { return min(8, max(2, n / 512)) }
     if m * n * k < 1 << 21 { return 1 }
     return min(8, max(2, max(m, n) / 256))
 }
