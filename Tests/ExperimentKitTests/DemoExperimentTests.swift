@@ -49,7 +49,7 @@ func runDemo(_ arguments: [String]) throws -> RunOutcome {
         #expect(
             subset.contains("| relu | 2 |") && !subset.contains("| sgd |")
                 && named[0].hasSuffix("demo-subset-loss-val.svg"))
-        #expect(throws: ConfigError.self) {
+        #expect(throws: Lab.MissingAblations.self) {
             _ = try Lab.compareReport(
                 paths: [out], metrics: ["loss/val"], baseline: nil, plotFolder: nil, ablations: ["gone"])
         }
