@@ -54,8 +54,12 @@ public enum Pretraining {
         if let state = run.resumeState {
             try Checkpoint.restore(params, from: state, path: run.paths.checkpoint)
             if let o = state.optimizer { try opt.importState(o) }
-            dataRNG = RNG(stateWords: state.rngStreams["data"]!)
-            dropoutRNG = RNG(stateWords: state.rngStreams["dropout"]!)
+            guard let dataWords = state.rngStreams["data"], let dropoutWords = state.rngStreams["dropout"] else {
+                throw ConfigError(
+                    "\(run.paths.checkpoint): no 'data' and 'dropout' RNG streams; not a pretraining checkpoint")
+            }
+            dataRNG = RNG(stateWords: dataWords)
+            dropoutRNG = RNG(stateWords: dropoutWords)
             if let h = state.tensors["spike_guard"] {
                 guardRail.restore(history: h, skipped: Int(state.counters["skipped"] ?? 0))
             }
