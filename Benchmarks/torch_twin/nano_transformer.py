@@ -12,27 +12,9 @@ import time
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+from timing import timeit  # Benchmarks/torch_twin/timing.py
 
 SHAPES = [("tiny", 128, 4, 4, 128, 16, 512), ("small", 256, 6, 8, 256, 8, 4096)]
-
-
-def timeit(fn, trials=7, min_time=0.05):
-    fn()
-    reps = 1
-    while True:
-        start = time.perf_counter()
-        for _ in range(reps):
-            fn()
-        if time.perf_counter() - start >= min_time:
-            break
-        reps *= 2
-    samples = []
-    for _ in range(trials):
-        start = time.perf_counter()
-        for _ in range(reps):
-            fn()
-        samples.append((time.perf_counter() - start) / reps)
-    return sorted(samples)[trials // 2]
 
 
 def rope(x, positions, base=10000.0):

@@ -5,29 +5,10 @@ Run: python tensorcore_ops.py --threads 2 --out torch.json  (Scripts/bench-tenso
 """
 import argparse
 import json
-import time
 
 import torch
 import torch.nn.functional as F
-
-
-def timeit(fn, trials=7, min_time=0.05):
-    fn()
-    reps = 1
-    while True:
-        start = time.perf_counter()
-        for _ in range(reps):
-            fn()
-        if time.perf_counter() - start >= min_time:
-            break
-        reps *= 2
-    samples = []
-    for _ in range(trials):
-        start = time.perf_counter()
-        for _ in range(reps):
-            fn()
-        samples.append((time.perf_counter() - start) / reps)
-    return sorted(samples)[trials // 2]
+from timing import timeit  # Benchmarks/torch_twin/timing.py
 
 
 def forward_backward(inputs, op):
