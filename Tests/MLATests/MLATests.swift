@@ -180,12 +180,9 @@ func cachedLogits(_ model: NanoTransformer, _ tokens: [Int], prompt: Int) -> ([T
                 "--set", "training.evalBatches=1", "--set", "speedLengths=[8,32]", "--set", "decodeTokens=4",
             ])
         #expect(result.status == 0, "\(result.stderr)")
-        let configs = try FileManager.default.contentsOfDirectory(
-            atPath: URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-                .appendingPathComponent("../../Experiments/mla/configs").standardized.path)
-        #expect(configs.count == 8)
-        for file in configs {
-            let ablation = String(file.dropLast(5))
+        let ablations = try experimentAblations("mla")
+        #expect(ablations.count == 8)
+        for ablation in ablations {
             let r = try RunResults.load(from: "\(out)/mla/\(ablation)/seed-0.h5")
             #expect(r.status == "finished", "\(ablation)")
             // The measured cache equals the formula; matching left at most half an MLP unit (3 C / 2) over.

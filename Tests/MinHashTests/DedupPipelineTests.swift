@@ -117,12 +117,9 @@ func sampleParagraphs() -> [String] {
                 "--set", "unrelatedDocuments=40",
             ])
         #expect(result.status == 0, "\(result.stderr)")
-        let configs = try FileManager.default.contentsOfDirectory(
-            atPath: URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-                .appendingPathComponent("../../Experiments/minhash/configs").standardized.path)
-        #expect(configs.count == 10)
-        for file in configs {
-            let ablation = String(file.dropLast(5))
+        let ablations = try experimentAblations("minhash")
+        #expect(ablations.count == 10)
+        for ablation in ablations {
             #expect(FileManager.default.fileExists(atPath: "\(out)/minhash/\(ablation)/seed-0.h5"), "\(ablation)")
         }
     }

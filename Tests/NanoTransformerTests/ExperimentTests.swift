@@ -18,12 +18,9 @@ let toySettings = [
         let result = try runProduct(
             "nano-transformer", ["--all-ablations", "--steps", "3", "--out", out] + toySettings)
         #expect(result.status == 0, "\(result.stderr)")
-        let configs = try FileManager.default.contentsOfDirectory(
-            atPath: URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-                .appendingPathComponent("../../Experiments/nano-transformer/configs").standardized.path)
-        #expect(configs.count == 15)
-        for file in configs {
-            let ablation = String(file.dropLast(5))
+        let ablations = try experimentAblations("nano-transformer")
+        #expect(ablations.count == 15)
+        for ablation in ablations {
             let r = try RunResults.load(from: "\(out)/nano-transformer/\(ablation)/seed-0.h5")
             #expect(r.status == "finished", "\(ablation)")
             let losses = r.metrics["loss/train"]!.values
