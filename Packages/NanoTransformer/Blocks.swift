@@ -29,16 +29,17 @@ public final class KVCache {
     /// Cached positions (the same for every sequence of the batch).
     public var length: Int { entries[0].first?.shape[1] ?? 0 }
 
-    /// Float32 numbers stored per token in one layer (all its tensors, one sequence).
-    public var elementsPerTokenPerLayer: Int {
-        entries[0].reduce(0) { $0 + $1.count / ($1.shape[0] * $1.shape[1]) }
+    /// Float32 numbers one layer stores per token of one sequence (all its tensors).
+    static func elementsPerToken(_ parts: [Tensor]) -> Int {
+        parts.reduce(0) { $0 + $1.count / ($1.shape[0] * $1.shape[1]) }
     }
+
+    /// Float32 numbers stored per token in one layer.
+    public var elementsPerTokenPerLayer: Int { Self.elementsPerToken(entries[0]) }
 
     /// Bytes per token over all layers: what the cache costs, measured.
     public var bytesPerToken: Int {
-        entries.reduce(0) { layer, parts in
-            layer + parts.reduce(0) { $0 + $1.count / ($1.shape[0] * $1.shape[1]) } * MemoryLayout<Float>.size
-        }
+        entries.reduce(0) { $0 + Self.elementsPerToken($1) } * MemoryLayout<Float>.size
     }
 
     /// Appends this step's tensors to the layer's along the time axis and returns the whole.
