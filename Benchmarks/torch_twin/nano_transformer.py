@@ -5,14 +5,12 @@ written the way a user would: nn.Linear, F.rms_norm, F.scaled_dot_product_attent
 of concatenated tensors, torch.optim.AdamW and clip_grad_norm_.
 Run: python nano_transformer.py --threads 2 --out torch.json  (Scripts/bench-nano-transformer)
 """
-import argparse
-import json
 import time
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from timing import timeit  # Benchmarks/torch_twin/timing.py
+from timing import timeit, twin_arguments, write_results  # Benchmarks/torch_twin/timing.py
 
 SHAPES = [("tiny", 128, 4, 4, 128, 16, 512), ("small", 256, 6, 8, 256, 8, 4096)]
 
@@ -73,12 +71,7 @@ class NanoTransformer(nn.Module):
 
 
 def main():
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--out")
-    args = parser.parse_args()
-    torch.set_num_threads(args.threads)
-    torch.manual_seed(0)
+    args = twin_arguments()
     results = []
     for name, d, layers, heads, context, batch, vocab in SHAPES:
         shape = f"{name} d{d} L{layers} H{heads} T{context} B{batch} V{vocab}"
@@ -115,9 +108,7 @@ def main():
         results.append({"name": "decode_token", "shape": shape, "seconds": decode_time})
         print(f"{shape}  train {batch * context / step:8.0f} tokens/s  prefill {prompt.shape[1] / prefill:8.0f} "
               f"tokens/s  decode {1 / decode_time:8.0f} tokens/s")
-    if args.out:
-        with open(args.out, "w") as f:
-            json.dump(results, f, indent=1)
+    write_results(results, args.out)
 
 
 if __name__ == "__main__":

@@ -3,12 +3,10 @@
 (median of 7 trials, each long enough to last 50 ms), fp32 eager on CPU.
 Run: python tensorcore_ops.py --threads 2 --out torch.json  (Scripts/bench-tensorcore does this)
 """
-import argparse
-import json
 
 import torch
 import torch.nn.functional as F
-from timing import timeit  # Benchmarks/torch_twin/timing.py
+from timing import timeit, twin_arguments, write_results  # Benchmarks/torch_twin/timing.py
 
 
 def forward_backward(inputs, op):
@@ -29,12 +27,7 @@ def rope(x, cos, sin):
 
 
 def main():
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--out")
-    args = parser.parse_args()
-    torch.set_num_threads(args.threads)
-    torch.manual_seed(0)
+    args = twin_arguments()
     results = []
 
     def report(name, shape, seconds, flops=None):
@@ -103,10 +96,7 @@ def main():
             timeit(forward_backward([logits], lambda: F.cross_entropy(logits, targets))),
         )
 
-    if args.out:
-        with open(args.out, "w") as f:
-            json.dump(results, f, indent=1)
-        print(f"wrote {args.out}")
+    write_results(results, args.out)
 
 
 if __name__ == "__main__":
