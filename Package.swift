@@ -30,6 +30,9 @@ let packages: [LocalPackage] = [
         name: "MLA", deps: ["NanoTransformer", "TensorCore"], experiment: "mla",
         experimentDeps: ["Pretraining", "ExperimentKit", "HDF5Store"], testDeps: ["mla", "HDF5Store"]),
     LocalPackage(
+        name: "MoE", deps: ["NanoTransformer", "TensorCore"], experiment: "moe",
+        experimentDeps: ["Pretraining", "ExperimentKit"], testDeps: ["moe", "HDF5Store", "Pretraining"]),
+    LocalPackage(
         name: "Tokenizer", experiment: "tokenizer", experimentDeps: ["ExperimentKit", "TensorCore"],
         testDeps: ["tokenizer"]),
     LocalPackage(

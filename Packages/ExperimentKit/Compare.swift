@@ -23,11 +23,15 @@ public struct MetricComparison: Sendable {
 }
 
 /// Default direction of a metric: keys naming a cost (loss, error, perplexity, kl, mae, seconds,
-/// tokens_per_word, cache_bytes) are better when lower; everything else (tokens_per_s too) when higher.
+/// tokens_per_word, cache_bytes, and MoE's imbalance: load_cv, max_over_mean, dropped, routing_change)
+/// are better when lower; everything else (tokens_per_s too) when higher.
 /// `lab compare --lower-is-better KEY / --higher-is-better KEY` overrides it.
 public func isLowerBetter(_ metric: String) -> Bool {
     let key = metric.lowercased()
-    return ["loss", "error", "perplexity", "kl", "mae", "seconds", "tokens_per_word", "cache_bytes"].contains {
+    return [
+        "loss", "error", "perplexity", "kl", "mae", "seconds", "tokens_per_word", "cache_bytes", "load_cv",
+        "max_over_mean", "dropped", "routing_change",
+    ].contains {
         key.contains($0)
     }
 }

@@ -74,7 +74,7 @@ extension UInt64: HDF5Scalar {
 
 extension Bool: HDF5Scalar {
     /// h5py's bool: an enum over int8 with FALSE = 0 and TRUE = 1. Created once, never closed.
-    nonisolated(unsafe) static let enumType: hid_t = {
+    static let enumType: hid_t = {
         let t = H5Tenum_create(chdf5_t_native_int8())
         var no: Int8 = 0
         var yes: Int8 = 1

@@ -102,42 +102,68 @@ final class CausalSelfAttention: SelfAttention {
     }
 }
 
-final class FeedForward: Module {
-    let kind: MLPKind
+/// A position-wise MLP the blocks can hold: the dense one (below) or a drop-in such as a
+/// mixture of experts. x: (B, T, C) -> (B, T, C).
+public protocol FeedForwardLayer: Module {
+    /// training: a forward whose loss will be back-propagated (MoE counts routing statistics).
+    func callAsFunction(_ x: Tensor, training: Bool) -> Tensor
+    /// Loss terms of the last training forward that the model adds to its loss (MoE: load
+    /// balance, router z-loss), or nil.
+    var auxiliaryLoss: Tensor? { get }
+    /// State that is not trained by the optimiser but belongs in a checkpoint (MoE: routing bias).
+    func namedBuffers() -> [(name: String, tensor: Tensor)]
+}
+
+extension FeedForwardLayer {
+    public var auxiliaryLoss: Tensor? { nil }
+    public func namedBuffers() -> [(name: String, tensor: Tensor)] { [] }
+}
+
+/// Builds one layer's MLP from the model config (called once per block, in order).
+public typealias MLPFactory = (TransformerConfig, inout RNG) -> any FeedForwardLayer
+
+/// The dense MLP. Names: w1 (F, C), w3 (F, C) [swiglu], w2 (C, F).
+public final class FeedForward: FeedForwardLayer {
     let w1, w2: Linear
     let w3: Linear?
 
-    init(_ c: TransformerConfig, rng: inout RNG) {
-        kind = c.mlp
-        let hidden = c.resolvedMLPHidden
-        w1 = Linear(c.dModel, hidden, bias: false, rng: &rng)
-        w3 = c.mlp == .swiglu ? Linear(c.dModel, hidden, bias: false, rng: &rng) : nil
-        w2 = Linear(hidden, c.dModel, bias: false, rng: &rng)
+    /// The block's MLP as the config says (hidden width resolvedMLPHidden).
+    convenience init(_ c: TransformerConfig, rng: inout RNG) {
+        self.init(dModel: c.dModel, hidden: c.resolvedMLPHidden, kind: c.mlp, rng: &rng)
     }
 
-    func namedParameters() -> [(name: String, tensor: Tensor)] {
+    /// Any width: MoE builds its experts and shared experts from this.
+    public init(dModel: Int, hidden: Int, kind: MLPKind, rng: inout RNG) {
+        w1 = Linear(dModel, hidden, bias: false, rng: &rng)
+        w3 = kind == .swiglu ? Linear(dModel, hidden, bias: false, rng: &rng) : nil
+        w2 = Linear(hidden, dModel, bias: false, rng: &rng)
+    }
+
+    public func namedParameters() -> [(name: String, tensor: Tensor)] {
         prefixed("w1", w1) + (w3.map { prefixed("w3", $0) } ?? []) + prefixed("w2", w2)
     }
 
-    /// SwiGLU: W2 (SiLU(W1 x) * W3 x); GELU: W2 GELU(W1 x).
-    func callAsFunction(_ x: Tensor) -> Tensor {
+    /// SwiGLU: W2 (SiLU(W1 x) * W3 x); GELU: W2 GELU(W1 x). x: (..., C) -> (..., C).
+    public func callAsFunction(_ x: Tensor) -> Tensor {
         if let w3 { return w2(swiglu(gate: w1(x), up: w3(x))) }
         return w2(w1(x).gelu())
     }
+
+    public func callAsFunction(_ x: Tensor, training: Bool) -> Tensor { self(x) }
 }
 
 final class TransformerBlock: Module {
     let config: TransformerConfig
     let attnNorm, mlpNorm: Norm
     let attn: any SelfAttention
-    let mlp: FeedForward
+    let mlp: any FeedForwardLayer
 
-    init(_ c: TransformerConfig, attention: AttentionFactory?, rng: inout RNG) {
+    init(_ c: TransformerConfig, attention: AttentionFactory?, mlp mlpFactory: MLPFactory?, rng: inout RNG) {
         config = c
         attnNorm = Norm(c.dModel, kind: c.norm, eps: Float(c.normEps))
         mlpNorm = Norm(c.dModel, kind: c.norm, eps: Float(c.normEps))
         attn = attention?(c, &rng) ?? CausalSelfAttention(c, rng: &rng)
-        mlp = FeedForward(c, rng: &rng)
+        mlp = mlpFactory?(c, &rng) ?? FeedForward(c, rng: &rng)
     }
 
     func namedParameters() -> [(name: String, tensor: Tensor)] {
@@ -156,14 +182,14 @@ final class TransformerBlock: Module {
                 + dropout(
                     attn(attnNorm(x), positions: positions, mask: mask, cache: cache, layer: layer), p: p,
                     training: training, rng: &rng)
-            return h + dropout(mlp(mlpNorm(h)), p: p, training: training, rng: &rng)
+            return h + dropout(mlp(mlpNorm(h), training: training), p: p, training: training, rng: &rng)
         case .post:
             let h = attnNorm(
                 x
                     + dropout(
                         attn(x, positions: positions, mask: mask, cache: cache, layer: layer), p: p, training: training,
                         rng: &rng))
-            return mlpNorm(h + dropout(mlp(h), p: p, training: training, rng: &rng))
+            return mlpNorm(h + dropout(mlp(h, training: training), p: p, training: training, rng: &rng))
         }
     }
 }

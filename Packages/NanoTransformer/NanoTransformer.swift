@@ -12,7 +12,9 @@
 //   blocks.{i}.mlp.w2.weight (C, F)          norm.weight [.bias]                  [pre-norm]
 //   lm_head.weight (V, C)                    [untied]
 // A drop-in attention (MLA) replaces blocks.{i}.attn.* with its own names; its output
-// projection is still attn.wo, so the residual scaling applies to it too.
+// projection is still attn.wo, so the residual scaling applies to it too. A drop-in MLP (MoE)
+// replaces blocks.{i}.mlp.*; every w2 under mlp (each expert's) gets the residual scaling.
+// Buffers (checkpointed, not trained): blocks.{i}.mlp.* of a drop-in MLP (MoE's routing bias).
 import TensorCore
 
 public final class NanoTransformer: Module {
@@ -23,18 +25,25 @@ public final class NanoTransformer: Module {
     let finalNorm: Norm?
     let lmHead: Linear?
     let attentionFactory: AttentionFactory?
+    let mlpFactory: MLPFactory?
 
-    /// `attention` replaces the standard GQA attention of every block (nil: standard).
-    public init(_ config: TransformerConfig, attention: AttentionFactory? = nil, rng: inout RNG) throws {
+    /// `attention` replaces the standard GQA attention of every block, `mlp` the dense MLP
+    /// (nil: standard).
+    public init(
+        _ config: TransformerConfig, attention: AttentionFactory? = nil, mlp: MLPFactory? = nil, rng: inout RNG
+    ) throws {
         try config.check()
         self.config = config
         attentionFactory = attention
+        mlpFactory = mlp
         tokEmbeddings = Embedding(config.vocabSize, config.dModel, std: Float(config.initStd), rng: &rng)
         posEmbeddings =
             config.positionEncoding == .learned
             ? Embedding(config.contextLength, config.dModel, std: Float(config.initStd), rng: &rng) : nil
         var blocks: [TransformerBlock] = []
-        for _ in 0..<config.layers { blocks.append(TransformerBlock(config, attention: attention, rng: &rng)) }
+        for _ in 0..<config.layers {
+            blocks.append(TransformerBlock(config, attention: attention, mlp: mlp, rng: &rng))
+        }
         self.blocks = blocks
         finalNorm =
             config.normPlacement == .pre ? Norm(config.dModel, kind: config.norm, eps: Float(config.normEps)) : nil
@@ -50,7 +59,7 @@ public final class NanoTransformer: Module {
                 tensor.fill(1)
             } else if name.hasSuffix(".bias") {
                 tensor.fill(0)
-            } else if name.hasSuffix("attn.wo.weight") || name.hasSuffix("mlp.w2.weight") {
+            } else if name.hasSuffix("attn.wo.weight") || (name.contains(".mlp.") && name.hasSuffix("w2.weight")) {
                 Init.normal(tensor, std: residualStd, rng: &rng)
             } else {
                 Init.normal(tensor, std: std, rng: &rng)
@@ -65,6 +74,16 @@ public final class NanoTransformer: Module {
         if let finalNorm { out += prefixed("norm", finalNorm) }
         if let lmHead { out += prefixed("lm_head", lmHead) }
         return out
+    }
+
+    /// Every block's MLP, in order (a drop-in MLP's own statistics and state are read from here).
+    public var feedForwardLayers: [any FeedForwardLayer] { blocks.map(\.mlp) }
+
+    /// Checkpointed state that the optimiser does not train (see the header).
+    public func namedBuffers() -> [(name: String, tensor: Tensor)] {
+        blocks.enumerated().flatMap { i, block in
+            block.mlp.namedBuffers().map { (name: "blocks.\(i).mlp.\($0.name)", tensor: $0.tensor) }
+        }
     }
 
     /// Parameters that should not get weight decay (norm gains, biases; embeddings decay, as nanoGPT).
@@ -100,7 +119,8 @@ public final class NanoTransformer: Module {
     }
 
     /// Mean cross-entropy of next-token prediction (targets with ignoreIndex -1 skipped) plus the
-    /// z-loss term zLoss * mean(logsumexp(logits)^2) over the counted tokens.
+    /// z-loss term zLoss * mean(logsumexp(logits)^2) over the counted tokens, plus the auxiliary
+    /// losses of drop-in MLPs (MoE load balance and router z-loss; training forwards only).
     public func loss(
         _ ids: [Int], targets: [Int], batch b: Int, time t: Int, training: Bool = true, rng: inout RNG
     ) -> (total: Tensor, crossEntropy: Tensor) {
@@ -108,25 +128,33 @@ public final class NanoTransformer: Module {
             b * t, config.vocabSize,
         ])
         let ce = crossEntropy(logits, targets: targets, ignoreIndex: -1)
-        guard config.zLoss > 0 else { return (ce, ce) }
-        let counted = Tensor(targets.map { $0 == -1 ? 0 : 1 })
-        let lse = logits.logSumExp(axis: -1)
-        let z = (lse.square() * counted).sum() / Swift.max(counted.sum().item, 1)
-        return (ce + z * Float(config.zLoss), ce)
+        var total = ce
+        if config.zLoss > 0 {
+            let counted = Tensor(targets.map { $0 == -1 ? 0 : 1 })
+            let lse = logits.logSumExp(axis: -1)
+            let z = (lse.square() * counted).sum() / Swift.max(counted.sum().item, 1)
+            total = total + z * Float(config.zLoss)
+        }
+        if training {
+            for auxiliary in blocks.compactMap(\.mlp.auxiliaryLoss) { total = total + auxiliary }
+        }
+        return (total, ce)
     }
 }
 
 extension NanoTransformer {
     /// A model with copies of this one's parameters under another config of the same shapes
     /// (context extension changes only RoPE's base and position scale) and optionally another
-    /// attention factory of the same parameters (MLA's naive vs absorbed inference).
+    /// attention factory of the same parameters (MLA's naive vs absorbed inference). Buffers are
+    /// copied too; the MLP factory is kept.
     public func copy(with config: TransformerConfig, attention: AttentionFactory? = nil) throws
         -> NanoTransformer
     {
         var rng = RNG(seed: 0)
-        let other = try NanoTransformer(config, attention: attention ?? attentionFactory, rng: &rng)
-        let source = Dictionary(uniqueKeysWithValues: namedParameters().map { ($0.name, $0.tensor) })
-        for (name, tensor) in other.namedParameters() {
+        let other = try NanoTransformer(config, attention: attention ?? attentionFactory, mlp: mlpFactory, rng: &rng)
+        let mine = namedParameters() + namedBuffers()
+        let source = Dictionary(uniqueKeysWithValues: mine.map { ($0.name, $0.tensor) })
+        for (name, tensor) in other.namedParameters() + other.namedBuffers() {
             guard let s = source[name], s.shape == tensor.shape else {
                 throw TransformerError("sharingWeights: parameter '\(name)' differs between the configs")
             }

@@ -11,6 +11,7 @@
 //   context/interpolation_finetuned  the same after contextFinetuneSteps at 2x with interpolation
 //   summaries: perf/prefill_tokens_per_s, perf/decode_tokens_per_s_{kv_cache,recompute},
 //              inference/kv_cache_bytes_per_token (measured), model/parameters, train/diverged_at_step
+//   plus whatever afterUpdate returns each step (MoE: moe/*, see MoEStep.swift)
 import ExperimentKit
 import Foundation
 import HDF5Store
@@ -19,11 +20,18 @@ import TensorCore
 import Tokenizer
 
 public enum Pretraining {
+    /// What a drop-in layer's experiment adds to each step: called after every optimiser step
+    /// with the model, the step number and the ids of the step's last micro-batch; returns
+    /// metrics to log at that step (MoE: bias update, load statistics, routing change).
+    public typealias AfterUpdate = (_ model: NanoTransformer, _ step: Int, _ lastIds: [Int]) throws -> [String: Double]
+
     /// Trains, evaluates and measures one run with the settings `c` (the run's config or part of
-    /// it). `attention` swaps the blocks' attention (MLA); the tokens are cached in <out>/tokens.
-    /// `trainedModel` sees the model after a finished run, for an experiment's own measurements.
+    /// it). `attention` swaps the blocks' attention (MLA), `mlp` their MLP (MoE); the tokens are
+    /// cached in <out>/tokens. `trainedModel` sees the model after a finished run, for an
+    /// experiment's own measurements.
     public static func run<Config>(
         _ run: Run<Config>, _ c: PretrainConfig, repositoryRoot: String, attention: AttentionFactory? = nil,
+        mlp: MLPFactory? = nil, afterUpdate: AfterUpdate? = nil,
         trainedModel: ((NanoTransformer) throws -> Void)? = nil
     ) throws -> RunOutcome {
         // results: <out>/<experiment>/<ablation>/seed-N.h5
@@ -39,8 +47,9 @@ public enum Pretraining {
         var dataRNG = root.split()
         var dropoutRNG = root.split()
         let evalRNG = RNG(seed: 99)  // the same validation windows for every run
-        let model = try NanoTransformer(modelConfig, attention: attention, rng: &initRNG)
+        let model = try NanoTransformer(modelConfig, attention: attention, mlp: mlp, rng: &initRNG)
         let params = model.namedParameters()
+        let buffers = model.namedBuffers()
         let opt = Adam.adamW(
             params, beta2: Float(c.beta2), eps: 1e-8, weightDecay: Float(c.weightDecay), noDecay: model.noDecayNames)
         let total = run.totalSteps(c.steps)
@@ -66,6 +75,13 @@ public enum Pretraining {
             if let h = state.tensors["spike_detector"] {
                 spikeDetector.restore(history: h, skipped: Int(state.counters["spikes"] ?? 0))
             }
+            for (name, buffer) in buffers {
+                guard let saved = state.tensors["buffer/" + name], saved.shape == buffer.shape else {
+                    throw ConfigError(
+                        "\(run.paths.checkpoint): buffer '\(name)' \(buffer.shape) missing or of another shape")
+                }
+                buffer.assign(saved)
+            }
             step = state.step
         }
         func snapshot() -> TrainingState {
@@ -74,7 +90,8 @@ public enum Pretraining {
             return run.state(
                 step: step, parameters: params, optimizer: opt.exportState(),
                 rngStreams: ["data": dataRNG.stateWords, "dropout": dropoutRNG.stateWords],
-                tensors: ["spike_guard": g.history, "spike_detector": d.history],
+                tensors: ["spike_guard": g.history, "spike_detector": d.history].merging(
+                    buffers.map { ("buffer/" + $0.name, $0.tensor) }, uniquingKeysWith: { a, _ in a }),
                 counters: ["skipped": Double(g.skipped), "spikes": Double(d.skipped)])
         }
         print(
@@ -86,8 +103,10 @@ public enum Pretraining {
         while step < total {
             opt.zeroGrad()
             var lossSum: Float = 0
+            var lastIds: [Int] = []
             for _ in 0..<c.gradAccumulation {
                 let (ids, targets) = data.batch(c.batchSize, time: t, rng: &dataRNG)
+                lastIds = ids
                 let (loss, _) = model.loss(ids, targets: targets, batch: c.batchSize, time: t, rng: &dropoutRNG)
                 (loss * (1 / Float(c.gradAccumulation))).backward()
                 lossSum += loss.item / Float(c.gradAccumulation)
@@ -98,12 +117,13 @@ public enum Pretraining {
             if !c.spikeGuard || guardRail.accept(loss: Double(lossSum), gradNorm: gradNorm) { opt.step(lr: lr) }
             step += 1
             tokensSeen += c.batchSize * c.gradAccumulation * t
+            let layerMetrics = try afterUpdate?(model, step, lastIds) ?? [:]
             let elapsed = Date().timeIntervalSince(started)
             run.results.log(
                 [
                     "loss/train": Double(lossSum), "optim/lr": Double(lr), "optim/grad_norm": gradNorm,
                     "train/skipped_updates": Double(guardRail.skipped), "train/spikes": Double(spikeDetector.skipped),
-                ],
+                ].merging(layerMetrics, uniquingKeysWith: { a, _ in a }),
                 step: step)
             var shown: [(String, Double)] = [("loss", Double(lossSum))]
             if step % c.evalEvery == 0 || step == total {
