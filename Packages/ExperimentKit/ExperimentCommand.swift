@@ -117,7 +117,23 @@ public struct ExperimentRunner<E: Experiment> {
                 options.ablation == "base" ? nil : try ConfigLayer.file("\(configsDirectory)/\(options.ablation).json")
             chosen = [(options.ablation, layer)]
         }
-        return chosen.map { name, layer in (name, [base, layer, sets].compactMap { $0 }) }
+        return try chosen.map { name, layer in
+            (name, [base] + (try layer.map { try extended($0, seen: [name]) } ?? []) + [sets])
+        }.map { ($0.0, $0.1.compactMap { $0 }) }
+    }
+
+    /// An ablation file's layers: those of the ablation its `"_extends": "NAME"` names (itself
+    /// layered the same way), then its own. A family of ablations (Pendulum's) shares one file.
+    func extended(_ layer: ConfigLayer, seen: Set<String>) throws -> [ConfigLayer] {
+        guard let parent = layer.values["_extends"] else { return [layer] }
+        guard case .string(let name) = parent, name != "base" else {
+            throw ConfigError("\(layer.source): _extends must name another ablation of the configs folder")
+        }
+        if seen.contains(name) { throw ConfigError("\(layer.source): _extends cycle through '\(name)'") }
+        guard let file = try ConfigLayer.file("\(configsDirectory)/\(name).json", optional: true) else {
+            throw ConfigError("\(layer.source): _extends '\(name)', but there is no \(name).json")
+        }
+        return try extended(file, seen: seen.union([name])) + [layer]
     }
 
     public func runAll() throws -> RunOutcome {

@@ -2,7 +2,8 @@
 // A run's config is those defaults, then configs/base.json, then the ablation file (only what it
 // changes), then `--set key.path=value` overrides. Unknown keys, wrong types and bad values are
 // errors that name the key and the file, raised before any work starts.
-// Keys that start with "_" are comments (`"_description"` is shown by `--list-ablations`).
+// Keys that start with "_" are comments (`"_description"` is shown by `--list-ablations`), but
+// `"_extends": "NAME"`, which layers the file over the ablation NAME instead of over base alone.
 import Foundation
 
 public protocol ExperimentConfig: Codable, Sendable {

@@ -237,3 +237,31 @@ func runDemo(_ arguments: [String]) throws -> RunOutcome {
         #expect(try String(contentsOfFile: "\(root)/Notebooks-md/demo.md", encoding: .utf8) == text)
     }
 }
+
+@Suite struct ExtendsTests {
+    @Test func anAblationLayersOverTheOneItExtends() throws {
+        let configs = temporaryFolder() + "/configs"
+        try FileManager.default.createDirectory(atPath: configs, withIntermediateDirectories: true)
+        _ = writeJSON(#"{"steps": 9}"#, "base.json", in: configs)
+        _ = writeJSON(#"{"steps": 5, "batchSize": 16}"#, "family.json", in: configs)
+        _ = writeJSON(#"{"_extends": "family", "batchSize": 8}"#, "child.json", in: configs)
+        _ = writeJSON(#"{"_extends": "loop-b"}"#, "loop-a.json", in: configs)
+        _ = writeJSON(#"{"_extends": "loop-a"}"#, "loop-b.json", in: configs)
+        _ = writeJSON(#"{"_extends": "missing"}"#, "orphan.json", in: configs)
+        let out = temporaryFolder()
+        _ = try runDemo(["--ablation", "child", "--configs", configs, "--out", out, "--threads", "1"])
+        let r = try RunResults.load(from: "\(out)/mlp-demo/child/seed-0.h5")
+        // steps from family (over base), batchSize from the child (over family).
+        #expect(r.metrics["loss/train"]!.steps.count == 5)
+        #expect(r.configJSON.contains(#""batchSize":8"#), "\(r.configJSON)")
+        #expect(throws: ConfigError.self) {
+            _ = try runDemo(["--ablation", "loop-a", "--configs", configs, "--out", out])
+        }
+        do {
+            _ = try runDemo(["--ablation", "orphan", "--configs", configs, "--out", out])
+            Issue.record("an _extends of a missing ablation must fail")
+        } catch let e as ConfigError {
+            #expect(e.description.contains("orphan.json") && e.description.contains("missing"), "\(e)")
+        }
+    }
+}
