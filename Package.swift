@@ -32,6 +32,10 @@ let packages: [LocalPackage] = [
     LocalPackage(
         name: "MoE", deps: ["NanoTransformer", "TensorCore"], experiment: "moe",
         experimentDeps: ["Pretraining", "ExperimentKit"], testDeps: ["moe", "HDF5Store", "Pretraining"]),
+    LocalPackage(name: "PolicyGradient", deps: ["TensorCore"]),
+    LocalPackage(
+        name: "PPO", deps: ["PolicyGradient", "TensorCore"], experiment: "ppo-37-tricks",
+        experimentDeps: ["ExperimentKit"], testDeps: ["ppo-37-tricks", "HDF5Store"]),
     LocalPackage(
         name: "Tokenizer", experiment: "tokenizer", experimentDeps: ["ExperimentKit", "TensorCore"],
         testDeps: ["tokenizer"]),

@@ -1,0 +1,204 @@
+// The PPO loop of CleanRL's ppo.py, one detail per named config field (PPOConfig): collect
+// envs x steps transitions, compute advantages, then epochs of shuffled minibatch updates.
+// Metrics per update (logged at the global environment step):
+//   charts/episodic_return, charts/episodic_length  mean over the episodes that ended in this rollout
+//   charts/learning_rate, charts/clip_coefficient   the annealed values used
+//   losses/policy_loss, losses/value_loss, losses/entropy   of the last minibatch, as CleanRL
+//   losses/approx_kl (k3), losses/old_approx_kl (k1), losses/clipfrac   means over the update's minibatches
+//   losses/explained_variance   1 - Var(R - V) / Var(R) over the batch (1: the critic explains the returns)
+//   perf/steps_per_s            environment steps per second so far (rollouts and updates)
+// Alarms: a non-finite loss or gradient norm stops the run with an error naming the quantity and update.
+import Foundation
+import PolicyGradient
+import TensorCore
+
+public struct EpisodeRecord: Equatable, Sendable {
+    public var step: Int
+    public var episodeReturn: Double
+    public var length: Int
+}
+
+public final class PPOTrainer {
+    public let config: PPOConfig
+    public let agent: ActorCritic
+    let optimizer: Adam
+    let envs: VectorEnvironment
+    var rng: RNG
+    var observationNormalizer: ObservationNormalizer?
+    var rewardScaler: RewardScaler?
+    public private(set) var episodes: [EpisodeRecord] = []
+    public private(set) var globalStep = 0
+    /// The observations to act on next (normalised when that detail is on).
+    var observations: [[Float]] = []
+
+    public init(_ config: PPOConfig, seed: UInt64) throws {
+        try config.check()
+        self.config = config
+        var root = RNG(seed: seed)
+        var initRNG = root.split()
+        rng = root.split()
+        envs = VectorEnvironment(config.env, count: config.envs, seed: root.next())
+        agent = ActorCritic(
+            observationSize: envs.observationSize, actionSpace: envs.actionSpace, hidden: config.hidden,
+            shared: config.sharedNetwork, orthogonalInit: config.orthogonalInit,
+            stateDependentStd: config.stateDependentStd, rng: &initRNG)
+        optimizer = Adam(agent.namedParameters(), eps: Float(config.adamEps))
+        if config.normalizeObservations {
+            observationNormalizer = ObservationNormalizer(
+                width: envs.observationSize, clip: config.observationClip > 0 ? Float(config.observationClip) : nil)
+        }
+        if config.normalizeRewards {
+            rewardScaler = RewardScaler(
+                envs: config.envs, gamma: config.gamma, clip: config.rewardClip > 0 ? Float(config.rewardClip) : nil)
+        }
+        observations = observationNormalizer?(envs.observations) ?? envs.observations
+    }
+
+    /// Runs every update; `log` receives each update's metrics at the global step and returns
+    /// false to stop early.
+    public func train(log: (_ step: Int, _ metrics: [String: Double]) -> Bool = { _, _ in true }) throws {
+        let started = Date()
+        for update in 1...config.updates {
+            let progress = 1 - Double(update - 1) / Double(config.updates)
+            let lr = config.learningRate * (config.annealLearningRate ? progress : 1)
+            let clip = Float(config.clipCoefficient * (config.annealClipRange ? progress : 1))
+            let batch = collectRollout()
+            var metrics = try optimize(batch, lr: Float(lr), clip: clip, update: update)
+            metrics["charts/learning_rate"] = lr
+            metrics["charts/clip_coefficient"] = Double(clip)
+            let finished = episodes.filter { $0.step > globalStep - config.batchSize }
+            if !finished.isEmpty {
+                metrics["charts/episodic_return"] = finished.map(\.episodeReturn).reduce(0, +) / Double(finished.count)
+                metrics["charts/episodic_length"] = Double(finished.map(\.length).reduce(0, +)) / Double(finished.count)
+            }
+            metrics["perf/steps_per_s"] = Double(globalStep) / Date().timeIntervalSince(started)
+            if !log(globalStep, metrics) { return }
+        }
+    }
+
+    /// One rollout: T x N transitions stored step-major (index t * N + n).
+    public struct Rollout {
+        public var observations: [[Float]] = []
+        /// As sampled (continuous 5), or clipped when storeUnclippedActions is off.
+        public var actions: [[Float]] = []
+        public var logProbs: [Float] = []
+        public var values: [Float] = []
+        /// After reward scaling and clipping when those details are on.
+        public var rewards: [Float] = []
+        public var ends = RolloutEnds(terminated: [], truncated: [], truncationValues: [])
+        public var advantages: [Float] = []
+        public var returns: [Float] = []
+    }
+
+    /// Acts config.steps times in every environment with the current policy, then computes
+    /// advantages and returns (core 1 and 5).
+    public func collectRollout() -> Rollout {
+        var r = Rollout()
+        let bounds: (Float, Float)? =
+            if case .box(_, let low, let high) = envs.actionSpace { (low, high) } else { nil }
+        for _ in 0..<config.steps {
+            let (actions, logProbs, values) = withNoGrad { () -> ([[Float]], [Float], [Float]) in
+                let (policy, values) = agent(
+                    Tensor(observations.flatMap { $0 }, shape: [config.envs, envs.observationSize]))
+                let actions = policy.sample(rng: &rng)
+                // Continuous 5: the environment gets clipped actions; the buffer keeps what was sampled.
+                let clipped = bounds.map { b in actions.map { $0.map { min(max($0, b.0), b.1) } } } ?? actions
+                let stored = config.storeUnclippedActions ? actions : clipped
+                return (stored, policy.logProbability(stored).array, values.array)
+            }
+            let clippedActions = bounds.map { b in actions.map { $0.map { min(max($0, b.0), b.1) } } } ?? actions
+            let step = envs.step(clippedActions)
+            globalStep += config.envs
+            for e in step.finishedEpisodes {
+                episodes.append(EpisodeRecord(step: globalStep, episodeReturn: e.episodeReturn, length: e.length))
+            }
+            r.observations += observations
+            r.actions += actions
+            r.logProbs += logProbs
+            r.values += values
+            r.rewards += rewardScaler?(step.rewards, terminated: step.terminated) ?? step.rewards.map { Float($0) }
+            r.ends.terminated += step.terminated
+            r.ends.truncated += step.truncated
+            // The bootstrap value of a truncated episode: V(final observation), normalised as the
+            // observations are but without updating the statistics.
+            let finals = step.finalObservations.map { o in o.map { observationNormalizer?.normalize($0) ?? $0 } }
+            r.ends.truncationValues += self.values(of: finals, where: step.truncated)
+            observations = observationNormalizer?(step.observations) ?? step.observations
+        }
+        let lastValues = withNoGrad {
+            agent(Tensor(observations.flatMap { $0 }, shape: [config.envs, envs.observationSize])).values.array
+        }
+        (r.advantages, r.returns) = GAE.advantages(
+            rewards: r.rewards, values: r.values, ends: r.ends, lastValues: lastValues, envs: config.envs,
+            gamma: Float(config.gamma), lambda: config.gae ? Float(config.gaeLambda) : 1,
+            bootstrapTruncation: config.bootstrapTruncation)
+        return r
+    }
+
+    /// V of the observations where `mask` is set (0 elsewhere), one batched forward.
+    func values(of observations: [[Float]?], where mask: [Bool]) -> [Float] {
+        let rows = (0..<mask.count).filter { mask[$0] && observations[$0] != nil }
+        var out = [Float](repeating: 0, count: mask.count)
+        guard !rows.isEmpty else { return out }
+        let v = withNoGrad {
+            agent(Tensor(rows.flatMap { observations[$0]! }, shape: [rows.count, envs.observationSize])).values
+        }
+        for (k, row) in rows.enumerated() { out[row] = v.data[k] }
+        return out
+    }
+
+    func optimize(_ r: Rollout, lr: Float, clip: Float, update: Int) throws -> [String: Double] {
+        var metrics: [String: Double] = [:]
+        var (klSum, oldKLSum, clipSum, minibatchCount) = (0.0, 0.0, 0.0, 0)
+        var lastKL = 0.0
+        let size = config.minibatchSize
+        var order = Array(0..<config.batchSize)
+        epochs: for _ in 0..<config.epochs {
+            rng.shuffle(&order)
+            for start in stride(from: 0, to: config.batchSize, by: size) {
+                let indices = Array(order[start..<(start + size)])
+                let obs = Tensor(indices.flatMap { r.observations[$0] }, shape: [size, envs.observationSize])
+                let (policy, values) = agent(obs)
+                let newLogProbs = policy.logProbability(indices.map { r.actions[$0] })
+                let oldLogProbs = indices.map { r.logProbs[$0] }
+                var advantages = indices.map { r.advantages[$0] }
+                if config.normalizeAdvantages { advantages = AdvantageNormalization.normalized(advantages) }
+                let pgLoss = PolicyLoss.surrogate(
+                    newLogProbs: newLogProbs, oldLogProbs: oldLogProbs, advantages: advantages, clip: clip,
+                    clipped: config.clipObjective)
+                let vLoss = PolicyLoss.value(
+                    values: values, oldValues: indices.map { r.values[$0] }, returns: indices.map { r.returns[$0] },
+                    clip: clip, clipped: config.clipValueLoss)
+                let entropy = policy.entropy().mean()
+                let loss =
+                    pgLoss - entropy * Float(config.entropyCoefficient) + vLoss * Float(config.valueCoefficient)
+                guard loss.item.isFinite else {
+                    throw PPOError(
+                        "update \(update): loss is \(loss.item) (policy \(pgLoss.item), value \(vLoss.item), entropy \(entropy.item))"
+                    )
+                }
+                optimizer.zeroGrad()
+                loss.backward()
+                if config.maxGradNorm > 0 {
+                    let norm = clipGradNorm(agent.parameters, maxNorm: Float(config.maxGradNorm))
+                    guard norm.isFinite else { throw PPOError("update \(update): gradient norm is \(norm)") }
+                }
+                optimizer.step(lr: lr)
+                let d = PolicyLoss.diagnostics(newLogProbs: newLogProbs.array, oldLogProbs: oldLogProbs, clip: clip)
+                (klSum, oldKLSum, clipSum, minibatchCount) =
+                    (klSum + d.approxKL3, oldKLSum + d.approxKL1, clipSum + d.clipFraction, minibatchCount + 1)
+                metrics["losses/policy_loss"] = Double(pgLoss.item)
+                metrics["losses/value_loss"] = Double(vLoss.item)
+                metrics["losses/entropy"] = Double(entropy.item)
+                lastKL = d.approxKL3
+            }
+            // Auxiliary 3, as CleanRL: after an epoch, stop if the last minibatch's KL is too large.
+            if config.targetKL > 0 && lastKL > config.targetKL { break epochs }
+        }
+        metrics["losses/approx_kl"] = klSum / Double(minibatchCount)
+        metrics["losses/old_approx_kl"] = oldKLSum / Double(minibatchCount)
+        metrics["losses/clipfrac"] = clipSum / Double(minibatchCount)
+        metrics["losses/explained_variance"] = ExplainedVariance.of(predictions: r.values, targets: r.returns)
+        return metrics
+    }
+}

@@ -1,0 +1,56 @@
+// The ppo-37-tricks experiment end to end at toy length: every config runs a few updates and
+// records its metrics; the thread count does not change a run; a bad config names its key.
+import Foundation
+import HDF5Store
+import TestSupport
+import Testing
+
+/// Short rollouts so that every ablation (Pendulum's 2048-step ones too) finishes in a second.
+let toySettings = ["--steps", "3", "--set", "ppo.steps=32", "--threads", "1"]
+
+@Suite(.serialized) struct PPOExperimentTests {
+    @Test func everyConfigRunsAFewUpdates() throws {
+        let out = temporaryFolder()
+        let result = try runProduct("ppo-37-tricks", ["--all-ablations", "--out", out] + toySettings)
+        #expect(result.status == 0, "\(result.stderr)")
+        let ablations = try experimentAblations("ppo-37-tricks")
+        #expect(ablations.count == 24)
+        for ablation in ablations {
+            let r = try RunResults.load(from: "\(out)/ppo-37-tricks/\(ablation)/seed-0.h5")
+            #expect(r.status == "finished", "\(ablation)")
+            #expect(r.metrics["losses/clipfrac"]?.values.count == 3, "\(ablation)")
+            for key in ["losses/policy_loss", "losses/value_loss", "losses/approx_kl", "losses/explained_variance"] {
+                #expect(r.metrics[key]!.values.allSatisfy { !$0.isInfinite }, "\(ablation) \(key)")
+            }
+            // The Pendulum family extends `pendulum`; the rest stay on CartPole.
+            let env = ablation.hasPrefix("pendulum") ? "Pendulum-v1" : "CartPole-v1"
+            #expect(r.configJSON.contains(#""env":"\#(env)""#), "\(ablation)")
+        }
+        let pendulum = try RunResults.load(from: "\(out)/ppo-37-tricks/pendulum-no-reward-clip/seed-0.h5")
+        #expect(
+            pendulum.configJSON.contains(#""normalizeRewards":true"#)
+                && pendulum.configJSON.contains(#""rewardClip":0"#))
+    }
+
+    @Test func theThreadCountDoesNotChangeARun() throws {
+        var runs: [RunResults] = []
+        for threads in ["1", "2"] {
+            let out = temporaryFolder() + "/t\(threads)"
+            let r = try runProduct(
+                "ppo-37-tricks",
+                ["--out", out, "--steps", "4", "--seed", "5", "--set", "ppo.env=Acrobot-v1", "--threads", threads])
+            #expect(r.status == 0, "\(r.stderr)")
+            runs.append(try RunResults.load(from: "\(out)/ppo-37-tricks/base/seed-5.h5"))
+        }
+        for key in ["losses/policy_loss", "losses/value_loss", "losses/entropy", "losses/approx_kl"] {
+            #expect(runs[0].metrics[key]!.values == runs[1].metrics[key]!.values, "\(key)")
+        }
+    }
+
+    @Test func badConfigNamesTheKey() throws {
+        let result = try runProduct(
+            "ppo-37-tricks", ["--out", temporaryFolder(), "--set", "ppo.minibatches=3"] + toySettings)
+        #expect(result.status != 0)
+        #expect(result.stderr.contains("minibatches"), "\(result.stderr)")
+    }
+}
