@@ -68,7 +68,7 @@ extension Tensor {
     public func exp() -> Tensor { unaryOpSIMD(self, "exp", exp8, derivative: { _, y in y }) }
     public func log() -> Tensor { unaryOp(self, "log", { logf($0) }, derivative: { x, _ in 1 / x }) }
     public func sqrt() -> Tensor { unaryOp(self, "sqrt", { sqrtf($0) }, derivative: { _, y in 0.5 / y }) }
-    public func tanh() -> Tensor { unaryOp(self, "tanh", { tanhf($0) }, derivative: { _, y in 1 - y * y }) }
+    public func tanh() -> Tensor { unaryOpSIMD(self, "tanh", tanh8, derivative: { _, y in 1 - y * y }) }
     public func abs() -> Tensor {
         unaryOp(self, "abs", { Swift.abs($0) }, derivative: { x, _ in x > 0 ? 1 : (x < 0 ? -1 : 0) })
     }

@@ -1,9 +1,24 @@
 // Closed-form checks: values derived by hand, invariants that must hold exactly or to rounding.
+import Foundation
 import TensorCore
 import TestSupport
 import Testing
 
 @Suite struct ClosedFormTests {
+    @Test func vectorisedTanhMatchesLibm() {
+        // A dense grid through both branches (|x| < 0.3: series; above: via exp) and saturation.
+        let values =
+            (-40_000...40_000).map { Float($0) * 2.5e-4 } + [1e-30, -1e-20, 20, -50, 1e4, .infinity, -.infinity]
+        let y = Tensor(values).tanh()
+        var worst: Float = 0
+        for (i, v) in values.enumerated() {
+            let exact = Float(Foundation.tanh(Double(v)))
+            worst = max(worst, abs(y.data[i] - exact) / max(abs(exact), 1e-30))
+        }
+        #expect(worst < 4e-7, "worst relative error \(worst)")
+        #expect(Tensor([.nan]).tanh().item.isNaN)
+    }
+
     @Test func softmaxRowsSumToOne() {
         var rng = RNG(seed: 1)
         let x = Tensor.randn([5, 9], std: 10, rng: &rng)
