@@ -36,12 +36,13 @@ enum PPOExperiment: Experiment {
         let trainer = try PPOTrainer(c, seed: UInt64(run.seed))
         var update = 0
         var interrupted = false
+        var lastReturn = Double.nan  // the progress line shows the latest rollout that ended an episode
         try trainer.train { step, metrics in
             update += 1
             run.results.log(metrics, step: step)
+            lastReturn = metrics["charts/episodic_return"] ?? lastReturn
             run.report(
-                step: update, total: updates,
-                [("return", metrics["charts/episodic_return"] ?? .nan), ("sps", metrics["perf/steps_per_s"] ?? 0)],
+                step: update, total: updates, [("return", lastReturn), ("sps", metrics["perf/steps_per_s"] ?? 0)],
                 unit: "updates")
             if run.shouldStop(after: update) { interrupted = true }
             return !interrupted

@@ -14,7 +14,7 @@ let toySettings = ["--steps", "3", "--set", "ppo.steps=32", "--threads", "1"]
         let result = try runProduct("ppo-37-tricks", ["--all-ablations", "--out", out] + toySettings)
         #expect(result.status == 0, "\(result.stderr)")
         let ablations = try experimentAblations("ppo-37-tricks")
-        #expect(ablations.count == 24)
+        #expect(ablations.count == 25)
         for ablation in ablations {
             let r = try RunResults.load(from: "\(out)/ppo-37-tricks/\(ablation)/seed-0.h5")
             #expect(r.status == "finished", "\(ablation)")

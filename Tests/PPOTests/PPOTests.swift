@@ -69,6 +69,24 @@ func gram(_ w: Tensor) -> (matrix: [Float], size: Int) {
         #expect(abs(Double(categorical.entropy().item) - -(0.25 * log(0.25) + 0.75 * log(0.75))) < 1e-6)
     }
 
+    @Test func distributionGradientsMatchFiniteDifferences() {
+        var rng = RNG(seed: 8)
+        let mean = Tensor.randn([3, 2], rng: &rng).requiringGrad()
+        let logStd = (Tensor.randn([1, 2], rng: &rng) * 0.3).requiringGrad()
+        let actions: [[Float]] = (0..<3).map { _ in [rng.normal(), rng.normal()] }
+        let gaussian = gradientCheck([mean, logStd], eps: 1e-3) {
+            let d = PolicyDistribution.gaussian(mean: mean, logStd: logStd.expand(to: [3, 2]))
+            return concat([d.logProbability(actions), d.entropy()], axis: 0)
+        }
+        #expect(gaussian.worstError < 1e-2, "\(gaussian)")
+        let logits = Tensor.randn([3, 4], rng: &rng).requiringGrad()
+        let categorical = gradientCheck([logits], eps: 1e-3) {
+            let d = PolicyDistribution.categorical(logits: logits)
+            return concat([d.logProbability([[0], [3], [1]]), d.entropy()], axis: 0)
+        }
+        #expect(categorical.worstError < 1e-2, "\(categorical)")
+    }
+
     @Test func runningMeanStdTracksTheWholeStream() {
         var rng = RNG(seed: 4)
         var statistics = RunningMeanStd(width: 2)
