@@ -52,6 +52,7 @@ let tools: [(name: String, path: String, deps: [String])] = [
     ("minhash-bench", "Benchmarks/MinHashBench", ["MinHash", "BenchmarkSupport"]),
     ("dedup", "Experiments/dedup", ["MinHash"]),
     ("nano-transformer-bench", "Benchmarks/NanoTransformerBench", ["NanoTransformer", "BenchmarkSupport"]),
+    ("ppo-bench", "Benchmarks/PPOBench", ["PPO", "BenchmarkSupport"]),
 ]
 
 /// Opt-in CPU-specific code generation for the tensor core's own SIMD loops (OpenBLAS picks its
