@@ -35,7 +35,7 @@ let packages: [LocalPackage] = [
     LocalPackage(name: "PolicyGradient", deps: ["TensorCore"]),
     LocalPackage(
         name: "PPO", deps: ["PolicyGradient", "TensorCore"], experiment: "ppo-37-tricks",
-        experimentDeps: ["ExperimentKit"], testDeps: ["ppo-37-tricks", "HDF5Store"]),
+        experimentDeps: ["ExperimentKit", "HDF5Store"], testDeps: ["ppo-37-tricks", "HDF5Store"]),
     LocalPackage(
         name: "Tokenizer", experiment: "tokenizer", experimentDeps: ["ExperimentKit", "TensorCore"],
         testDeps: ["tokenizer"]),

@@ -56,13 +56,14 @@ public final class Run<Config: ExperimentConfig> {
     /// A training state with this run's config and provenance filled in.
     public func state(
         step: Int, parameters: [(name: String, tensor: Tensor)], optimizer: OptimizerState? = nil,
-        rngStreams: [String: [UInt64]] = [:], tensors: [String: Tensor] = [:], counters: [String: Double] = [:]
+        rngStreams: [String: [UInt64]] = [:], tensors: [String: Tensor] = [:], values: [String: [Double]] = [:],
+        counters: [String: Double] = [:]
     ) -> TrainingState {
         var counters = counters
         counters["seed"] = Double(seed)
         return TrainingState(
             step: step, parameters: parameters, optimizer: optimizer, rngStreams: rngStreams, tensors: tensors,
-            counters: counters, configJSON: configJSON.jsonString, provenance: provenance)
+            values: values, counters: counters, configJSON: configJSON.jsonString, provenance: provenance)
     }
 
     /// Writes the checkpoint (atomically) and flushes the results so both agree on the step.

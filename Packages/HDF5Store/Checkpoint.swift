@@ -4,6 +4,8 @@
 //   /optimizer/<kind>/<name>   float32 optimiser buffers; attribute `step` on /optimizer
 //   /rng/<stream>              uint64[4], xoshiro256** state of each RNG stream
 //   /state/<name>              float32 tensors a run's future depends on (normalisers, ...)
+//   /values/<name>             float64 arrays a run's future depends on (RL environment states,
+//                              running statistics, episode records), never rounded to float32
 //   /counters/<name>           float64 scalars (data cursor, skipped updates, ...)
 //   root attributes            format, step, config (resolved JSON), provenance (JSON) and
 //                              git_commit, date, swift_version, threads
@@ -17,20 +19,22 @@ public struct TrainingState {
     public var optimizer: OptimizerState?
     public var rngStreams: [String: [UInt64]]
     public var tensors: [String: Tensor]
+    public var values: [String: [Double]]
     public var counters: [String: Double]
     public var configJSON: String
     public var provenance: Provenance
 
     public init(
         step: Int, parameters: [(name: String, tensor: Tensor)], optimizer: OptimizerState? = nil,
-        rngStreams: [String: [UInt64]] = [:], tensors: [String: Tensor] = [:], counters: [String: Double] = [:],
-        configJSON: String = "{}", provenance: Provenance
+        rngStreams: [String: [UInt64]] = [:], tensors: [String: Tensor] = [:], values: [String: [Double]] = [:],
+        counters: [String: Double] = [:], configJSON: String = "{}", provenance: Provenance
     ) {
         self.step = step
         self.parameters = parameters
         self.optimizer = optimizer
         self.rngStreams = rngStreams
         self.tensors = tensors
+        self.values = values
         self.counters = counters
         self.configJSON = configJSON
         self.provenance = provenance
@@ -63,6 +67,7 @@ public enum Checkpoint {
             }
             for (name, words) in state.rngStreams { try file.write(words, shape: [words.count], to: "rng/\(name)") }
             for (name, tensor) in state.tensors { try file.write(tensor, to: "state/\(name)") }
+            for (name, array) in state.values { try file.write(array, shape: [array.count], to: "values/\(name)") }
             for (name, value) in state.counters { try file.write([value], shape: [], to: "counters/\(name)") }
         }
     }
@@ -97,6 +102,11 @@ public enum Checkpoint {
         if file.exists("state") {
             for name in try file.datasets(under: "state") {
                 state.tensors[name] = try file.readTensor(from: "state/\(name)")
+            }
+        }
+        if file.exists("values") {
+            for name in try file.datasets(under: "values") {
+                state.values[name] = try file.read(Double.self, from: "values/\(name)").values
             }
         }
         if file.exists("counters") {

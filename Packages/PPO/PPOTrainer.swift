@@ -21,13 +21,15 @@ public struct EpisodeRecord: Equatable, Sendable {
 public final class PPOTrainer {
     public let config: PPOConfig
     public let agent: ActorCritic
-    let optimizer: Adam
+    public let optimizer: Adam
     let envs: VectorEnvironment
     var rng: RNG
     var observationNormalizer: ObservationNormalizer?
     var rewardScaler: RewardScaler?
-    public private(set) var episodes: [EpisodeRecord] = []
-    public private(set) var globalStep = 0
+    public internal(set) var episodes: [EpisodeRecord] = []
+    public internal(set) var globalStep = 0
+    /// Updates done (a resumed run continues from here).
+    public internal(set) var updatesDone = 0
     /// The observations to act on next (normalised when that detail is on).
     var observations: [[Float]] = []
 
@@ -58,7 +60,8 @@ public final class PPOTrainer {
     /// false to stop early.
     public func train(log: (_ step: Int, _ metrics: [String: Double]) -> Bool = { _, _ in true }) throws {
         let started = Date()
-        for update in 1...config.updates {
+        while updatesDone < config.updates {
+            let update = updatesDone + 1
             let progress = 1 - Double(update - 1) / Double(config.updates)
             let lr = config.learningRate * (config.annealLearningRate ? progress : 1)
             let clip = Float(config.clipCoefficient * (config.annealClipRange ? progress : 1))
@@ -72,6 +75,7 @@ public final class PPOTrainer {
                 metrics["charts/episodic_length"] = Double(finished.map(\.length).reduce(0, +)) / Double(finished.count)
             }
             metrics["perf/steps_per_s"] = Double(globalStep) / Date().timeIntervalSince(started)
+            updatesDone = update
             if !log(globalStep, metrics) { return }
         }
     }
@@ -152,11 +156,9 @@ public final class PPOTrainer {
         var (klSum, oldKLSum, clipSum, minibatchCount) = (0.0, 0.0, 0.0, 0)
         var lastKL = 0.0
         let size = config.minibatchSize
-        var order = Array(0..<config.batchSize)
+        var minibatches = Minibatches(count: config.batchSize)
         epochs: for _ in 0..<config.epochs {
-            rng.shuffle(&order)
-            for start in stride(from: 0, to: config.batchSize, by: size) {
-                let indices = Array(order[start..<(start + size)])
+            for indices in minibatches.epoch(size: size, rng: &rng) {
                 let obs = Tensor(indices.flatMap { r.observations[$0] }, shape: [size, envs.observationSize])
                 let (policy, values) = agent(obs)
                 let newLogProbs = policy.logProbability(indices.map { r.actions[$0] })

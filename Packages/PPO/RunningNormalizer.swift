@@ -5,9 +5,9 @@
 
 /// Running mean and variance of vectors of a fixed width.
 public struct RunningMeanStd: Equatable, Sendable {
-    public private(set) var mean: [Double]
-    public private(set) var variance: [Double]
-    public private(set) var count = 1e-4
+    public internal(set) var mean: [Double]
+    public internal(set) var variance: [Double]
+    public internal(set) var count = 1e-4
 
     public init(width: Int) {
         mean = Array(repeating: 0, count: width)
@@ -33,7 +33,7 @@ public struct RunningMeanStd: Equatable, Sendable {
 
 /// Observation normalisation (detail 6) and clipping (detail 7): clip((o - mean) / sqrt(var + 1e-8)).
 public struct ObservationNormalizer: Equatable, Sendable {
-    public private(set) var statistics: RunningMeanStd
+    public internal(set) var statistics: RunningMeanStd
     public let clip: Float?
 
     public init(width: Int, clip: Float?) {
@@ -60,8 +60,8 @@ public struct ObservationNormalizer: Equatable, Sendable {
 /// discounted return G = gamma G (1 - terminated) + r, as Gymnasium's NormalizeReward (which
 /// resets G on termination only, not on truncation).
 public struct RewardScaler: Equatable, Sendable {
-    public private(set) var statistics = RunningMeanStd(width: 1)
-    public private(set) var discountedReturns: [Double]
+    public internal(set) var statistics = RunningMeanStd(width: 1)
+    public internal(set) var discountedReturns: [Double]
     public let gamma: Double
     public let clip: Float?
 

@@ -18,9 +18,9 @@ public struct VectorStep {
 }
 
 public final class VectorEnvironment {
-    public private(set) var environments: [any Environment]
+    public internal(set) var environments: [any Environment]
     var rngs: [RNG]
-    public private(set) var observations: [[Float]]
+    public internal(set) var observations: [[Float]]
     var elapsed: [Int]
     var episodeReturns: [Double]
     /// Steps before truncation (the environment's own limit unless overridden).

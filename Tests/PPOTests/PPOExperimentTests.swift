@@ -47,6 +47,33 @@ let toySettings = ["--steps", "3", "--set", "ppo.steps=32", "--threads", "1"]
         }
     }
 
+    @Test(arguments: ["base", "pendulum"])
+    func resumeEqualsAnUninterruptedRun(_ ablation: String) throws {
+        let whole = temporaryFolder("resume-\(ablation)") + "/whole"
+        let split = temporaryFolder("resume-\(ablation)") + "/split"
+        let common = ["--ablation", ablation, "--steps", "6", "--set", "ppo.steps=64", "--seed", "4", "--threads", "1"]
+        #expect(try runProduct("ppo-37-tricks", common + ["--out", whole]).status == 0)
+        let stopped = try runProduct("ppo-37-tricks", common + ["--out", split, "--stop-at", "3"])
+        #expect(stopped.status == 130, "\(stopped.stderr)")
+        let checkpoint = "\(split)/ppo-37-tricks/\(ablation)/seed-4.ckpt.h5"
+        #expect(try Checkpoint.load(from: checkpoint).step == 3 * 256)  // environment steps: 3 updates x 4 envs x 64
+        let resumed = try runProduct("ppo-37-tricks", common + ["--out", split, "--resume", checkpoint])
+        #expect(resumed.status == 0, "\(resumed.stderr)")
+
+        let a = try Checkpoint.load(from: "\(whole)/ppo-37-tricks/\(ablation)/seed-4.ckpt.h5")
+        let b = try Checkpoint.load(from: checkpoint)
+        #expect(a.step == 6 * 256 && b.step == 6 * 256)
+        for (name, tensor) in a.parameters { #expect(b.parameter(name)!.isBitIdentical(to: tensor), "\(name)") }
+        #expect(a.rngStreams == b.rngStreams && a.counters == b.counters && a.values == b.values)
+        #expect(a.values["env.state"] != nil && (ablation == "base") == (a.values["obs_norm.mean"] == nil))
+        let ra = try RunResults.load(from: "\(whole)/ppo-37-tricks/\(ablation)/seed-4.h5")
+        let rb = try RunResults.load(from: "\(split)/ppo-37-tricks/\(ablation)/seed-4.h5")
+        for (key, series) in ra.metrics where key != "perf/steps_per_s" {
+            #expect(rb.metrics[key]?.values == series.values && rb.metrics[key]?.steps == series.steps, "\(key)")
+        }
+        #expect(ra.summary == rb.summary)
+    }
+
     @Test func badConfigNamesTheKey() throws {
         let result = try runProduct(
             "ppo-37-tricks", ["--out", temporaryFolder(), "--set", "ppo.minibatches=3"] + toySettings)
