@@ -22,6 +22,17 @@ func moeShape(
     return c
 }
 
+/// A two-layer model of width 16 for whole-model checks.
+func tinyTransformer(vocab: Int) -> TransformerConfig {
+    var c = TransformerConfig()
+    c.vocabSize = vocab
+    c.dModel = 16
+    c.layers = 2
+    c.heads = 2
+    c.kvHeads = 2
+    return c
+}
+
 /// Router weights that send every token of a positive input to expert 0 first, then expert 1.
 func skewRouter(_ layer: MixtureOfExperts) {
     let w = layer.parameter(named: "router.weight")!
@@ -59,12 +70,7 @@ func skewRouter(_ layer: MixtureOfExperts) {
 
     @Test(arguments: [RouterKind.softmax, .sigmoid])
     func oneExpertTopOneWithoutSharedEqualsTheDenseModel(router: RouterKind) throws {
-        var model = TransformerConfig()
-        model.vocabSize = 37
-        model.dModel = 16
-        model.layers = 2
-        model.heads = 2
-        model.kvHeads = 2
+        var model = tinyTransformer(vocab: 37)
         model.mlpHidden = 24
         var moe = moeShape(experts: 1, topK: 1, shared: 0, router: router)
         moe.expertHidden = 24
@@ -204,12 +210,7 @@ func skewRouter(_ layer: MixtureOfExperts) {
     }
 
     @Test func trainingLossAddsTheAuxiliaryLossesAndEvaluationDoesNot() throws {
-        var model = TransformerConfig()
-        model.vocabSize = 29
-        model.dModel = 16
-        model.layers = 2
-        model.heads = 2
-        model.kvHeads = 2
+        let model = tinyTransformer(vocab: 29)
         var moe = moeShape(balancing: .auxLoss)
         moe.routerZLoss = 1e-3
         var rng = RNG(seed: 6)
