@@ -49,7 +49,7 @@ class Agent(nn.Module):
         return action, dist.log_prob(action), dist.entropy(), self.critic(x)
 
 
-def train(seed):
+def train(seed, total):
     np.random.seed(seed)
     torch.manual_seed(seed)
     envs = gym.vector.SyncVectorEnv(
@@ -63,7 +63,7 @@ def train(seed):
     next_done = torch.zeros(ENVS)
     episode_return, episode_returns, curve = np.zeros(ENVS), [], []
     batch = ENVS * STEPS
-    updates, step = TOTAL // batch, 0
+    updates, step = total // batch, 0
     start = time.perf_counter()
     for update in range(1, updates + 1):
         for group in optimizer.param_groups:
@@ -115,7 +115,7 @@ def train(seed):
                 nn.utils.clip_grad_norm_(agent.parameters(), MAX_GRAD)
                 optimizer.step()
     seconds = time.perf_counter() - start
-    tail = [r for s, r in curve if s > TOTAL * 9 // 10]
+    tail = [r for s, r in curve if s > total * 9 // 10]
     return seconds / step, curve, float(np.mean(tail))
 
 
@@ -124,13 +124,15 @@ def main():
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--seeds", default="0")
     parser.add_argument("--out", required=True)
+    parser.add_argument("--total", type=int, default=TOTAL, help="environment steps (smoke runs: fewer)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     rows, curves = [], {}
     for seed in [int(s) for s in args.seeds.split(",")]:
-        per_step, curve, final = train(seed)
+        per_step, curve, final = train(seed, args.total)
         print(f"seed {seed}: {1 / per_step:.0f} steps/s, final return {final:.1f}", flush=True)
-        rows.append({"name": "ppo training", "shape": f"CartPole-v1 500k steps, seed {seed}", "seconds": per_step})
+        rows.append({"name": "ppo training", "shape": f"CartPole-v1 {args.total // 1000}k steps, seed {seed}",
+                     "seconds": per_step})
         curves[seed] = {"curve": curve, "final_return": final}
     write_results(rows, args.out)
     pathlib.Path(args.out.replace(".json", "-curves.json")).write_text(json.dumps(curves))
