@@ -165,6 +165,31 @@ func skewRouter(_ layer: MixtureOfExperts) {
         #expect(layer.lastChoice != recorded)
     }
 
+    @Test func modelLevelReplayKeepsEveryLayersChoiceAcrossAnUpdate() throws {
+        var rng = RNG(seed: 12)
+        let model = try NanoTransformer(
+            tinyTransformer(vocab: 31), mlp: MixtureOfExperts.factory(moeShape(experts: 8)), rng: &rng)
+        let ids = (0..<24).map { ($0 * 5) % 31 }
+        let targets = ids.map { ($0 + 1) % 31 }
+        _ = model.loss(ids, targets: targets, batch: 2, time: 12, rng: &rng).total
+        let recorded = RoutingReplay.record(model)
+        #expect(recorded.count == 2 && recorded.allSatisfy { $0.count == 24 * 2 })
+        // A large update moves the routers...
+        let opt = Adam(model.namedParameters())
+        opt.zeroGrad()
+        model.loss(ids, targets: targets, batch: 2, time: 12, rng: &rng).total.backward()
+        opt.step(lr: 0.5)
+        _ = model.logits(ids, batch: 2, time: 12, rng: &rng)
+        #expect(RoutingReplay.record(model) != recorded)
+        // ...and replay gives the old choices back, in every layer, until released.
+        RoutingReplay.replay(model, recorded)
+        _ = model.logits(ids, batch: 2, time: 12, rng: &rng)
+        #expect(RoutingReplay.record(model) == recorded)
+        RoutingReplay.replay(model, nil)
+        _ = model.logits(ids, batch: 2, time: 12, rng: &rng)
+        #expect(RoutingReplay.record(model) != recorded)
+    }
+
     @Test func balanceLossAndZLossEqualHandComputedValues() {
         // Router = identity on 2 features; tokens (ln 3, 0), (0, ln 3), (ln 3, 0):
         // softmax (3/4, 1/4), (1/4, 3/4), (3/4, 1/4); top-1: experts 0, 1, 0.
