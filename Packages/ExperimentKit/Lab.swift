@@ -61,10 +61,12 @@ public enum Lab {
         ablations: [String] = [], figure: String? = nil
     ) throws -> (markdown: String, plots: [String]) {
         var runs = try loadResults(try findResultsFiles(paths))
-        if !ablations.isEmpty {
-            let missing = Set(ablations).subtracting(runs.map(\.ablation)).sorted()
+        // A named baseline must have runs too (a note's block waits for it like for the others).
+        let required = Set(ablations + (baseline.map { [$0] } ?? []))
+        if !required.isEmpty {
+            let missing = required.subtracting(runs.map(\.ablation)).sorted()
             guard missing.isEmpty else { throw MissingAblations(names: missing, paths: paths) }
-            runs = runs.filter { ablations.contains($0.ablation) }
+            if !ablations.isEmpty { runs = runs.filter { ablations.contains($0.ablation) } }
         }
         let keys = metrics.isEmpty ? Set(runs.flatMap { $0.metrics.keys }).sorted() : metrics
         var sections: [String] = []

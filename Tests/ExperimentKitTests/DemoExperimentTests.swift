@@ -53,6 +53,10 @@ func runDemo(_ arguments: [String]) throws -> RunOutcome {
             _ = try Lab.compareReport(
                 paths: [out], metrics: ["loss/val"], baseline: nil, plotFolder: nil, ablations: ["gone"])
         }
+        // A named baseline without runs is missing too (a note's block is kept until it has run).
+        #expect(throws: Lab.MissingAblations.self) {
+            _ = try Lab.compareReport(paths: [out], metrics: ["loss/val"], baseline: "gone", plotFolder: nil)
+        }
     }
 
     @Test func sameSeedGivesIdenticalMetricsAndTheLossFalls() throws {
