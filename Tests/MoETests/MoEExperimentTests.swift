@@ -20,7 +20,7 @@ let toySettings = [
         let result = try runProduct("moe", ["--all-ablations", "--steps", "4", "--out", out] + toySettings)
         #expect(result.status == 0, "\(result.stderr)")
         let ablations = try experimentAblations("moe")
-        #expect(ablations.count == 10)
+        #expect(ablations.count == 11)
         for ablation in ablations {
             let r = try RunResults.load(from: "\(out)/moe/\(ablation)/seed-0.h5")
             #expect(r.status == "finished", "\(ablation)")
