@@ -6,7 +6,7 @@
 //   losses/policy_loss, losses/value_loss, losses/entropy   of the last minibatch, as CleanRL
 //   losses/approx_kl (k3), losses/old_approx_kl (k1), losses/clipfrac   means over the update's minibatches
 //   losses/explained_variance   1 - Var(R - V) / Var(R) over the batch (1: the critic explains the returns)
-//   perf/steps_per_s            environment steps per second so far (rollouts and updates)
+//   perf/steps_per_s            environment steps per second so far in this process (rollouts and updates)
 // Alarms: a non-finite loss or gradient norm stops the run with an error naming the quantity and update.
 import Foundation
 import PolicyGradient
@@ -59,7 +59,7 @@ public final class PPOTrainer {
     /// Runs every update; `log` receives each update's metrics at the global step and returns
     /// false to stop early.
     public func train(log: (_ step: Int, _ metrics: [String: Double]) -> Bool = { _, _ in true }) throws {
-        let started = Date()
+        let (started, startStep) = (Date(), globalStep)  // a resumed run times only its own steps
         while updatesDone < config.updates {
             let update = updatesDone + 1
             let progress = 1 - Double(update - 1) / Double(config.updates)
@@ -74,7 +74,7 @@ public final class PPOTrainer {
                 metrics["charts/episodic_return"] = finished.map(\.episodeReturn).reduce(0, +) / Double(finished.count)
                 metrics["charts/episodic_length"] = Double(finished.map(\.length).reduce(0, +)) / Double(finished.count)
             }
-            metrics["perf/steps_per_s"] = Double(globalStep) / Date().timeIntervalSince(started)
+            metrics["perf/steps_per_s"] = Double(globalStep - startStep) / Date().timeIntervalSince(started)
             updatesDone = update
             if !log(globalStep, metrics) { return }
         }
