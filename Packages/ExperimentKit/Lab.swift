@@ -75,8 +75,8 @@ public enum Lab {
             let direction: Bool? =
                 lowerIsBetter.contains(metric) ? true : (higherIsBetter.contains(metric) ? false : nil)
             sections.append(try compare(runs, metric: metric, baseline: baseline, lowerIsBetter: direction).markdown)
-            // Curves for metrics; a summary (one number per run) is a table only.
-            if let plotFolder, runs.contains(where: { $0.metrics[metric] != nil }) {
+            // Curves for metrics; a summary, or a metric logged once per run, is a table only.
+            if let plotFolder, runs.contains(where: { ($0.metrics[metric]?.steps.count ?? 0) > 1 }) {
                 try FileManager.default.createDirectory(atPath: plotFolder, withIntermediateDirectories: true)
                 let stem = figure ?? runs[0].experiment
                 let file = "\(plotFolder)/\(stem)-\(metric.replacingOccurrences(of: "/", with: "-")).svg"
