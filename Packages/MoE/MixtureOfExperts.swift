@@ -90,14 +90,13 @@ public final class MixtureOfExperts: FeedForwardLayer {
 
         auxiliaryLoss = nil
         if training {
+            let load = Router.load(routing.experts, expertCount: config.experts)
             var losses: [Tensor] = []
             if config.balancing == .auxLoss {
-                losses.append(
-                    Router.balanceLoss(routing, expertCount: config.experts, weight: Float(config.auxLossWeight)))
+                losses.append(Router.balanceLoss(routing, load: load, weight: Float(config.auxLossWeight)))
             }
             if config.routerZLoss > 0 { losses.append(Router.zLoss(routing, coefficient: Float(config.routerZLoss))) }
             auxiliaryLoss = losses.isEmpty ? nil : losses.dropFirst().reduce(losses[0], +)
-            let load = Router.load(routing.experts, expertCount: config.experts)
             for e in 0..<config.experts { statistics.load[e] += load[e] }
             statistics.dropped += dispatch.dropped
             statistics.tokens += n

@@ -55,9 +55,9 @@ public enum Router {
 
     /// Switch Transformer's balance loss: alpha * N_r * sum_i f_i P_i, with f_i = load_i / (N K)
     /// the share of assignments that went to expert i and P_i = mean over tokens of probability i.
-    /// Equals alpha when both are uniform; only P carries a gradient.
-    public static func balanceLoss(_ routing: Routing, expertCount: Int, weight alpha: Float) -> Tensor {
-        let load = Self.load(routing.experts, expertCount: expertCount)
+    /// Equals alpha when both are uniform; only P carries a gradient. `load` as `Router.load` gives it.
+    public static func balanceLoss(_ routing: Routing, load: [Int], weight alpha: Float) -> Tensor {
+        let expertCount = load.count
         let f = Tensor(load.map { Float($0) / Float(routing.experts.count) })
         let p = routing.probabilities.mean(axis: 0)
         return (f * p).sum() * (alpha * Float(expertCount))

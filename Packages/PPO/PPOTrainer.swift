@@ -65,11 +65,12 @@ public final class PPOTrainer {
             let progress = 1 - Double(update - 1) / Double(config.updates)
             let lr = config.learningRate * (config.annealLearningRate ? progress : 1)
             let clip = Float(config.clipCoefficient * (config.annealClipRange ? progress : 1))
-            let batch = collectRollout()
-            var metrics = try optimize(batch, lr: Float(lr), clip: clip, update: update)
+            let firstEpisode = episodes.count
+            let rollout = collectRollout()
+            var metrics = try optimize(rollout, lr: Float(lr), clip: clip, update: update)
             metrics["charts/learning_rate"] = lr
             metrics["charts/clip_coefficient"] = Double(clip)
-            let finished = episodes.filter { $0.step > globalStep - config.batchSize }
+            let finished = episodes[firstEpisode...]
             if !finished.isEmpty {
                 metrics["charts/episodic_return"] = finished.map(\.episodeReturn).reduce(0, +) / Double(finished.count)
                 metrics["charts/episodic_length"] = Double(finished.map(\.length).reduce(0, +)) / Double(finished.count)
@@ -101,17 +102,15 @@ public final class PPOTrainer {
         let bounds: (Float, Float)? =
             if case .box(_, let low, let high) = envs.actionSpace { (low, high) } else { nil }
         for _ in 0..<config.steps {
-            let (actions, logProbs, values) = withNoGrad { () -> ([[Float]], [Float], [Float]) in
-                let (policy, values) = agent(
-                    Tensor(observations.flatMap { $0 }, shape: [config.envs, envs.observationSize]))
-                let actions = policy.sample(rng: &rng)
-                // Continuous 5: the environment gets clipped actions; the buffer keeps what was sampled.
-                let clipped = bounds.map { b in actions.map { $0.map { min(max($0, b.0), b.1) } } } ?? actions
-                let stored = config.storeUnclippedActions ? actions : clipped
-                return (stored, policy.logProbability(stored).array, values.array)
+            let (sampled, policy, values) = withNoGrad { () -> ([[Float]], PolicyDistribution, [Float]) in
+                let (policy, values) = agent(batch(observations))
+                return (policy.sample(rng: &rng), policy, values.array)
             }
-            let clippedActions = bounds.map { b in actions.map { $0.map { min(max($0, b.0), b.1) } } } ?? actions
-            let step = envs.step(clippedActions)
+            // Continuous 5: the environment gets clipped actions; the buffer keeps what was sampled.
+            let clipped = bounds.map { b in sampled.map { $0.map { min(max($0, b.0), b.1) } } } ?? sampled
+            let actions = config.storeUnclippedActions ? sampled : clipped
+            let logProbs = withNoGrad { policy.logProbability(actions).array }
+            let step = envs.step(clipped)
             globalStep += config.envs
             for e in step.finishedEpisodes {
                 episodes.append(EpisodeRecord(step: globalStep, episodeReturn: e.episodeReturn, length: e.length))
@@ -123,15 +122,10 @@ public final class PPOTrainer {
             r.rewards += rewardScaler?(step.rewards, terminated: step.terminated) ?? step.rewards.map { Float($0) }
             r.ends.terminated += step.terminated
             r.ends.truncated += step.truncated
-            // The bootstrap value of a truncated episode: V(final observation), normalised as the
-            // observations are but without updating the statistics.
-            let finals = step.finalObservations.map { o in o.map { observationNormalizer?.normalize($0) ?? $0 } }
-            r.ends.truncationValues += self.values(of: finals, where: step.truncated)
+            r.ends.truncationValues += truncationValues(step)
             observations = observationNormalizer?(step.observations) ?? step.observations
         }
-        let lastValues = withNoGrad {
-            agent(Tensor(observations.flatMap { $0 }, shape: [config.envs, envs.observationSize])).values.array
-        }
+        let lastValues = withNoGrad { agent(batch(observations)).values.array }
         (r.advantages, r.returns) = GAE.advantages(
             rewards: r.rewards, values: r.values, ends: r.ends, lastValues: lastValues, envs: config.envs,
             gamma: Float(config.gamma), lambda: config.gae ? Float(config.gaeLambda) : 1,
@@ -139,14 +133,20 @@ public final class PPOTrainer {
         return r
     }
 
-    /// V of the observations where `mask` is set (0 elsewhere), one batched forward.
-    func values(of observations: [[Float]?], where mask: [Bool]) -> [Float] {
-        let rows = (0..<mask.count).filter { mask[$0] && observations[$0] != nil }
-        var out = [Float](repeating: 0, count: mask.count)
+    /// Rows of observations as one (rows, observation size) tensor.
+    func batch(_ rows: [[Float]]) -> Tensor { Tensor(rows.flatMap { $0 }, shape: [rows.count, envs.observationSize]) }
+
+    /// The bootstrap value of each truncated episode: V(final observation), normalised as the
+    /// observations are but without updating the statistics (0 where the episode goes on or
+    /// terminated). One batched forward.
+    func truncationValues(_ step: VectorStep) -> [Float] {
+        let rows = (0..<step.truncated.count).filter { step.truncated[$0] }
+        var out = [Float](repeating: 0, count: step.truncated.count)
         guard !rows.isEmpty else { return out }
-        let v = withNoGrad {
-            agent(Tensor(rows.flatMap { observations[$0]! }, shape: [rows.count, envs.observationSize])).values
+        let finals = rows.map {
+            observationNormalizer?.normalize(step.finalObservations[$0]!) ?? step.finalObservations[$0]!
         }
+        let v = withNoGrad { agent(batch(finals)).values }
         for (k, row) in rows.enumerated() { out[row] = v.data[k] }
         return out
     }
@@ -159,8 +159,7 @@ public final class PPOTrainer {
         var minibatches = Minibatches(count: config.batchSize)
         epochs: for _ in 0..<config.epochs {
             for indices in minibatches.epoch(size: size, rng: &rng) {
-                let obs = Tensor(indices.flatMap { r.observations[$0] }, shape: [size, envs.observationSize])
-                let (policy, values) = agent(obs)
+                let (policy, values) = agent(batch(indices.map { r.observations[$0] }))
                 let newLogProbs = policy.logProbability(indices.map { r.actions[$0] })
                 let oldLogProbs = indices.map { r.logProbs[$0] }
                 var advantages = indices.map { r.advantages[$0] }

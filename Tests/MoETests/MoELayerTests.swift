@@ -200,7 +200,7 @@ func skewRouter(_ layer: MixtureOfExperts) {
         #expect(routing.experts == [0, 1, 0])
         #expect(routing.gates.maxAbsDifference(Tensor([0.75, 0.75, 0.75], shape: [3, 1])) < 1e-6)
         // f = (2/3, 1/3); P = (1.75/3, 1.25/3); alpha N sum f P = 0.01 * 2 * 4.75 / 9.
-        let balance = Router.balanceLoss(routing, expertCount: 2, weight: 0.01)
+        let balance = Router.balanceLoss(routing, load: Router.load(routing.experts, expertCount: 2), weight: 0.01)
         #expect(abs(Double(balance.item) - 0.01 * 2 * 4.75 / 9) < 1e-7)
         // logsumexp(ln 3, 0) = ln 4 for every token.
         let z = Router.zLoss(routing, coefficient: 1e-3)
