@@ -26,10 +26,16 @@ struct NanoTransformerBench: ParsableCommand {
     @Option(help: "Write measurements as JSON to this file.")
     var out: String?
 
+    @Option(help: "Only these shapes (tiny, small; repeatable). Default: both.")
+    var shape: [String] = []
+
+    @Option(help: "Only run this many training steps of each shape, untimed (for a profiler).")
+    var profileSteps: Int?
+
     func run() throws {
         Threads.set(threads)
         var results: [BenchmarkResult] = []
-        for s in shapes {
+        for s in shapes where shape.isEmpty || shape.contains(s.name) {
             var config = TransformerConfig()
             config.vocabSize = s.vocab
             config.dModel = s.d
@@ -45,12 +51,38 @@ struct NanoTransformerBench: ParsableCommand {
             let targets = (0..<(s.batch * s.context)).map { _ in rng.int(below: s.vocab) }
             let shape = "\(s.name) d\(s.d) L\(s.layers) H\(s.heads) T\(s.context) B\(s.batch) V\(s.vocab)"
 
-            let step = medianTime {
+            func trainStep() {
                 optimizer.zeroGrad()
                 model.loss(ids, targets: targets, batch: s.batch, time: s.context, rng: &rng).total.backward()
                 clipGradNorm(model.parameters, maxNorm: 1)
                 optimizer.step(lr: 1e-4)
             }
+            if let profileSteps {
+                // Wall time per phase, for reading a profile next to it.
+                var phases = [Double](repeating: 0, count: 4)
+                func timed(_ phase: Int, _ body: () -> Void) {
+                    let start = DispatchTime.now().uptimeNanoseconds
+                    body()
+                    phases[phase] += Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6 / Double(profileSteps)
+                }
+                for _ in 0..<profileSteps {
+                    var loss: Tensor?
+                    optimizer.zeroGrad()
+                    timed(0) {
+                        loss = model.loss(ids, targets: targets, batch: s.batch, time: s.context, rng: &rng).total
+                    }
+                    timed(1) { loss!.backward() }
+                    timed(2) { clipGradNorm(model.parameters, maxNorm: 1) }
+                    timed(3) { optimizer.step(lr: 1e-4) }
+                }
+                print(
+                    shape
+                        + String(
+                            format: "  ms per step: forward %.1f  backward %.1f  clip %.1f  AdamW %.1f", phases[0],
+                            phases[1], phases[2], phases[3]))
+                continue
+            }
+            let step = medianTime(trainStep)
             results.append(BenchmarkResult(name: "train_step", shape: shape, seconds: step))
             print(shape + String(format: "  train %8.0f tokens/s", Double(s.batch * s.context) / step))
 

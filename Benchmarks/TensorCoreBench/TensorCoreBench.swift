@@ -111,6 +111,9 @@ struct TensorCoreBench: ParsableCommand {
             report(
                 "swiglu fwd+bwd", "\(cfg.name) \(rows)x\(hidden)",
                 medianTime(forwardBackward([a1, a3]) { swiglu(gate: a1, up: a3) }))
+            report(
+                "swiglu fwd", "\(cfg.name) \(rows)x\(hidden)",
+                medianTime { _ = withNoGrad { swiglu(gate: a1, up: a3) } })
             let logits = Tensor.randn([rows, cfg.v], rng: &rng).requiringGrad()
             let targets = (0..<rows).map { _ in rng.int(below: cfg.v) }
             report(

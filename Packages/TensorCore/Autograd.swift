@@ -85,10 +85,7 @@ extension Tensor {
 
     func accumulateGrad(_ g: Tensor) {
         if let existing = grad {
-            let n = count
-            let dst = existing.data
-            let src = g.data
-            for i in 0..<n { dst[i] += src[i] }
+            elementwiseSum(existing.data, existing.data, g.data, count: count)
         } else {
             grad = g.copy()
         }
@@ -96,7 +93,7 @@ extension Tensor {
 
     func addingWithoutGraph(_ other: Tensor) -> Tensor {
         let out = Tensor(shape: shape, zeroed: false)
-        for i in 0..<count { out.data[i] = data[i] + other.data[i] }
+        elementwiseSum(out.data, data, other.data, count: count)
         return out
     }
 
@@ -123,4 +120,15 @@ extension Tensor {
     }
 
     public func zeroGrad() { grad = nil }
+}
+
+/// out[i] = a[i] + b[i] (out may alias a), over the tensor core's threads.
+func elementwiseSum(
+    _ out: UnsafeMutablePointer<Float>, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, count: Int
+) {
+    let box = UncheckedBox((out, a, b))
+    parallelFor(count, costPerItem: 2) { range in
+        let (out, a, b) = box.value
+        forEachBlock8(range) { i, lanes in store8(load8(a + i, lanes) + load8(b + i, lanes), out + i, lanes) }
+    }
 }

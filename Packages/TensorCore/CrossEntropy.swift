@@ -57,7 +57,13 @@ func crossEntropyBackward(
                 let row = logits + r * vocab
                 let scale = rowScale[r]
                 let l = lse[r]
-                forEachBlock8(0..<vocab) { j, lanes in store8(scale * exp8(load8(row + j, lanes) - l), d + j, lanes) }
+                // An explicit loop: as a forEachBlock8 closure this exp-heavy body is not inlined.
+                var j = 0
+                while j < vocab {
+                    let lanes = min(8, vocab - j)
+                    store8(scale * exp8(load8(row + j, lanes) - l), d + j, lanes)
+                    j += 8
+                }
                 d[target] -= scale
             }
         }

@@ -57,18 +57,10 @@ func layerNormBackward(
             }
         }
     }
-    dg.update(repeating: 0, count: cols)
-    db.update(repeating: 0, count: cols)
-    for r in 0..<rows {
-        let xr = x + r * cols
-        let dyr = dy + r * cols
-        let (m, s) = (mean[r], rstd[r])
-        forEachBlock8(0..<cols) { j, lanes in
-            let d = load8(dyr + j, lanes)
-            store8(load8(dg + j, lanes) + d * (load8(xr + j, lanes) - m) * s, dg + j, lanes)
-            store8(load8(db + j, lanes) + d, db + j, lanes)
-        }
+    columnSumOverRows(dg, rows: rows, cols: cols) { r, j, lanes in
+        load8(dy + r * cols + j, lanes) * (load8(x + r * cols + j, lanes) - mean[r]) * rstd[r]
     }
+    columnSumOverRows(db, rows: rows, cols: cols) { r, j, lanes in load8(dy + r * cols + j, lanes) }
 }
 
 /// LayerNorm over the last axis of x with gain `weight` and shift `bias` (both (C)).

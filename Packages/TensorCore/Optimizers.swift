@@ -139,16 +139,28 @@ public final class Adam: Optimizer {
         for (index, (name, p)) in parameters.enumerated() {
             guard let grad = p.grad else { continue }
             let wd = noDecay.contains(name) ? 0 : weightDecay
-            let (w, g, m, v) = (p.data, grad.data, firstMoments[index].data, secondMoments[index].data)
+            let box = UncheckedBox((p.data, grad.data, firstMoments[index].data, secondMoments[index].data))
             let (b1, b2, eps, decoupled) = (beta1, beta2, eps, decoupledWeightDecay)
-            for i in 0..<p.count {
-                var gi = g[i]
-                if decoupled { w[i] *= 1 - lr * wd } else { gi += wd * w[i] }
-                m[i] = b1 * m[i] + (1 - b1) * gi
-                v[i] = b2 * v[i] + (1 - b2) * gi * gi
-                let mHat = m[i] / correction1
-                let vHat = v[i] / correction2
-                w[i] -= lr * mHat / (vHat.squareRoot() + eps)
+            // Element by element (8 lanes, each lane the scalar formula in the same order), so
+            // splitting the range over threads changes no bit.
+            parallelFor(p.count, costPerItem: 16) { range in
+                let (w, g, m, v) = box.value
+                var i = range.lowerBound
+                while i < range.upperBound {  // not forEachBlock8: the optimiser would not inline this body
+                    let lanes = min(8, range.upperBound - i)
+                    var gi = load8(g + i, lanes)
+                    var wi = load8(w + i, lanes)
+                    if decoupled { wi *= 1 - lr * wd } else { gi += wd * wi }
+                    let mi = b1 * load8(m + i, lanes) + (1 - b1) * gi
+                    let vi = b2 * load8(v + i, lanes) + (1 - b2) * gi * gi
+                    let mHat = mi / correction1
+                    let vHat = vi / correction2
+                    wi -= lr * mHat / (vHat.squareRoot() + eps)
+                    store8(mi, m + i, lanes)
+                    store8(vi, v + i, lanes)
+                    store8(wi, w + i, lanes)
+                    i += 8
+                }
             }
         }
     }

@@ -42,14 +42,27 @@ func rmsNormBackward(
             }
         }
     }
-    // dg sums over rows: done sequentially by column so the order is fixed.
-    dg.update(repeating: 0, count: cols)
-    for r in 0..<rows {
-        let xr = x + r * cols
-        let dyr = dy + r * cols
-        let s = rstd[r]
-        forEachBlock8(0..<cols) { j, lanes in
-            store8(load8(dg + j, lanes) + load8(dyr + j, lanes) * load8(xr + j, lanes) * s, dg + j, lanes)
+    columnSumOverRows(dg, rows: rows, cols: cols) { r, j, lanes in
+        load8(dy + r * cols + j, lanes) * load8(x + r * cols + j, lanes) * rstd[r]
+    }
+}
+
+/// out[j] = sum over r = 0 ..< rows of term(r, j) for the 8 columns at j, rows added in order
+/// (a fixed order, whatever the thread count); strips of 8 columns run in parallel.
+@inline(__always)
+func columnSumOverRows(
+    _ out: UnsafeMutablePointer<Float>, rows: Int, cols: Int, _ term: (Int, Int, Int) -> Float8
+) {
+    let strips = (cols + 7) / 8
+    let box = UncheckedBox(out)
+    parallelFor(strips, costPerItem: rows * 8) { range in
+        let out = box.value
+        for strip in range {
+            let j = strip * 8
+            let lanes = min(8, cols - j)
+            var sum = Float8()
+            for r in 0..<rows { sum += term(r, j, lanes) }
+            store8(sum, out + j, lanes)
         }
     }
 }

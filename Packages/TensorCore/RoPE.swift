@@ -1,3 +1,5 @@
+import Synchronization
+
 // Rotary position embedding (Su et al. 2021), fused forward/backward.
 // Pairing: "rotate-half" (GPT-NeoX / HF Llama): dimension i pairs with i + D/2, i < D/2,
 // rotated by angle m * theta_i with theta_i = base^(-2i/D) and m the (scaled) position.
@@ -28,6 +30,37 @@ public func ropeAngles(positions: [Int], headDim: Int, base: Double, positionSca
     return (c, s)
 }
 
+/// The last tables `rope` computed: every layer's q and k, in forward and backward, rotate by the
+/// same angles, and each table costs a pow, cos and sin per entry.
+final class RoPETables: Sendable {
+    static let shared = RoPETables()
+
+    private struct Entry {
+        let positions: [Int]
+        let headDim: Int
+        let base, positionScale: Double
+        let cos, sin: [Float]
+    }
+
+    private let last = Mutex<Entry?>(nil)
+
+    func angles(positions: [Int], headDim: Int, base: Double, positionScale: Double) -> (cos: [Float], sin: [Float]) {
+        if let hit = last.withLock({ entry -> Entry? in
+            guard let entry, entry.headDim == headDim, entry.base == base, entry.positionScale == positionScale,
+                entry.positions == positions
+            else { return nil }
+            return entry
+        }) {
+            return (hit.cos, hit.sin)
+        }
+        let (c, s) = ropeAngles(positions: positions, headDim: headDim, base: base, positionScale: positionScale)
+        let entry = Entry(
+            positions: positions, headDim: headDim, base: base, positionScale: positionScale, cos: c, sin: s)
+        last.withLock { $0 = entry }
+        return (c, s)
+    }
+}
+
 /// y1 = x1 cos - x2 sin, y2 = x1 sin + x2 cos for each (x1, x2) = (x[i], x[i + D/2]).
 /// With `inverse`, rotates by -angle (the backward pass: the transpose of a rotation).
 func ropeApply(
@@ -49,12 +82,17 @@ func ropeApply(
                     let s = sp.baseAddress! + p * half
                     for h in 0..<heads {
                         let off = (bt * heads + h) * headDim
-                        for i in 0..<half {
-                            let x1 = x[off + i]
-                            let x2 = x[off + i + half]
-                            let si = sign * s[i]
-                            y[off + i] = x1 * c[i] - x2 * si
-                            y[off + i + half] = x1 * si + x2 * c[i]
+                        // 8 pairs at a time; each lane is the scalar formula.
+                        var i = 0
+                        while i < half {
+                            let lanes = min(8, half - i)
+                            let x1 = load8(x + off + i, lanes)
+                            let x2 = load8(x + off + i + half, lanes)
+                            let ci = load8(c + i, lanes)
+                            let si = sign * load8(s + i, lanes)
+                            store8(x1 * ci - x2 * si, y + off + i, lanes)
+                            store8(x1 * si + x2 * ci, y + off + i + half, lanes)
+                            i += 8
                         }
                     }
                 }
@@ -70,7 +108,7 @@ public func rope(_ x: Tensor, positions: [Int], base: Double = 10_000, positionS
     precondition(
         positions.count == t || positions.count == b * t, "rope: \(positions.count) positions for B=\(b), T=\(t)")
     let perBatch = positions.count == b * t && b > 1
-    let (c, s) = ropeAngles(positions: positions, headDim: d, base: base, positionScale: positionScale)
+    let (c, s) = RoPETables.shared.angles(positions: positions, headDim: d, base: base, positionScale: positionScale)
     let y = Tensor(shape: x.shape, zeroed: false)
     ropeApply(
         y.data, x.data, cos: c, sin: s, batch: b, time: t, heads: h, headDim: d, perBatchPositions: perBatch,

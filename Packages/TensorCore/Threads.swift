@@ -2,7 +2,6 @@
 // attention heads). OpenBLAS itself stays single-threaded (see Matmul.swift), and work is split
 // so results never depend on the thread count: each output element is computed by exactly one
 // thread, in an order fixed by the shapes.
-import Dispatch
 
 public enum Threads {
     nonisolated(unsafe) private static var current = 1
@@ -25,6 +24,8 @@ struct SendablePointer<T>: @unchecked Sendable {
 
 /// Runs `body` over `0..<n` split into contiguous ranges, in parallel when the work is large
 /// enough (`n * costPerItem` above a threshold). Each index is handled exactly once.
+/// Four ranges per thread, claimed as threads come free: a thread that starts late (or loses
+/// its CPU for a moment) takes fewer, instead of the others waiting for it.
 @inline(__always)
 func parallelFor(_ n: Int, costPerItem: Int = 1, _ body: (Range<Int>) -> Void) {
     let threads = Threads.count
@@ -32,14 +33,11 @@ func parallelFor(_ n: Int, costPerItem: Int = 1, _ body: (Range<Int>) -> Void) {
         body(0..<n)
         return
     }
-    let chunks = min(threads, n)
-    withoutActuallyEscaping(body) { escapable in
-        let box = UncheckedBox(escapable)
-        DispatchQueue.concurrentPerform(iterations: chunks) { c in
-            let lo = n * c / chunks
-            let hi = n * (c + 1) / chunks
-            if lo < hi { box.value(lo..<hi) }
-        }
+    let chunks = min(threads * 4, n)
+    WorkerPool.shared.run(chunks: chunks, threads: threads) { c in
+        let lo = n * c / chunks
+        let hi = n * (c + 1) / chunks
+        if lo < hi { body(lo..<hi) }
     }
 }
 
