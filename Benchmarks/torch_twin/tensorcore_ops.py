@@ -88,6 +88,12 @@ def main():
         report(
             "swiglu fwd+bwd", f"{name} {rows}x{hidden}", timeit(forward_backward([a1, a3], lambda: F.silu(a1) * a3))
         )
+
+        def swiglu_forward():
+            with torch.no_grad():
+                F.silu(a1) * a3
+
+        report("swiglu fwd", f"{name} {rows}x{hidden}", timeit(swiglu_forward))
         logits = torch.randn(rows, V, requires_grad=True)
         targets = torch.randint(0, V, (rows,))
         report(

@@ -64,7 +64,8 @@ func attentionForwardHead(
             }
             let inv = 1 / expRow(row, row, shift: m, count: visible)
             for j in 0..<visible { row[j] *= inv }
-            for j in visible..<tk { row[j] = 0 }
+            // Zeros up to the block's last visible key: P V and the backward pass read no further.
+            for j in visible..<keys { row[j] = 0 }
         }
         sgemm(
             transposeA: false, transposeB: false, m: i1 - i0, n: dv, k: max(keys, 1), pBlock, lda: tk, v,

@@ -191,7 +191,11 @@ public func clipGradNorm(_ parameters: [Tensor], maxNorm: Float) -> Float {
     if coefficient < 1 {
         for p in parameters {
             guard let g = p.grad else { continue }
-            for i in 0..<g.count { g.data[i] *= coefficient }
+            let box = UncheckedBox(g.data)
+            parallelFor(g.count, costPerItem: 2) { range in
+                let g = box.value
+                for i in range { g[i] *= coefficient }
+            }
         }
     }
     return norm
