@@ -42,6 +42,15 @@ def main():
             flops = 2.0 * n**3
             report("matmul", f"{n}x{n}x{n}", timeit(lambda: a @ b), flops)
             report("matmul Bᵀ", f"{n}x{n}x{n}", timeit(lambda: a @ b.T), flops)
+        for in_features, out_features in ((128, 128), (128, 352), (352, 128), (128, 512)):
+            rows = 2048
+            x, w = torch.randn(rows, in_features), torch.randn(out_features, in_features)
+            g = torch.randn(rows, out_features)
+            flops = 2.0 * rows * in_features * out_features
+            shape = f"{rows}x{in_features}->{out_features}"
+            report("linear x Wᵀ", shape, timeit(lambda: x @ w.T), flops)
+            report("linear g W", shape, timeit(lambda: g @ w), flops)
+            report("linear gᵀ x", shape, timeit(lambda: g.T @ x), flops)
 
     configs = [("tiny", 16, 128, 4, 32, 128, 512), ("small", 8, 256, 8, 32, 256, 4096)]
     for name, B, T, H, D, C, V in configs:
