@@ -13,8 +13,14 @@ func layerNormForward(
             let yr = y + r * cols
             let m = sumRow(xr, count: cols) / Float(cols)
             var v = Float8()
-            forEachBlock8(0..<cols) { j, lanes in
-                let d = masked(load8(xr + j, lanes) - m, lanes)
+            var j = 0
+            while j + 8 <= cols {  // written out: see forEachBlock8
+                let d = load8(xr + j, 8) - m
+                v += d * d
+                j += 8
+            }
+            if j < cols {
+                let d = masked(load8(xr + j, cols - j) - m, cols - j)
                 v += d * d
             }
             let s = 1 / (v.sum() / Float(cols) + eps).squareRoot()

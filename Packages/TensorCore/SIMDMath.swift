@@ -65,17 +65,20 @@ func store8(_ v: Float8, _ p: UnsafeMutablePointer<Float>, _ n: Int) {
 }
 
 /// Calls `body(offset, lanes)` for consecutive 8-wide blocks covering `range` (lanes == 8 but
-/// for a final partial block). One call site, so the optimiser inlines a small body once. A body
-/// it will not inline (most that call exp8) became a function call per 8 elements, so the hot
-/// ones (SwiGLU, cross-entropy, AdamW, sumExpRow) write the same loop out instead.
+/// for a final partial block). The full blocks have a call site of their own where lanes is the
+/// constant 8, so the partial-vector path (a memcpy) is not in the loop and accumulators stay in
+/// registers (measured: RMSNorm and LayerNorm 1.6x faster than with one call site for both).
+/// A body the optimiser will not inline twice (most that call exp8) becomes a function call per
+/// 8 elements, so the hot ones (SwiGLU, cross-entropy, AdamW, expRow) write the loop out.
 @inline(__always)
 func forEachBlock8(_ range: Range<Int>, _ body: (Int, Int) -> Void) {
     var i = range.lowerBound
     let end = range.upperBound
-    while i < end {
-        body(i, Swift.min(8, end - i))
+    while i + 8 <= end {
+        body(i, 8)
         i += 8
     }
+    if i < end { body(i, end - i) }
 }
 
 let laneIndex = Float8(0, 1, 2, 3, 4, 5, 6, 7)
@@ -95,11 +98,19 @@ func masked(_ v: Float8, _ lanes: Int) -> Float8 {
 /// y[i] = exp(x[i] - shift) for i < n; returns the sum of the written values. y may alias x.
 @inline(__always)
 func expRow(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, shift: Float, count n: Int) -> Float {
+    // Written out rather than through forEachBlock8, whose closure the optimiser would not inline.
     var sum = Float8()
-    forEachBlock8(0..<n) { i, lanes in
-        let e = exp8(load8(x + i, lanes) - shift)
-        store8(e, y + i, lanes)
-        sum += masked(e, lanes)
+    var i = 0
+    while i + 8 <= n {
+        let e = exp8(load8(x + i, 8) - shift)
+        store8(e, y + i, 8)
+        sum += e
+        i += 8
+    }
+    if i < n {
+        let e = exp8(load8(x + i, n - i) - shift)
+        store8(e, y + i, n - i)
+        sum += masked(e, n - i)
     }
     return sum.sum()
 }
@@ -109,11 +120,11 @@ func expRow(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, shift: 
 func sumExpRow(_ x: UnsafePointer<Float>, shift: Float, count n: Int) -> Float {
     var sum = Float8()
     var i = 0
-    while i < n {  // not forEachBlock8: the optimiser would not inline this body
-        let lanes = Swift.min(8, n - i)
-        sum += masked(exp8(load8(x + i, lanes) - shift), lanes)
+    while i + 8 <= n {  // written out, as in expRow
+        sum += exp8(load8(x + i, 8) - shift)
         i += 8
     }
+    if i < n { sum += masked(exp8(load8(x + i, n - i) - shift), n - i) }
     return sum.sum()
 }
 
