@@ -1,9 +1,9 @@
-import Synchronization
-
 // Rotary position embedding (Su et al. 2021), fused forward/backward.
 // Pairing: "rotate-half" (GPT-NeoX / HF Llama): dimension i pairs with i + D/2, i < D/2,
 // rotated by angle m * theta_i with theta_i = base^(-2i/D) and m the (scaled) position.
 // x, y: (B, T, H, D); positions: T (shared by the batch) or B*T values.
+import Synchronization
+
 #if canImport(Glibc)
     import Glibc
 #elseif canImport(Darwin)

@@ -1,5 +1,3 @@
-import Synchronization
-
 // The threads behind `parallelFor`: a persistent pool whose workers spin for a short while after
 // each parallel loop before they sleep. A training step of the tiny nano-transformer runs a few
 // hundred parallel loops of 0.1-1 ms each; libdispatch parks its workers between loops, and
@@ -9,6 +7,8 @@ import Synchronization
 // One loop runs at a time. A loop started while another runs (a nested loop, or another thread
 // of the process, e.g. tests running in parallel) runs its chunks inline on the calling thread;
 // results are the same, because every kernel's output is independent of how its range is cut.
+import Synchronization
+
 #if canImport(Glibc)
     import Glibc
 #elseif canImport(Darwin)
