@@ -105,7 +105,6 @@ enum MinHashExperiment: Experiment {
     static let name = "minhash"
     static let summary = "MinHash + LSH near-duplicate detection against exact Jaccard ground truth."
     static let source = SourceLocation(#filePath)
-    static var configsDirectory: String { source.configsDirectory }
 
     static func run(_ run: Run<Config>) throws -> RunOutcome {
         let c = run.config

@@ -51,7 +51,6 @@ enum MLAExperiment: Experiment {
     static let name = "mla"
     static let summary = "MLA vs MHA/GQA/MQA: loss, KV-cache bytes per token, prefill and decode speed."
     static let source = SourceLocation(#filePath)
-    static var configsDirectory: String { source.configsDirectory }
 
     static func attentionFactory(_ c: Config, inference: MLAInference? = nil) -> AttentionFactory? {
         guard c.attention == .mla else { return nil }

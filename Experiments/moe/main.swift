@@ -46,7 +46,6 @@ enum MoEExperiment: Experiment {
     static let name = "moe"
     static let summary = "MoE vs dense MLPs: top-K, shared experts, load balancing, capacity; loss, load, routing."
     static let source = SourceLocation(#filePath)
-    static var configsDirectory: String { source.configsDirectory }
 
     static func run(_ run: Run<Config>) throws -> RunOutcome {
         let c = run.config

@@ -9,7 +9,6 @@ enum PretrainExperiment: Experiment {
     static let name = "nano-transformer"
     static let summary = "Pretrain the nano transformer on Shakespeare; ablate its design choices."
     static let source = SourceLocation(#filePath)
-    static var configsDirectory: String { source.configsDirectory }
 
     static func run(_ run: Run<Config>) throws -> RunOutcome {
         try Pretraining.run(run, run.config, repositoryRoot: source.repositoryRoot)

@@ -27,7 +27,6 @@ enum PPOExperiment: Experiment {
     static let name = "ppo-37-tricks"
     static let summary = "PPO's implementation details, each switchable: CartPole, Acrobot, Pendulum."
     static let source = SourceLocation(#filePath)
-    static var configsDirectory: String { source.configsDirectory }
 
     static func run(_ run: Run<Config>) throws -> RunOutcome {
         var c = run.config.ppo

@@ -101,7 +101,6 @@ enum TokenizerExperiment: Experiment {
     static let name = "tokenizer"
     static let summary = "Byte-level BPE compression vs vocabulary size, GPT-2 vs GPT-4 patterns, en/zh/mixed."
     static let source = SourceLocation(#filePath)
-    static var configsDirectory: String { source.configsDirectory }
 
     static func run(_ run: Run<Config>) throws -> RunOutcome {
         let config = run.config

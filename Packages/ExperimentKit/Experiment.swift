@@ -8,10 +8,15 @@ public protocol Experiment {
     static var name: String { get }
     /// One line for `--help` and `lab list`.
     static var summary: String { get }
-    /// The experiment's `configs/` folder (from `#filePath` of its main.swift).
-    static var configsDirectory: String { get }
+    /// Where its files are: `SourceLocation(#filePath)` in its main.swift.
+    static var source: SourceLocation { get }
     /// Runs (or resumes, when `run.resumeState` is set) one run.
     static func run(_ run: Run<Config>) throws -> RunOutcome
+}
+
+extension Experiment {
+    /// The experiment's `configs/` folder, beside its main.swift.
+    public static var configsDirectory: String { source.configsDirectory }
 }
 
 public enum RunOutcome: Sendable {

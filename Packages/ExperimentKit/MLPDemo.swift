@@ -71,10 +71,10 @@ public enum MLPDemo: Experiment {
     public typealias Config = MLPDemoConfig
     public static let name = "mlp-demo"
     public static let summary = "An MLP separates two spirals: the experiment kit's worked example."
-    public static var configsDirectory: String {
+    /// The executable and its configs live in Experiments/mlp-demo; the code here, so tests can run it.
+    public static let source = SourceLocation(
         URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-            .appendingPathComponent("../../Experiments/mlp-demo/configs").standardized.path
-    }
+            .appendingPathComponent("../../Experiments/mlp-demo/main.swift").standardized.path)
 
     public static func run(_ run: Run<Config>) throws -> RunOutcome {
         let config = run.config
