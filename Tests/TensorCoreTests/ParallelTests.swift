@@ -41,7 +41,7 @@ func pooledKernelsWorkload(seed: UInt64) -> [Tensor] {
         }
     }
 
-    @Test func loopsFromManyThreadsInARowStayCorrect() {
+    @Test func manyShortLoopsInARowStayCorrect() {
         // Many short loops back to back: the pool's workers spin between them and sleep when idle.
         Threads.set(2)
         defer { Threads.set(1) }
