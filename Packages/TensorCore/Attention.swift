@@ -14,11 +14,22 @@
 
 struct AttentionShape {
     let batch, tq, tk, heads, kvHeads, headDim, valueDim: Int
+    /// Row strides of k and v: their own width, or a wider cache slab's (CachedAttention.swift).
+    let kRow, vRow: Int
+
+    init(
+        batch: Int, tq: Int, tk: Int, heads: Int, kvHeads: Int, headDim: Int, valueDim: Int, kRow: Int? = nil,
+        vRow: Int? = nil
+    ) {
+        (self.batch, self.tq, self.tk, self.heads, self.kvHeads) = (batch, tq, tk, heads, kvHeads)
+        (self.headDim, self.valueDim) = (headDim, valueDim)
+        self.kRow = kRow ?? kvHeads * headDim
+        self.vRow = vRow ?? kvHeads * valueDim
+    }
+
     var group: Int { heads / kvHeads }
     var qRow: Int { heads * headDim }  // row stride of q
     var oRow: Int { heads * valueDim }  // row stride of out
-    var kRow: Int { kvHeads * headDim }  // row stride of k
-    var vRow: Int { kvHeads * valueDim }  // row stride of v
     func qOffset(_ b: Int, _ h: Int) -> Int { b * tq * qRow + h * headDim }
     func oOffset(_ b: Int, _ h: Int) -> Int { b * tq * oRow + h * valueDim }
     func kOffset(_ b: Int, _ g: Int) -> Int { b * tk * kRow + g * headDim }

@@ -178,6 +178,18 @@ let gradCases: [GradCase] = [
         let logits = leaf([4, 7], seed: 10)
         return ([logits], { crossEntropy(logits, targets: [1, 2, -1, 3], ignoreIndex: -1, reduction: .none) })
     },
+    GradCase(name: "tokenLogProbs T=1 with ignore") {
+        let logits = leaf([4, 7], seed: 11, scale: 2)
+        return ([logits], { tokenLogProbs(logits, targets: [1, -1, 6, 0]).logProbs })
+    },
+    GradCase(name: "tokenLogProbs T=0.6") {
+        let logits = leaf([2, 3, 9], seed: 12)
+        return ([logits], { tokenLogProbs(logits, targets: [8, 0, 3, 3, 5, 1], temperature: 0.6).logProbs })
+    },
+    GradCase(name: "tokenLogProbs entropy T=1.7") {
+        let logits = leaf([4, 6], seed: 13, scale: 1.5)
+        return ([logits], { tokenLogProbs(logits, targets: [1, 2, -1, 5], temperature: 1.7, entropy: true).entropy! })
+    },
     GradCase(name: "rmsNorm") {
         let x = leaf([2, 3, 8], seed: 15)
         let g = leaf([8], seed: 16, scale: 0.2, shift: 1)
