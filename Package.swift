@@ -25,7 +25,11 @@ let packages: [LocalPackage] = [
     LocalPackage(
         name: "NanoTransformer", deps: ["TensorCore", "Tokenizer"], experiment: "nano-transformer",
         experimentDeps: ["Pretraining", "ExperimentKit"], testDeps: ["HDF5Store", "nano-transformer"]),
-    LocalPackage(name: "Pretraining", deps: ["NanoTransformer", "ExperimentKit", "HDF5Store", "Tokenizer"]),
+    LocalPackage(
+        name: "ModelStore", deps: ["NanoTransformer", "MLA", "MoE", "HDF5Store", "Tokenizer"],
+        testDeps: ["nano-transformer", "mla", "moe", "Pretraining"]),
+    LocalPackage(
+        name: "Pretraining", deps: ["NanoTransformer", "ModelStore", "ExperimentKit", "HDF5Store", "Tokenizer"]),
     LocalPackage(
         name: "MLA", deps: ["NanoTransformer", "TensorCore"], experiment: "mla",
         experimentDeps: ["Pretraining", "ExperimentKit", "HDF5Store"], testDeps: ["mla", "HDF5Store"]),
@@ -34,7 +38,7 @@ let packages: [LocalPackage] = [
         experimentDeps: ["Pretraining", "ExperimentKit"], testDeps: ["moe", "HDF5Store", "Pretraining"]),
     LocalPackage(name: "PolicyGradient", deps: ["TensorCore"]),
     LocalPackage(
-        name: "PPO", deps: ["PolicyGradient", "TensorCore"], experiment: "ppo-37-tricks",
+        name: "PPO", deps: ["PolicyGradient", "TensorCore", "HDF5Store"], experiment: "ppo-37-tricks",
         experimentDeps: ["ExperimentKit", "HDF5Store"], testDeps: ["ppo-37-tricks", "HDF5Store"]),
     LocalPackage(
         name: "Tokenizer", experiment: "tokenizer", experimentDeps: ["ExperimentKit", "TensorCore"],

@@ -40,7 +40,7 @@ enum PPOExperiment: Experiment {
             return run.state(
                 step: trainer.globalStep, parameters: trainer.agent.namedParameters(),
                 optimizer: trainer.optimizer.exportState(), rngStreams: s.rngStreams, tensors: s.tensors,
-                values: s.values, counters: s.counters)
+                values: s.values, counters: s.counters, model: trainer.agent.modelRecord)
         }
         if let state = run.resumeState {
             try Checkpoint.restore(trainer.agent.namedParameters(), from: state, path: run.paths.checkpoint)

@@ -115,7 +115,8 @@ public enum MLPDemo: Experiment {
             run.state(
                 step: step, parameters: params, optimizer: optimizer.exportState(),
                 rngStreams: ["shuffle": shuffleRNG.stateWords, "dropout": dropoutRNG.stateWords],
-                tensors: ["permutation": Tensor(permutation.map(Float.init))], counters: ["cursor": Double(cursor)])
+                tensors: ["permutation": Tensor(permutation.map(Float.init))], counters: ["cursor": Double(cursor)],
+                model: model.modelRecord)
         }
         func forward(_ x: Tensor, training: Bool) -> Tensor {
             var h = x

@@ -57,13 +57,13 @@ public final class Run<Config: ExperimentConfig> {
     public func state(
         step: Int, parameters: [(name: String, tensor: Tensor)], optimizer: OptimizerState? = nil,
         rngStreams: [String: [UInt64]] = [:], tensors: [String: Tensor] = [:], values: [String: [Double]] = [:],
-        counters: [String: Double] = [:]
+        counters: [String: Double] = [:], model: ModelRecord? = nil
     ) -> TrainingState {
         var counters = counters
         counters["seed"] = Double(seed)
         return TrainingState(
             step: step, parameters: parameters, optimizer: optimizer, rngStreams: rngStreams, tensors: tensors,
-            values: values, counters: counters, configJSON: configJSON.jsonString, provenance: provenance)
+            values: values, counters: counters, configJSON: configJSON.jsonString, provenance: provenance, model: model)
     }
 
     /// Writes the checkpoint (atomically) and flushes the results so both agree on the step.

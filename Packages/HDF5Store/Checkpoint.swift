@@ -7,6 +7,8 @@
 //   /values/<name>             float64 arrays a run's future depends on (RL environment states,
 //                              running statistics, episode records), never rounded to float32
 //   /counters/<name>           float64 scalars (data cursor, skipped updates, ...)
+//   /model                     the model's own description, when it has one (ModelRecord.swift):
+//                              attributes architecture, config, ...; /model/tokenizer
 //   root attributes            format, step, config (resolved JSON), provenance (JSON) and
 //                              git_commit, date, swift_version, threads
 // Written to a temporary file and renamed, so a crash never leaves a broken checkpoint.
@@ -23,11 +25,13 @@ public struct TrainingState {
     public var counters: [String: Double]
     public var configJSON: String
     public var provenance: Provenance
+    /// What rebuilds the model from this file alone (nil: the file only resumes its run).
+    public var model: ModelRecord?
 
     public init(
         step: Int, parameters: [(name: String, tensor: Tensor)], optimizer: OptimizerState? = nil,
         rngStreams: [String: [UInt64]] = [:], tensors: [String: Tensor] = [:], values: [String: [Double]] = [:],
-        counters: [String: Double] = [:], configJSON: String = "{}", provenance: Provenance
+        counters: [String: Double] = [:], configJSON: String = "{}", provenance: Provenance, model: ModelRecord? = nil
     ) {
         self.step = step
         self.parameters = parameters
@@ -38,6 +42,7 @@ public struct TrainingState {
         self.counters = counters
         self.configJSON = configJSON
         self.provenance = provenance
+        self.model = model
     }
 
     public func parameter(_ name: String) -> Tensor? { parameters.first { $0.name == name }?.tensor }
@@ -69,6 +74,14 @@ public enum Checkpoint {
             for (name, tensor) in state.tensors { try file.write(tensor, to: "state/\(name)") }
             for (name, array) in state.values { try file.write(array, shape: [array.count], to: "values/\(name)") }
             for (name, value) in state.counters { try file.write([value], shape: [], to: "counters/\(name)") }
+            if let model = state.model {
+                try file.createGroup("model")
+                try file.setAttribute("architecture", model.architecture, on: "model")
+                for (name, value) in model.fields.sorted(by: { $0.key < $1.key }) {
+                    try file.setAttribute(name, value, on: "model")
+                }
+                if let tokenizer = model.tokenizer { try file.writeStrings([tokenizer], to: "model/tokenizer") }
+            }
         }
     }
 
@@ -114,30 +127,16 @@ public enum Checkpoint {
                 state.counters[name] = try file.read(Double.self, from: "counters/\(name)").values.first
             }
         }
+        if file.exists("model") {
+            var fields: [String: String] = [:]
+            for name in try file.attributeNames(on: "model") where name != "architecture" {
+                fields[name] = try file.stringAttribute(name, on: "model")
+            }
+            let tokenizer = file.exists("model/tokenizer") ? try file.readStrings(from: "model/tokenizer").first : nil
+            state.model = ModelRecord(
+                architecture: try file.stringAttribute("architecture", on: "model"), fields: fields,
+                tokenizer: tokenizer)
+        }
         return state
-    }
-
-    /// Copies checkpoint parameters into `parameters` by name. Every missing, unexpected or
-    /// mismatched tensor is listed in one error before anything is copied.
-    public static func restore(
-        _ parameters: [(name: String, tensor: Tensor)], from state: TrainingState, path: String
-    ) throws {
-        var problems: [String] = []
-        let stored = Dictionary(state.parameters.map { ($0.name, $0.tensor) }, uniquingKeysWith: { a, _ in a })
-        for (name, tensor) in parameters {
-            guard let saved = stored[name] else {
-                problems.append("missing '\(name)'")
-                continue
-            }
-            if saved.shape != tensor.shape {
-                problems.append("'\(name)' is \(saved.shape) in the checkpoint, \(tensor.shape) in the model")
-            }
-        }
-        let expected = Set(parameters.map(\.name))
-        for name in stored.keys.sorted() where !expected.contains(name) { problems.append("unexpected '\(name)'") }
-        guard problems.isEmpty else {
-            throw HDF5Error("\(path): checkpoint does not fit the model: \(problems.joined(separator: "; "))")
-        }
-        for (name, tensor) in parameters { tensor.assign(stored[name]!) }
     }
 }

@@ -49,9 +49,10 @@ public final class MultiHeadLatentAttention: SelfAttention {
         wo = Linear(h * dh, c, bias: false, rng: &rng)
     }
 
-    /// The factory NanoTransformer takes: every block gets MLA with this shape.
+    /// The factory NanoTransformer takes: every block gets MLA with this shape (kind "mla").
     public static func factory(_ config: MLAConfig) -> AttentionFactory {
-        { model, rng in MultiHeadLatentAttention(model, config, rng: &rng) }
+        AttentionFactory(kind: "mla", config: config) { model, rng in MultiHeadLatentAttention(model, config, rng: &rng)
+        }
     }
 
     public func namedParameters() -> [(name: String, tensor: Tensor)] {
@@ -65,8 +66,9 @@ public final class MultiHeadLatentAttention: SelfAttention {
         rope(x, positions: positions, base: model.ropeBase, positionScale: model.ropePositionScale)
     }
 
-    /// x: (B, T, C) -> (B, T, C). With a cache, (c_KV, k_R) of these tokens are appended to it and
-    /// the attention path is `config.inference`; without one (training) it is the naive path.
+    /// x: (B, T, C) -> (B, T, C). With a cache, [c_KV ; k_R] of these tokens go to its one slab
+    /// for this layer (S, capacity, d_c + d_R) and the attention path is `config.inference`;
+    /// without one (training) it is the naive path.
     public func callAsFunction(_ x: Tensor, positions: [Int], mask: Tensor?, cache: KVCache?, layer: Int) -> Tensor {
         let (b, t) = (x.shape[0], x.shape[1])
         let (h, dh, dr, dc) = (model.heads, config.resolvedHeadDim(model), config.ropeDim, config.latentDim)
@@ -75,24 +77,36 @@ public final class MultiHeadLatentAttention: SelfAttention {
         let qR = rotated(wqr(cq).reshaped([b, t, h, dr]), positions)
         let latent = kvNorm(wdkv(x))  // (B, T, d_c)
         let kR = rotated(wkr(x).reshaped([b, t, 1, dr]), positions)
-        let cached = cache?.append(layer: layer, [latent, kR]) ?? [latent, kR]
-        let (cKV, kRAll) = (cached[0], cached[1])
-        let tk = cKV.shape[1]
         let scale = 1 / Float(dh + dr).squareRoot()
         let heads: Tensor  // (B, T, H, d_h): o_i = sum_j p_ij v_C,j
-        if cache == nil || config.inference == .naive {
-            let kC = wuk(cKV).reshaped([b, tk, h, dh])
-            let v = wuv(cKV).reshaped([b, tk, h, dh])
-            let k = concat([kC, kRAll.expand(to: [b, tk, h, dr])], axis: 3)
-            heads = attention(q: concat([qC, qR], axis: 3), k: k, v: v, causal: true, mask: mask, scale: scale)
-        } else {
+        guard let cache else {
+            heads = naiveAttention(qC: qC, qR: qR, latent: latent, kR: kR, mask: mask, scale: scale)
+            return wo(heads.reshaped([b, t, h * dh]))
+        }
+        precondition(mask == nil, "MLA: a cached forward keeps sequences apart by slot, not by mask")
+        let slab = cache.store(concat([latent, kR.reshaped([b, t, dr])], axis: 2), layer: layer, part: 0)
+        switch config.inference {
+        case .naive:
+            // Each row's cached latents and RoPE keys, K and V rebuilt from them, then attention.
+            heads = concat(
+                cache.rows.indices.map { row in
+                    let (slot, keys) = (cache.rows[row], cache.visibleLengths[row])
+                    let cached = slab.slice(axis: 0, slot..<(slot + 1)).slice(axis: 1, 0..<keys)  // (1, len, d_c + d_R)
+                    return naiveAttention(
+                        qC: qC.slice(axis: 0, row..<(row + 1)), qR: qR.slice(axis: 0, row..<(row + 1)),
+                        latent: cached.slice(axis: 2, 0..<dc),
+                        kR: cached.slice(axis: 2, dc..<(dc + dr)).reshaped([1, keys, 1, dr]),
+                        mask: nil, scale: scale)
+                }, axis: 0)
+        case .absorbed:
             // q~_i = W_UK,i^T q_C,i: (H, B*T, d_h) @ (H, d_h, d_c) -> (B, T, H, d_c).
             let perHeadUK = wuk.weight.reshaped([h, dh, dc])
             let qLatent = matmul(qC.permuted([2, 0, 1, 3]).reshaped([h, b * t, dh]), perHeadUK)
                 .reshaped([h, b, t, dc]).permuted([1, 2, 0, 3])
-            let k = concat([cKV.reshaped([b, tk, 1, dc]), kRAll], axis: 3)  // one shared head
-            let latentOut = attention(
-                q: concat([qLatent, qR], axis: 3), k: k, v: cKV.reshaped([b, tk, 1, dc]), causal: true, mask: mask,
+            // One shared head over the slab in place: keys [c_KV ; k_R], values c_KV.
+            let latentOut = cachedAttention(
+                q: concat([qLatent, qR], axis: 3), keys: SlabView(slab, heads: 1, dim: dc + dr),
+                values: SlabView(slab, heads: 1, dim: dc), slots: cache.rows, lengths: cache.visibleLengths,
                 scale: scale)  // (B, T, H, d_c)
             // W_UV,i applied after attention: (H, B*T, d_c) @ (H, d_h, d_c)^T -> (B, T, H, d_h).
             let perHeadUV = wuv.weight.reshaped([h, dh, dc])
@@ -100,5 +114,16 @@ public final class MultiHeadLatentAttention: SelfAttention {
                 .reshaped([h, b, t, dh]).permuted([1, 2, 0, 3])
         }
         return wo(heads.reshaped([b, t, h * dh]))
+    }
+
+    /// K = [W_UK c_KV ; k_R], V = W_UV c_KV for every key, then ordinary attention (training, and
+    /// the naive inference path). latent (B, Tk, d_c), kR (B, Tk, 1, d_R); queries the last Tq.
+    func naiveAttention(qC: Tensor, qR: Tensor, latent: Tensor, kR: Tensor, mask: Tensor?, scale: Float) -> Tensor {
+        let (b, tk) = (latent.shape[0], latent.shape[1])
+        let (h, dh, dr) = (model.heads, config.resolvedHeadDim(model), config.ropeDim)
+        let kC = wuk(latent).reshaped([b, tk, h, dh])
+        let v = wuv(latent).reshaped([b, tk, h, dh])
+        let k = concat([kC, kR.expand(to: [b, tk, h, dr])], axis: 3)
+        return attention(q: concat([qC, qR], axis: 3), k: k, v: v, causal: true, mask: mask, scale: scale)
     }
 }

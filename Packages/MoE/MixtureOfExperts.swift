@@ -10,7 +10,7 @@
 import NanoTransformer
 import TensorCore
 
-public final class MixtureOfExperts: FeedForwardLayer {
+public final class MixtureOfExperts: RoutedFeedForward {
     public let config: MoEConfig
     let router: Linear
     let experts: [FeedForward]
@@ -40,10 +40,12 @@ public final class MixtureOfExperts: FeedForwardLayer {
         statistics = RoutingStatistics(experts: moe.experts)
     }
 
-    /// The factory a NanoTransformer takes to put this layer in every block.
+    /// The factory a NanoTransformer takes to put this layer in every block (kind "moe").
     public static func factory(_ moe: MoEConfig) -> MLPFactory {
-        { c, rng in MixtureOfExperts(moe, dModel: c.dModel, rng: &rng) }
+        MLPFactory(kind: "moe", config: moe) { c, rng in MixtureOfExperts(moe, dModel: c.dModel, rng: &rng) }
     }
+
+    public var choicesPerToken: Int { config.topK }
 
     public func namedParameters() -> [(name: String, tensor: Tensor)] {
         var out = prefixed("router", router)

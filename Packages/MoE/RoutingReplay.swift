@@ -1,6 +1,8 @@
 // Routing replay for a whole model: record the experts every MoE layer chose in one forward,
 // and force the same choices in later forwards over the same tokens (the RL packages compare
 // old and new policies on identical routing, the fix GSPO's paper discusses for MoE models).
+// For a whole rollout (prefill and every decode step, per sequence) see NanoTransformer's
+// RoutingRecord, which Rollout carries when generation is asked to record it.
 import NanoTransformer
 
 public enum RoutingReplay {

@@ -1,5 +1,6 @@
 // The transformer's parts: a norm of either kind, causal self-attention with GQA and the
 // position/QK-norm switches, and the MLP (SwiGLU or GELU). Shapes: x (B, T, C).
+import Foundation
 import TensorCore
 
 /// RMSNorm or LayerNorm, as the config says.
@@ -16,49 +17,38 @@ final class Norm: Module {
     func callAsFunction(_ x: Tensor) -> Tensor { rms.map { $0(x) } ?? layer!(x) }
 }
 
-/// What earlier positions left behind, per layer: for standard attention keys and values
-/// (B, Tcache, KVH, D) after RoPE; another attention (MLA) stores its own tensors, each
-/// (B, Tcache, ...) and grown along the time axis.
-public final class KVCache {
-    public internal(set) var entries: [[Tensor]]
-
-    public init(layers: Int) {
-        entries = Array(repeating: [], count: layers)
-    }
-
-    /// Cached positions (the same for every sequence of the batch).
-    public var length: Int { entries[0].first?.shape[1] ?? 0 }
-
-    /// Float32 numbers one layer stores per token of one sequence (all its tensors).
-    static func elementsPerToken(_ parts: [Tensor]) -> Int {
-        parts.reduce(0) { $0 + $1.count / ($1.shape[0] * $1.shape[1]) }
-    }
-
-    /// Float32 numbers stored per token in one layer.
-    public var elementsPerTokenPerLayer: Int { Self.elementsPerToken(entries[0]) }
-
-    /// Bytes per token over all layers: what the cache costs, measured.
-    public var bytesPerToken: Int {
-        entries.reduce(0) { $0 + Self.elementsPerToken($1) } * MemoryLayout<Float>.size
-    }
-
-    /// Appends this step's tensors to the layer's along the time axis and returns the whole.
-    public func append(layer: Int, _ parts: [Tensor]) -> [Tensor] {
-        let whole =
-            entries[layer].isEmpty ? parts : zip(entries[layer], parts).map { concat([$0, $1], axis: 1) }
-        entries[layer] = whole
-        return whole
-    }
-}
-
 /// A causal self-attention layer the blocks can hold: standard GQA (below) or a drop-in such as
-/// MLA. x: (B, T, C) -> (B, T, C); positions: T (shared) or B*T; mask additive (B, T, Tcache + T).
+/// MLA. x: (B, T, C) -> (B, T, C); positions: T (shared) or B*T; mask additive (B, T, T), only
+/// without a cache. With a cache (inside its begin/end), the layer stores its new keys and values
+/// in it and attends over each row's slot.
 public protocol SelfAttention: Module {
     func callAsFunction(_ x: Tensor, positions: [Int], mask: Tensor?, cache: KVCache?, layer: Int) -> Tensor
 }
 
-/// Builds one layer's attention from the model config (called once per block, in order).
-public typealias AttentionFactory = (TransformerConfig, inout RNG) -> any SelfAttention
+/// How every block gets its drop-in layer: the layer's kind and config, recorded in checkpoints so
+/// the model can be rebuilt from the file, and the constructor (called once per block, in order).
+public struct LayerFactory<Layer>: Sendable {
+    /// Names the layer in checkpoints ("mla", "moe"); the standard layers are "gqa" and "dense".
+    public let kind: String
+    /// The layer's own config as JSON (sorted keys).
+    public let configJSON: String
+    let make: @Sendable (TransformerConfig, inout RNG) -> Layer
+
+    public init<Config: Encodable>(
+        kind: String, config: Config, make: @escaping @Sendable (TransformerConfig, inout RNG) -> Layer
+    ) {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        self.kind = kind
+        configJSON = String(decoding: (try? encoder.encode(config)) ?? Data("{}".utf8), as: UTF8.self)
+        self.make = make
+    }
+
+    public func callAsFunction(_ config: TransformerConfig, rng: inout RNG) -> Layer { make(config, &rng) }
+}
+
+/// Builds one block's attention (MLA); nil in a model means standard GQA attention.
+public typealias AttentionFactory = LayerFactory<any SelfAttention>
 
 final class CausalSelfAttention: SelfAttention {
     let config: TransformerConfig
@@ -96,8 +86,15 @@ final class CausalSelfAttention: SelfAttention {
             q = rope(q, positions: positions, base: config.ropeBase, positionScale: config.ropePositionScale)
             k = rope(k, positions: positions, base: config.ropeBase, positionScale: config.ropePositionScale)
         }
-        let kv = cache?.append(layer: layer, [k, v]) ?? [k, v]
-        let out = attention(q: q, k: kv[0], v: kv[1], causal: true, mask: mask)
+        let out: Tensor
+        if let cache {
+            precondition(mask == nil, "attention: a cached forward keeps sequences apart by slot, not by mask")
+            let keys = SlabView(cache.store(k, layer: layer, part: 0), heads: config.kvHeads, dim: d)
+            let values = SlabView(cache.store(v, layer: layer, part: 1), heads: config.kvHeads, dim: d)
+            out = cachedAttention(q: q, keys: keys, values: values, slots: cache.rows, lengths: cache.visibleLengths)
+        } else {
+            out = attention(q: q, k: k, v: v, causal: true, mask: mask)
+        }
         return wo(out.reshaped([b, t, config.heads * d]))
     }
 }
@@ -119,8 +116,19 @@ extension FeedForwardLayer {
     public func namedBuffers() -> [(name: String, tensor: Tensor)] { [] }
 }
 
-/// Builds one layer's MLP from the model config (called once per block, in order).
-public typealias MLPFactory = (TransformerConfig, inout RNG) -> any FeedForwardLayer
+/// A drop-in MLP that routes each token to some of its experts (MoE). The model records the
+/// choices of a generation per sequence and replays them in later forwards (RoutingRecord.swift).
+public protocol RoutedFeedForward: FeedForwardLayer {
+    /// Experts chosen per token (K).
+    var choicesPerToken: Int { get }
+    /// The N·K experts chosen in the last forward, token-major.
+    var lastChoice: [Int] { get }
+    /// When set, the following forwards use these N·K experts instead of choosing.
+    var replay: [Int]? { get set }
+}
+
+/// Builds one block's MLP (MoE); nil in a model means the dense MLP of the config.
+public typealias MLPFactory = LayerFactory<any FeedForwardLayer>
 
 /// The dense MLP. Names: w1 (F, C), w3 (F, C) [swiglu], w2 (C, F).
 public final class FeedForward: FeedForwardLayer {
@@ -162,8 +170,8 @@ final class TransformerBlock: Module {
         config = c
         attnNorm = Norm(c.dModel, kind: c.norm, eps: Float(c.normEps))
         mlpNorm = Norm(c.dModel, kind: c.norm, eps: Float(c.normEps))
-        attn = attention?(c, &rng) ?? CausalSelfAttention(c, rng: &rng)
-        mlp = mlpFactory?(c, &rng) ?? FeedForward(c, rng: &rng)
+        attn = attention?(c, rng: &rng) ?? CausalSelfAttention(c, rng: &rng)
+        mlp = mlpFactory?(c, rng: &rng) ?? FeedForward(c, rng: &rng)
     }
 
     func namedParameters() -> [(name: String, tensor: Tensor)] {

@@ -26,11 +26,24 @@ public final class NanoTransformer: Module {
     let lmHead: Linear?
     let attentionFactory: AttentionFactory?
     let mlpFactory: MLPFactory?
+    /// False for a trunk built without its untied LM head (`logits` is then unavailable).
+    public let hasLanguageModelHead: Bool
+
+    /// The blocks' attention kind ("gqa": standard) and MLP kind ("dense": standard), with the
+    /// drop-in layer's config as JSON ("{}" for the standard ones, whose shape is the model config).
+    public var attentionKind: (kind: String, configJSON: String) {
+        attentionFactory.map { ($0.kind, $0.configJSON) } ?? ("gqa", "{}")
+    }
+    public var mlpKind: (kind: String, configJSON: String) {
+        mlpFactory.map { ($0.kind, $0.configJSON) } ?? ("dense", "{}")
+    }
 
     /// `attention` replaces the standard GQA attention of every block, `mlp` the dense MLP
-    /// (nil: standard).
+    /// (nil: standard). `languageModelHead: false` leaves out an untied `lm_head` (a trunk for a
+    /// reward model or critic); with tied embeddings there is nothing to leave out.
     public init(
-        _ config: TransformerConfig, attention: AttentionFactory? = nil, mlp: MLPFactory? = nil, rng: inout RNG
+        _ config: TransformerConfig, attention: AttentionFactory? = nil, mlp: MLPFactory? = nil,
+        languageModelHead: Bool = true, rng: inout RNG
     ) throws {
         try config.check()
         self.config = config
@@ -47,7 +60,10 @@ public final class NanoTransformer: Module {
         self.blocks = blocks
         finalNorm =
             config.normPlacement == .pre ? Norm(config.dModel, kind: config.norm, eps: Float(config.normEps)) : nil
-        lmHead = config.tiedEmbeddings ? nil : Linear(config.dModel, config.vocabSize, bias: false, rng: &rng)
+        lmHead =
+            config.tiedEmbeddings || !languageModelHead
+            ? nil : Linear(config.dModel, config.vocabSize, bias: false, rng: &rng)
+        hasLanguageModelHead = languageModelHead || config.tiedEmbeddings
         initialize(rng: &rng)
     }
 
@@ -91,17 +107,18 @@ public final class NanoTransformer: Module {
         Set(namedParameters().map(\.name).filter { $0.contains("norm") || $0.hasSuffix(".bias") })
     }
 
-    /// Logits (B, T, V) for token ids (B*T values, row-major).
-    /// positions: T values shared by the batch, or B*T; default cache.length ..< cache.length + T.
-    /// mask: additive (B, T, Tcache + T) for padding, or nil. With a cache, keys and values of
-    /// these tokens are appended to it (prefill: the whole prompt; decode: one token).
-    public func logits(
+    /// The trunk: embeddings, blocks and final norm, (B, T, C) for token ids (B*T, row-major).
+    /// positions: T values shared by the batch, or B*T; default 0 ..< T, or with a cache each
+    /// row's slot length onwards. mask: additive (B, T, T) or (T, T), uncached forwards only.
+    /// With a cache, row b's keys and values go to slot `slots[b]` (default b), and each slot's
+    /// length then grows by `counted[b]` (default T: right-padded rows count their real tokens).
+    public func hiddenStates(
         _ ids: [Int], batch b: Int, time t: Int, positions: [Int]? = nil, mask: Tensor? = nil, cache: KVCache? = nil,
-        training: Bool = false, rng: inout RNG
+        slots: [Int]? = nil, counted: [Int]? = nil, training: Bool = false, rng: inout RNG
     ) -> Tensor {
-        precondition(ids.count == b * t, "logits: \(ids.count) ids for batch \(b) x time \(t)")
-        let start = cache?.length ?? 0
-        let pos = positions ?? Array(start..<(start + t))
+        precondition(ids.count == b * t, "hiddenStates: \(ids.count) ids for batch \(b) x time \(t)")
+        precondition(cache == nil || positions == nil, "hiddenStates: with a cache, positions come from its slots")
+        let pos = cache?.begin(batch: b, time: t, slots: slots) ?? positions ?? Array(0..<t)
         var x = embedding(tokEmbeddings.weight, ids: ids, shape: [b, t])
         if let posEmbeddings {
             precondition(
@@ -113,9 +130,35 @@ public final class NanoTransformer: Module {
         for (i, block) in blocks.enumerated() {
             x = block(x, positions: pos, mask: mask, cache: cache, layer: i, training: training, rng: &rng)
         }
+        cache?.end(counted: counted)
         if let finalNorm { x = finalNorm(x) }
-        if let lmHead { return lmHead(x) }
-        return matmul(x, tokEmbeddings.weight, transposeB: true)
+        return x
+    }
+
+    /// The LM head: hidden states (..., C) to logits (..., V), through the token embedding (tied)
+    /// or `lm_head`.
+    public func languageModelHead(_ hidden: Tensor) -> Tensor {
+        precondition(hasLanguageModelHead, "languageModelHead: this trunk was built without its LM head")
+        if let lmHead { return lmHead(hidden) }
+        return matmul(hidden, tokEmbeddings.weight, transposeB: true)
+    }
+
+    /// Logits (B, T, V) = languageModelHead(hiddenStates(...)); arguments as `hiddenStates`.
+    public func logits(
+        _ ids: [Int], batch b: Int, time t: Int, positions: [Int]? = nil, mask: Tensor? = nil, cache: KVCache? = nil,
+        slots: [Int]? = nil, counted: [Int]? = nil, training: Bool = false, rng: inout RNG
+    ) -> Tensor {
+        languageModelHead(
+            hiddenStates(
+                ids, batch: b, time: t, positions: positions, mask: mask, cache: cache, slots: slots, counted: counted,
+                training: training, rng: &rng))
+    }
+
+    /// The sum of the auxiliary losses the drop-in MLPs computed in the last training forward
+    /// (MoE load balance, router z-loss), nil when there are none.
+    public var auxiliaryLoss: Tensor? {
+        let losses = blocks.compactMap(\.mlp.auxiliaryLoss)
+        return losses.isEmpty ? nil : losses.dropFirst().reduce(losses[0], +)
     }
 
     /// Mean cross-entropy of next-token prediction (targets with ignoreIndex -1 skipped) plus the
@@ -151,7 +194,9 @@ extension NanoTransformer {
         -> NanoTransformer
     {
         var rng = RNG(seed: 0)
-        let other = try NanoTransformer(config, attention: attention ?? attentionFactory, mlp: mlpFactory, rng: &rng)
+        let other = try NanoTransformer(
+            config, attention: attention ?? attentionFactory, mlp: mlpFactory, languageModelHead: hasLanguageModelHead,
+            rng: &rng)
         let mine = namedParameters() + namedBuffers()
         let source = Dictionary(uniqueKeysWithValues: mine.map { ($0.name, $0.tensor) })
         for (name, tensor) in other.namedParameters() + other.namedBuffers() {

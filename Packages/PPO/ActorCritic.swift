@@ -12,17 +12,23 @@ import TensorCore
 
 public final class ActorCritic: Module {
     public let actionSpace: ActionSpace
+    public let observationSize: Int
+    public let hidden: [Int]
+    public let shared: Bool
     let actor, critic: MLP?
     let trunk: MLP?
     let policyHead, valueHead: Linear?
     let logStd: Tensor?
-    let stateDependentStd: Bool
+    public let stateDependentStd: Bool
 
     public init(
         observationSize: Int, actionSpace: ActionSpace, hidden: [Int], shared: Bool, orthogonalInit: Bool,
         stateDependentStd: Bool = false, rng: inout RNG
     ) {
         self.actionSpace = actionSpace
+        self.observationSize = observationSize
+        self.hidden = hidden
+        self.shared = shared
         self.stateDependentStd = stateDependentStd
         let outputs: Int
         switch actionSpace {

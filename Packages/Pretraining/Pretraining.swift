@@ -15,6 +15,7 @@
 import ExperimentKit
 import Foundation
 import HDF5Store
+import ModelStore
 import NanoTransformer
 import TensorCore
 import Tokenizer
@@ -48,6 +49,8 @@ public enum Pretraining {
         var dropoutRNG = root.split()
         let evalRNG = RNG(seed: 99)  // the same validation windows for every run
         let model = try NanoTransformer(modelConfig, attention: attention, mlp: mlp, rng: &initRNG)
+        // The checkpoint describes its model (resolved config, drop-in layers, tokenizer).
+        let record = try model.modelRecord(tokenizer: tokenizer)
         let params = model.namedParameters()
         let buffers = model.namedBuffers()
         let opt = Adam.adamW(
@@ -75,13 +78,7 @@ public enum Pretraining {
             if let h = state.tensors["spike_detector"] {
                 spikeDetector.restore(history: h, skipped: Int(state.counters["spikes"] ?? 0))
             }
-            for (name, buffer) in buffers {
-                guard let saved = state.tensors["buffer/" + name], saved.shape == buffer.shape else {
-                    throw ConfigError(
-                        "\(run.paths.checkpoint): buffer '\(name)' \(buffer.shape) missing or of another shape")
-                }
-                buffer.assign(saved)
-            }
+            try Checkpoint.restoreBuffers(buffers, from: state, path: run.paths.checkpoint)
             step = state.step
         }
         func snapshot() -> TrainingState {
@@ -92,7 +89,7 @@ public enum Pretraining {
                 rngStreams: ["data": dataRNG.stateWords, "dropout": dropoutRNG.stateWords],
                 tensors: ["spike_guard": g.history, "spike_detector": d.history].merging(
                     buffers.map { ("buffer/" + $0.name, $0.tensor) }, uniquingKeysWith: { a, _ in a }),
-                counters: ["skipped": Double(g.skipped), "spikes": Double(d.skipped)])
+                counters: ["skipped": Double(g.skipped), "spikes": Double(d.skipped)], model: record)
         }
         print(
             "model: \(model.parameterCount) parameters; \(data.train.count) training tokens, \(data.validation.count) validation"
@@ -151,12 +148,14 @@ public enum Pretraining {
         run.results.summary("model/parameters", Double(model.parameterCount))
 
         // A sample, to read what it learned.
-        var sampleRNG = RNG(seed: UInt64(run.seed) + 7)
+        // Its one sequence draws from this stream directly (the sample predates per-sequence streams).
+        let sampleRNG = RNG(seed: UInt64(run.seed) + 7)
         let prompt = tokenizer.encode("ROMEO:")
-        let out = model.generate(
+        let out = try model.generate(
             prompts: [prompt], maxNewTokens: min(64, t - prompt.count), sampling: Sampling(temperature: 0.8, topK: 50),
-            rng: &sampleRNG)
-        run.results.sample("generation", step: step, (try? tokenizer.decode(prompt + out[0], lossy: true)) ?? "")
+            streams: [sampleRNG])
+        run.results.sample(
+            "generation", step: step, (try? tokenizer.decode(prompt + out.responses[0], lossy: true)) ?? "")
 
         if c.contextEvaluation && modelConfig.positionEncoding != .learned {
             for factor in [1, 2, 4] {

@@ -16,36 +16,56 @@ extension BPETokenizer {
     /// Special tokens in id order.
     public var specialTokensInOrder: [String] { specialTokens.sorted { $0.value < $1.value }.map(\.key) }
 
-    public func save(to path: String) throws {
+    /// The project's JSON for this tokenizer (what `save` writes and checkpoints embed).
+    public func json() -> Data {
         let stored = Stored(
             format: Self.format, pattern: pattern, merges: merges.map { [$0.left, $0.right] },
             specialTokens: specialTokensInOrder)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
-        try encoder.encode(stored).write(to: URL(fileURLWithPath: path), options: .atomic)
+        return (try? encoder.encode(stored)) ?? Data()  // plain strings and integers always encode
+    }
+
+    public func save(to path: String) throws {
+        try json().write(to: URL(fileURLWithPath: path), options: .atomic)
     }
 
     public static func load(from path: String) throws -> BPETokenizer {
         guard let data = FileManager.default.contents(atPath: path) else {
             throw TokenizerError("\(path): no such file")
         }
+        return try decode(json: data, source: path)
+    }
+
+    /// A tokenizer from the project's JSON; errors name `source` (a file, or a checkpoint's key).
+    public static func decode(json data: Data, source: String) throws -> BPETokenizer {
         let stored: Stored
         do {
             stored = try JSONDecoder().decode(Stored.self, from: data)
         } catch {
-            throw TokenizerError("\(path): not a tokenizer file of this project (\(error))")
+            throw TokenizerError("\(source): not a tokenizer of this project (\(error))")
         }
-        guard stored.format == format else { throw TokenizerError("\(path): unknown format '\(stored.format)'") }
+        guard stored.format == format else { throw TokenizerError("\(source): unknown format '\(stored.format)'") }
         guard stored.merges.allSatisfy({ $0.count == 2 }) else {
-            throw TokenizerError("\(path): a merge is not a pair")
+            throw TokenizerError("\(source): a merge is not a pair")
         }
         do {
             return try BPETokenizer(
                 pattern: stored.pattern, merges: stored.merges.map { ($0[0], $0[1]) },
                 specialTokens: stored.specialTokens)
         } catch let error as TokenizerError {
-            throw TokenizerError("\(path): \(error.message)")
+            throw TokenizerError("\(source): \(error.message)")
         }
+    }
+
+    /// This tokenizer with `tokens` added as special tokens after the existing ones: existing ids
+    /// keep their meaning, the new ones take ids vocabSize, vocabSize + 1, ... (the rows a
+    /// model's NanoTransformer.resizedVocabulary adds).
+    public func addingSpecialTokens(_ tokens: [String]) throws -> BPETokenizer {
+        if let duplicate = tokens.first(where: { specialTokens[$0] != nil }) {
+            throw TokenizerError("addingSpecialTokens: '\(duplicate)' is already a special token")
+        }
+        return try BPETokenizer(pattern: pattern, merges: merges, specialTokens: specialTokensInOrder + tokens)
     }
 
     /// A token's string in GPT-2's byte-level alphabet.

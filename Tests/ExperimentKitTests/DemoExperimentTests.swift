@@ -95,6 +95,21 @@ func runDemo(_ arguments: [String]) throws -> RunOutcome {
         #expect(ra.metrics == rb.metrics && rb.status == "finished")
     }
 
+    @Test func theCheckpointRebuildsItsNetworkFromTheFileAlone() throws {
+        let out = temporaryFolder()
+        #expect(
+            try runDemo(["--out", out, "--set", "steps=20", "--set", "hidden=[8,4]", "--set", "activation=relu"])
+                == .finished)
+        let path = "\(out)/mlp-demo/base/seed-0.ckpt.h5"
+        let loaded = try MLP.load(checkpoint: path)
+        #expect(loaded.activation == .relu && loaded.layers.map { $0.weight.shape } == [[8, 2], [4, 8], [2, 4]])
+        var rng = RNG(seed: 1)
+        let reference = MLP(sizes: [2, 8, 4, 2], activation: .relu, rng: &rng)
+        try Checkpoint.restore(reference.namedParameters(), from: try Checkpoint.load(from: path), path: path)
+        let x = Tensor.randn([6, 2], rng: &rng)
+        #expect(withNoGrad { loaded(x) }.array == withNoGrad { reference(x) }.array)
+    }
+
     @Test func resumeRefusesACheckpointOfAnotherConfig() throws {
         let out = temporaryFolder()
         _ = try runDemo(["--out", out, "--set", "steps=20", "--set", "hidden=[8]"])

@@ -69,8 +69,8 @@ func cachedLogits(_ model: NanoTransformer, _ tokens: [Int], prompt: Int) -> ([T
         let (_, cache) = cachedLogits(model, ids(9, seed: 4), prompt: 5)
         #expect(cache.length == 9)
         #expect(cache.elementsPerTokenPerLayer == 12 + 6)
-        #expect(
-            cache.entries.allSatisfy { $0.count == 2 && $0[0].shape == [1, 9, 12] && $0[1].shape == [1, 9, 1, 6] })
+        // One slab per layer, [c_KV ; k_R] side by side: (1 slot, capacity, 12 + 6).
+        #expect(cache.slabs.allSatisfy { $0.count == 1 && $0[0].shape[0] == 1 && $0[0].shape[2] == 18 })
         #expect(cache.bytesPerToken == CacheSize.bytesPerToken(.mla, model: model.config, mla: shape))
         #expect(cache.bytesPerToken == 2 * 18 * 4)
     }

@@ -237,8 +237,8 @@ func randomIds(_ n: Int, vocab: Int, seed: UInt64) -> [Int] {
         let model = try trainedModel()
         var rng = RNG(seed: 0)
         let prompts = [[1, 2, 3], [4, 5], [2, 3, 4, 5, 6, 1]]
-        let batched = model.generate(prompts: prompts, maxNewTokens: 6, rng: &rng)
-        let single = prompts.map { model.generate(prompts: [$0], maxNewTokens: 6, rng: &rng)[0] }
+        let batched = try model.generate(prompts: prompts, maxNewTokens: 6, rng: &rng).responses
+        let single = try prompts.map { try model.generate(prompts: [$0], maxNewTokens: 6, rng: &rng).responses[0] }
         #expect(batched == single)
         #expect(single[0] == [4, 5, 6, 1, 2, 3], "learned the cycle: \(single[0])")
     }
@@ -249,26 +249,50 @@ func randomIds(_ n: Int, vocab: Int, seed: UInt64) -> [Int] {
         var b = RNG(seed: 5)
         let warm = Sampling(temperature: 1.5)
         #expect(
-            model.generate(prompts: [[1]], maxNewTokens: 8, sampling: warm, rng: &a)
-                == model.generate(prompts: [[1]], maxNewTokens: 8, sampling: warm, rng: &b))
+            try model.generate(prompts: [[1]], maxNewTokens: 8, sampling: warm, rng: &a).responses
+                == model.generate(prompts: [[1]], maxNewTokens: 8, sampling: warm, rng: &b).responses)
         var r = RNG(seed: 6)
-        let greedy = model.generate(prompts: [[1, 2]], maxNewTokens: 5, rng: &r)
-        #expect(model.generate(prompts: [[1, 2]], maxNewTokens: 5, sampling: Sampling(topK: 1), rng: &r) == greedy)
-        #expect(model.generate(prompts: [[1, 2]], maxNewTokens: 5, sampling: Sampling(topP: 0.01), rng: &r) == greedy)
-        let stopped = model.generate(prompts: [[1, 2]], maxNewTokens: 10, stopTokens: [5], rng: &r)
-        #expect(stopped == [[3, 4, 5]])
+        let greedy = try model.generate(prompts: [[1, 2]], maxNewTokens: 5, rng: &r)
+        #expect(greedy.finish == [.length] && greedy.logProbs == [[0, 0, 0, 0, 0]])
+        for sampling in [Sampling(topK: 1), Sampling(topP: 0.01), Sampling(topK: 3, topP: 0.01)] {
+            let one = try model.generate(prompts: [[1, 2]], maxNewTokens: 5, sampling: sampling, rng: &r)
+            #expect(one.responses == greedy.responses, "\(sampling)")
+            #expect(one.logProbs == [[0, 0, 0, 0, 0]], "one token kept: probability 1")
+        }
+        let stopped = try model.generate(prompts: [[1, 2]], maxNewTokens: 10, stopTokens: [5], rng: &r)
+        #expect(stopped.responses == [[3, 4, 5]] && stopped.finish == [.stop])
+        let cut = try model.generate(prompts: [[1, 2]], maxNewTokens: 3, stopTokens: [5], rng: &r)
+        #expect(cut.responses == [[3, 4, 5]] && cut.finish == [.stop], "a stop token on the last step still stops")
+        let short = try model.generate(prompts: [[1, 2]], maxNewTokens: 2, stopTokens: [5], rng: &r)
+        #expect(short.responses == [[3, 4]] && short.finish == [.length])
     }
 
-    @Test func logProbsOfCompletionsSumTheScoredTokens() throws {
+    @Test func responseLogProbsAreTheLogSoftmaxOfTheirTokens() throws {
         let model = try trainedModel()
         var rng = RNG(seed: 7)
-        let sequences = [[1, 2, 3, 4, 5], [4, 5, 6]]
-        let (perToken, mask, sums) = model.logProbs(sequences, completionStart: [3, 1], rng: &rng)
-        #expect(perToken.shape == [2, 4] && mask.array == [0, 0, 1, 1, 1, 1, 0, 0])
-        // Against an explicit log-softmax of the full logits.
-        let logits = withNoGrad { model.logits([1, 2, 3, 4, 5], batch: 1, time: 5, rng: &rng) }.logSoftmax()
-        let expected = logits[0, 2, 4] + logits[0, 3, 5]
-        #expect(abs(sums.data[0] - expected) < 1e-4)
-        #expect(sums.data[0] > -1 && sums.requiresGrad)  // the trained cycle is likely
+        let batch = ResponseBatch(prompts: [[1, 2, 3], [4]], responses: [[4, 5], [5, 6, 1]])
+        #expect(batch.time == 5 && batch.width == 3 && batch.mask.array == [1, 1, 0, 1, 1, 1])
+        #expect(batch.ids == [1, 2, 3, 4, 5, 4, 5, 6, 1, 0] && batch.lastIndex == [4, 3])
+        for temperature: Float in [1, 0.7] {
+            let out = model.responseLogProbs(batch, temperature: temperature, entropy: true, rng: &rng)
+            #expect(out.logProbs.shape == [2, 3] && out.logProbs.requiresGrad && out.auxiliaryLoss == nil)
+            // Against an explicit log-softmax of each sequence's own full logits, divided by T.
+            for (i, sequence) in [[1, 2, 3, 4, 5], [4, 5, 6, 1]].enumerated() {
+                let logits = withNoGrad { model.logits(sequence, batch: 1, time: sequence.count, rng: &rng) }
+                let logSoftmax = (logits * (1 / temperature)).logSoftmax()
+                let start = i == 0 ? 3 : 1
+                for j in 0..<(sequence.count - start) {
+                    let expected = logSoftmax[0, start + j - 1, sequence[start + j]]
+                    #expect(abs(out.logProbs[i, j] - expected) < 1e-5, "sequence \(i) token \(j)")
+                    var entropy: Float = 0
+                    for k in 0..<8 {
+                        let lp = logSoftmax[0, start + j - 1, k]
+                        entropy -= expf(lp) * lp
+                    }
+                    #expect(abs(out.entropy![i, j] - entropy) < 1e-4)
+                }
+            }
+            #expect(out.logProbs[0, 2] == 0 && out.entropy![0, 2] == 0, "padding stays 0")
+        }
     }
 }

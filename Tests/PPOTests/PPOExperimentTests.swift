@@ -2,6 +2,8 @@
 // records its metrics; the thread count does not change a run; a bad config names its key.
 import Foundation
 import HDF5Store
+import PPO
+import TensorCore
 import TestSupport
 import Testing
 
@@ -25,6 +27,24 @@ let toySettings = ["--steps", "3", "--set", "ppo.steps=32", "--threads", "1"]
             // The Pendulum family extends `pendulum`; the rest stay on CartPole.
             let env = ablation.hasPrefix("pendulum") ? "Pendulum-v1" : "CartPole-v1"
             #expect(r.configJSON.contains(#""env":"\#(env)""#), "\(ablation)")
+        }
+        // Each checkpoint rebuilds its agent from the file alone: the same outputs as the agent
+        // the run's own config builds, with the checkpoint's weights restored into it.
+        for ablation in ablations {
+            let path = "\(out)/ppo-37-tricks/\(ablation)/seed-0.ckpt.h5"
+            let loaded = try ActorCritic.load(checkpoint: path)
+            let state = try Checkpoint.load(from: path)
+            let json = try JSONSerialization.jsonObject(with: Data(state.configJSON.utf8)) as! [String: Any]
+            let config = try JSONDecoder().decode(
+                PPOConfig.self, from: JSONSerialization.data(withJSONObject: json["ppo"]!))
+            let reference = try PPOTrainer(config, seed: 0).agent
+            try Checkpoint.restore(reference.namedParameters(), from: state, path: path)
+            var rng = RNG(seed: 1)
+            let observations = Tensor.randn([5, loaded.observationSize], rng: &rng)
+            let (a, b) = (withNoGrad { loaded(observations) }, withNoGrad { reference(observations) })
+            #expect(a.values.array == b.values.array, "\(ablation)")
+            #expect(a.policy.entropy().array == b.policy.entropy().array, "\(ablation)")
+            #expect(loaded.modelRecord == reference.modelRecord, "\(ablation)")
         }
         let pendulum = try RunResults.load(from: "\(out)/ppo-37-tricks/pendulum-no-reward-clip/seed-0.h5")
         #expect(

@@ -1,0 +1,43 @@
+// The tensor core's MLP as a self-describing model (the worked example's network): its /model
+// record holds the layer sizes, the activation and whether the layers have biases.
+import Foundation
+import HDF5Store
+import TensorCore
+
+struct MLPShape: Codable, Equatable {
+    var sizes: [Int]
+    var activation: Activation
+    var bias: Bool
+}
+
+extension MLP: SelfDescribingModel {
+    public static let architecture = "mlp"
+
+    public var modelRecord: ModelRecord {
+        let shape = MLPShape(
+            sizes: [layers[0].weight.shape[1]] + layers.map { $0.weight.shape[0] }, activation: activation,
+            bias: layers[0].bias != nil)
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        return ModelRecord(
+            architecture: Self.architecture,
+            fields: ["config": String(decoding: (try? encoder.encode(shape)) ?? Data(), as: UTF8.self)])
+    }
+
+    public static func rebuild(from record: ModelRecord, source: String) throws -> Self {
+        guard record.architecture == architecture else {
+            throw HDF5Error("\(source): /model is a '\(record.architecture)', not a '\(architecture)'")
+        }
+        let shape: MLPShape
+        do {
+            shape = try JSONDecoder().decode(MLPShape.self, from: Data(try record.field("config", source: source).utf8))
+        } catch let error as HDF5Error { throw error } catch {
+            throw HDF5Error("\(source): /model config is not an MLP shape: \(error)")
+        }
+        guard shape.sizes.count >= 2, shape.sizes.allSatisfy({ $0 >= 1 }) else {
+            throw HDF5Error("\(source): /model config: an MLP needs at least two positive sizes")
+        }
+        var rng = RNG(seed: 0)  // weights are loaded next
+        return Self(sizes: shape.sizes, activation: shape.activation, bias: shape.bias, rng: &rng)
+    }
+}
