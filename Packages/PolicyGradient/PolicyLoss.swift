@@ -1,5 +1,6 @@
-// The PPO objective's pieces over a batch of N samples (environment steps, or tokens for the
-// language-model packages), each a mean over the batch:
+// The PPO objective's pieces over a flat batch of N samples (classic control's environment
+// steps), each a mean over the batch: thin wrappers over the token-level functions
+// (TokenPolicyLoss.swift) with one sequence, no mask and one symmetric clip.
 //   ratio r = exp(log pi_new(a|s) - log pi_old(a|s))
 //   clipped surrogate  L_pg = mean(max(-A r, -A clip(r, 1 - eps, 1 + eps)))       (detail 8)
 //   unclipped          L_pg = mean(-A r)
@@ -16,23 +17,18 @@ public enum PolicyLoss {
         newLogProbs: Tensor, oldLogProbs: [Float], advantages: [Float], clip eps: Float, clipped: Bool
     ) -> Tensor {
         let ratio = (newLogProbs - Tensor(oldLogProbs)).exp()
-        let a = Tensor(advantages)
-        let unclippedLoss = -(a * ratio)
-        guard clipped else { return unclippedLoss.mean() }
-        let clippedLoss = -(a * ratio.clamped(1 - eps, 1 + eps))
-        return maximum(unclippedLoss, clippedLoss).mean()
+        return TokenPolicyLoss.surrogate(
+            ratio: ratio, advantages: Tensor(advantages), low: 1 - eps, high: 1 + eps, clipped: clipped
+        ).mean()
     }
 
     /// Value loss. values (N) carries gradients; oldValues and returns are data.
     public static func value(values: Tensor, oldValues: [Float], returns: [Float], clip eps: Float, clipped: Bool)
         -> Tensor
     {
-        let r = Tensor(returns)
-        let unclippedLoss = (values - r).square()
-        guard clipped else { return unclippedLoss.mean() * 0.5 }
-        let old = Tensor(oldValues)
-        let clippedValues = old + (values - old).clamped(-eps, eps)
-        return maximum(unclippedLoss, (clippedValues - r).square()).mean() * 0.5
+        TokenValueLoss.errors(
+            values: values, oldValues: Tensor(oldValues), returns: Tensor(returns), clip: eps, clipped: clipped
+        ).mean() * 0.5
     }
 
     /// Diagnostics of one minibatch from the log-probabilities before and after (no gradients).

@@ -1,0 +1,125 @@
+// The clipped surrogate of PPO / GRPO / DAPO / GSPO on token sequences, per token, before any
+// aggregation (LossAggregation.swift), with its diagnostics. For a right-padded (B, T) batch:
+//   token ratio        r_it = exp(log pi(y_it) - log pi_old(y_it))                     PPO, GRPO
+//   sequence ratio     s_i  = exp((1/|y_i|) Σ_t m_it (log pi - log pi_old))           GSPO (eq. 7), every token
+//   sequence-token     s_it = sg[s_i] · pi(y_it) / sg[pi(y_it)]                         GSPO-token (eq. 13)
+//   l_it = -min(ratio · A, clip(ratio, 1 - eps_low, 1 + eps_high) · A)               clip-higher: eps_high > eps_low (DAPO)
+// A is (B, 1) (one advantage per sequence, GRPO) or (B, T) (per token, PPO with GAE).
+// Follows TRL's GRPOTrainer._compute_loss (importance_sampling_level token / sequence /
+// sequence_token); Scripts/reference/token_objectives.py ports it for the fixture.
+import Foundation
+import TensorCore
+
+public enum ImportanceRatio: String, Sendable, Codable, CaseIterable {
+    case token
+    case sequence
+    case sequenceToken
+}
+
+/// What the clip did, over the masked tokens (TRL's names in brackets).
+public struct PolicyDiagnostics: Sendable, Equatable {
+    /// Share of tokens whose ratio fell below 1 - eps_low with A < 0 [clip_ratio/low_mean].
+    public var clipLow: Double
+    /// Share above 1 + eps_high with A > 0 [clip_ratio/high_mean].
+    public var clipHigh: Double
+    /// Either of the two [clip_ratio/region_mean].
+    public var clipFraction: Double { clipLow + clipHigh }
+    /// Mean, min and max of the ratio.
+    public var ratioMean: Double
+    public var ratioMin: Double
+    public var ratioMax: Double
+    /// KL(pi_old || pi) estimates: k1 = mean(-log r), k3 = mean(r - 1 - log r) (per token).
+    public var approxKL1: Double
+    public var approxKL3: Double
+}
+
+public enum TokenPolicyLoss {
+    /// Per-token clipped-surrogate losses (B, T), zero where the mask is 0, and the diagnostics.
+    /// logProbs carries gradients; oldLogProbs, advantages and mask are data.
+    public static func clippedSurrogate(
+        logProbs: Tensor, oldLogProbs: Tensor, advantages: Tensor, mask: Tensor, clipLow: Float, clipHigh: Float,
+        ratio kind: ImportanceRatio = .token, clipped: Bool = true
+    ) -> (perToken: Tensor, diagnostics: PolicyDiagnostics) {
+        precondition(
+            logProbs.shape == oldLogProbs.shape && logProbs.shape == mask.shape && logProbs.rank == 2,
+            "clippedSurrogate: log-probs \(logProbs.shape), old \(oldLogProbs.shape), mask \(mask.shape)")
+        precondition(
+            advantages.shape == logProbs.shape || advantages.shape == [logProbs.shape[0], 1],
+            "clippedSurrogate: advantages \(advantages.shape) must be (B, 1) or (B, T)")
+        let logRatio = (logProbs - oldLogProbs) * mask
+        let ratio: Tensor
+        switch kind {
+        case .token:
+            ratio = logRatio.exp()
+        case .sequence:
+            let lengths = Tensor(mask.sum(axis: 1).array.map { 1 / Swift.max($0, 1) }).reshaped([-1, 1])
+            ratio = (logRatio.sum(axis: 1, keepDims: true) * lengths).exp()  // (B, 1)
+        case .sequenceToken:
+            let lengths = Tensor(mask.sum(axis: 1).array.map { 1 / Swift.max($0, 1) }).reshaped([-1, 1])
+            let sequenceLogRatio = (logRatio.sum(axis: 1, keepDims: true) * lengths).detach()
+            ratio = (logProbs - logProbs.detach() + sequenceLogRatio).exp()  // (B, T), value s_i
+        }
+        let perToken = surrogate(
+            ratio: ratio, advantages: advantages, low: 1 - clipLow, high: 1 + clipHigh, clipped: clipped)
+        let full = perToken.shape == mask.shape ? perToken : perToken.expand(to: mask.shape)
+        return (full * mask, diagnostics(ratio.detach(), advantages, mask, logRatio.detach(), clipLow, clipHigh))
+    }
+
+    /// -min(r A, clip(r, low, high) A), written as max(-A r, -A clip(r)) as PPO's code does.
+    /// Shared with the classic-control loss (PolicyLoss.surrogate), which must keep its bits.
+    static func surrogate(ratio: Tensor, advantages a: Tensor, low: Float, high: Float, clipped: Bool) -> Tensor {
+        let unclippedLoss = -(a * ratio)
+        guard clipped else { return unclippedLoss }
+        let clippedLoss = -(a * ratio.clamped(low, high))
+        return maximum(unclippedLoss, clippedLoss)
+    }
+
+    static func diagnostics(
+        _ ratio: Tensor, _ advantages: Tensor, _ mask: Tensor, _ logRatio: Tensor, _ clipLow: Float, _ clipHigh: Float
+    ) -> PolicyDiagnostics {
+        let (b, t) = (mask.shape[0], mask.shape[1])
+        let perToken = ratio.shape == mask.shape
+        let perTokenAdvantage = advantages.shape == mask.shape
+        var (low, high, count) = (0.0, 0.0, 0.0)
+        var (sum, smallest, largest, k1, k3) = (0.0, Double.infinity, -Double.infinity, 0.0, 0.0)
+        for i in 0..<b {
+            for j in 0..<t where mask[i, j] != 0 {
+                let r = Double(perToken ? ratio[i, j] : ratio[i, 0])
+                let a = perTokenAdvantage ? advantages[i, j] : advantages[i, 0]
+                if r < Double(1 - clipLow) && a < 0 { low += 1 }
+                if r > Double(1 + clipHigh) && a > 0 { high += 1 }
+                (sum, smallest, largest, count) = (sum + r, Swift.min(smallest, r), Swift.max(largest, r), count + 1)
+                let tokenLogRatio = Double(logRatio[i, j])
+                k1 += -tokenLogRatio
+                k3 += (exp(tokenLogRatio) - 1) - tokenLogRatio
+            }
+        }
+        let n = Swift.max(count, 1)
+        return PolicyDiagnostics(
+            clipLow: low / n, clipHigh: high / n, ratioMean: count > 0 ? sum / n : 1,
+            ratioMin: count > 0 ? smallest : 1,
+            ratioMax: count > 0 ? largest : 1, approxKL1: k1 / n, approxKL3: k3 / n)
+    }
+}
+
+public enum TokenValueLoss {
+    /// Per-token squared errors of the critic (B, T), zero where the mask is 0: (V - R)², or with
+    /// clipping max((V - R)², (V_old + clip(V - V_old, -eps, eps) - R)²) (PPO detail 9; TRL's
+    /// cliprange_value). The loss is 0.5 · an aggregation of these.
+    public static func squaredErrors(
+        values: Tensor, oldValues: Tensor, returns: Tensor, mask: Tensor, clip eps: Float, clipped: Bool
+    ) -> Tensor {
+        precondition(values.shape == mask.shape && oldValues.shape == mask.shape && returns.shape == mask.shape)
+        return errors(values: values, oldValues: oldValues, returns: returns, clip: eps, clipped: clipped) * mask
+    }
+
+    /// Shared with the classic-control loss (PolicyLoss.value), which must keep its bits.
+    static func errors(values: Tensor, oldValues old: Tensor, returns r: Tensor, clip eps: Float, clipped: Bool)
+        -> Tensor
+    {
+        let unclippedLoss = (values - r).square()
+        guard clipped else { return unclippedLoss }
+        let clippedValues = old + (values - old).clamped(-eps, eps)
+        return maximum(unclippedLoss, (clippedValues - r).square())
+    }
+}
