@@ -3,7 +3,8 @@
 // Run on CartPole (default) or Acrobot with --set ppo.env=Acrobot-v1; the pendulum-* configs
 // are the continuous-action set on Pendulum-v1.
 // A checkpoint is written at the end and when stopped (--stop-at, Ctrl-C); --resume continues
-// bit for bit (agent, Adam, RNG streams, environments, normalisers, episode records).
+// bit for bit (agent, Adam, RNG streams, environments, normalisers, episode records). The loop
+// is ExperimentKit's TrainingLoop, shared with every experiment.
 // Results: every update's metrics (PPOTrainer's header) at the global step, and the summaries
 //   return/final   mean return of the episodes of the last 10 % of training
 //   return/auc     mean episodic return over the whole run (area under the curve / steps)
@@ -32,44 +33,12 @@ enum PPOExperiment: Experiment {
         var c = run.config.ppo
         let updates = run.totalSteps(c.updates)
         c.totalTimesteps = updates * c.batchSize
-        let trainer = try PPOTrainer(c, seed: UInt64(run.seed))
-        // A checkpoint holds the agent, Adam, and the trainer's state (TrainerState.swift); its
-        // step is the environment step, the unit of the results rows it must agree with.
-        func snapshot() -> TrainingState {
-            let s = trainer.exportState()
-            return run.state(
-                step: trainer.globalStep, parameters: trainer.agent.namedParameters(),
-                optimizer: trainer.optimizer.exportState(), rngStreams: s.rngStreams, tensors: s.tensors,
-                values: s.values, counters: s.counters, model: trainer.agent.modelRecord)
-        }
-        if let state = run.resumeState {
-            try Checkpoint.restore(trainer.agent.namedParameters(), from: state, path: run.paths.checkpoint)
-            if let o = state.optimizer { try trainer.optimizer.importState(o) }
-            do {
-                try trainer.importState(
-                    TrainerState(
-                        rngStreams: state.rngStreams, values: state.values, tensors: state.tensors,
-                        counters: state.counters))
-            } catch let e as PPOError {
-                throw ConfigError("\(run.paths.checkpoint): \(e.message)")
-            }
-        }
-        var update = trainer.updatesDone
-        var interrupted = false
-        var lastReturn = Double.nan  // the progress line shows the latest rollout that ended an episode
-        try trainer.train { step, metrics in
-            update += 1
-            run.results.log(metrics, step: step)
-            lastReturn = metrics["charts/episodic_return"] ?? lastReturn
-            run.report(
-                step: update, total: updates, [("return", lastReturn), ("sps", metrics["perf/steps_per_s"] ?? 0)],
-                unit: "updates")
-            if run.shouldStop(after: update) { interrupted = true }
-            return !interrupted
-        }
-        try run.saveCheckpoint(snapshot())
-        if interrupted { return .interrupted }
-        let episodes = trainer.episodes
+        let task = PPOTask(try PPOTrainer(c, seed: UInt64(run.seed)))
+        // Checkpoints only at the end and when stopped; their step is the environment step, the
+        // unit of the results rows they must agree with.
+        let outcome = try TrainingLoop(unit: "updates").run(task, in: run, total: updates)
+        if case .interrupted = outcome { return outcome }
+        let episodes = task.trainer.episodes
         let lastTenth = episodes.filter { $0.step > c.totalTimesteps * 9 / 10 }
         if !lastTenth.isEmpty {
             run.results.summary("return/final", lastTenth.map(\.episodeReturn).reduce(0, +) / Double(lastTenth.count))
@@ -79,6 +48,44 @@ enum PPOExperiment: Experiment {
         }
         run.results.summary("train/episodes", Double(episodes.count))
         return .finished
+    }
+}
+
+/// PPO's trainer as the shared loop drives it: one update per loop step, logged at the global
+/// environment step; the trainer's state (TrainerState.swift) is the task's state.
+final class PPOTask: TrainingTask {
+    let trainer: PPOTrainer
+    /// The latest rollout that ended an episode, for the progress line.
+    var lastReturn = Double.nan
+
+    init(_ trainer: PPOTrainer) { self.trainer = trainer }
+
+    var parameters: [(name: String, tensor: Tensor)] { trainer.agent.namedParameters() }
+    var optimizer: any Optimizer { trainer.optimizer }
+    var modelRecord: ModelRecord? { trainer.agent.modelRecord }
+    var updatesDone: Int { trainer.updatesDone }
+    var resultsStep: Int { trainer.globalStep }
+
+    func update() throws -> StepReport {
+        let metrics = try trainer.update()
+        lastReturn = metrics["charts/episodic_return"] ?? lastReturn
+        return StepReport(metrics: metrics, shown: [("return", lastReturn), ("sps", metrics["perf/steps_per_s"] ?? 0)])
+    }
+
+    func exportState() -> TaskState {
+        let s = trainer.exportState()
+        return TaskState(rngStreams: s.rngStreams, tensors: s.tensors, values: s.values, counters: s.counters)
+    }
+
+    func restore(_ state: TaskState, step: Int, path: String) throws {
+        do {
+            try trainer.importState(
+                TrainerState(
+                    rngStreams: state.rngStreams, values: state.values, tensors: state.tensors, counters: state.counters
+                ))
+        } catch let e as PPOError {
+            throw ConfigError("\(path): \(e.message)")
+        }
     }
 }
 

@@ -19,7 +19,7 @@ extension Experiment {
     public static var configsDirectory: String { source.configsDirectory }
 }
 
-public enum RunOutcome: Sendable {
+public enum RunOutcome: Sendable, Equatable {
     case finished
     /// Stopped early (Ctrl-C or `--stop-at`) after writing a checkpoint.
     case interrupted

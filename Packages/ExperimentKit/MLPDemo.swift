@@ -77,101 +77,114 @@ public enum MLPDemo: Experiment {
             .appendingPathComponent("../../Experiments/mlp-demo/main.swift").standardized.path)
 
     public static func run(_ run: Run<Config>) throws -> RunOutcome {
-        let config = run.config
-        // Independent streams: data, initialisation, shuffling, dropout.
-        var root = RNG(seed: UInt64(run.seed))
-        var dataRNG = root.split()
-        var initRNG = root.split()
-        var shuffleRNG = root.split()
-        var dropoutRNG = root.split()
-        let train = spirals(count: config.trainExamples, noise: config.noise, rng: &dataRNG)
-        let val = spirals(count: config.valExamples, noise: config.noise, rng: &dataRNG)
-
-        let model = MLP(sizes: [2] + config.hidden + [2], activation: config.activation, rng: &initRNG)
-        let params = model.namedParameters()
-        let noDecay = Set(params.map(\.name).filter { $0.hasSuffix(".bias") })
-        let optimizer: Optimizer =
-            config.optimizer == "sgd"
-            ? SGD(params, momentum: 0.9, weightDecay: Float(config.weightDecay))
-            : Adam.adamW(params, weightDecay: Float(config.weightDecay), noDecay: noDecay)
-        let total = run.totalSteps(config.steps)
-        let schedule = LearningRateSchedule(
-            peak: Float(config.learningRate), warmupSteps: config.warmupSteps, totalSteps: config.steps,
-            decay: .cosine, floor: Float(config.learningRate) / 10)
-
-        var step = 0
-        var cursor = 0
-        var permutation = shuffleRNG.permutation(config.trainExamples)
-        if let state = run.resumeState {
-            try Checkpoint.restore(params, from: state, path: run.paths.checkpoint)
-            if let saved = state.optimizer { try optimizer.importState(saved) }
-            shuffleRNG = RNG(stateWords: state.rngStreams["shuffle"] ?? shuffleRNG.stateWords)
-            dropoutRNG = RNG(stateWords: state.rngStreams["dropout"] ?? dropoutRNG.stateWords)
-            cursor = Int(state.counters["cursor"] ?? 0)
-            permutation = state.tensors["permutation"].map { $0.array.map { Int($0) } } ?? permutation
-            step = state.step
-        }
-        func snapshot() -> TrainingState {
-            run.state(
-                step: step, parameters: params, optimizer: optimizer.exportState(),
-                rngStreams: ["shuffle": shuffleRNG.stateWords, "dropout": dropoutRNG.stateWords],
-                tensors: ["permutation": Tensor(permutation.map(Float.init))], counters: ["cursor": Double(cursor)],
-                model: model.modelRecord)
-        }
-        func forward(_ x: Tensor, training: Bool) -> Tensor {
-            var h = x
-            for (i, layer) in model.layers.enumerated() {
-                h = layer(h)
-                if i < model.layers.count - 1 {
-                    h = dropout(config.activation(h), p: Float(config.dropout), training: training, rng: &dropoutRNG)
-                }
-            }
-            return h
-        }
-
+        let task = MLPDemoTask(run.config, seed: run.seed)
         let started = Date()
-        while step < total {
-            if cursor + config.batchSize > config.trainExamples {
-                permutation = shuffleRNG.permutation(config.trainExamples)
-                cursor = 0
-            }
-            let rows = Array(permutation[cursor..<(cursor + config.batchSize)])
-            cursor += config.batchSize
-            optimizer.zeroGrad()
-            let logits = forward(train.x.indexSelect(rows: rows), training: true)
-            let loss = crossEntropy(logits, targets: rows.map { train.labels[$0] })
-            loss.backward()
-            let gradNorm = clipGradNorm(params.map(\.tensor), maxNorm: 1)
-            let lr = schedule(step)
-            optimizer.step(lr: lr)
-            step += 1
-
-            run.results.log(
-                ["loss/train": Double(loss.item), "optim/lr": Double(lr), "optim/grad_norm": Double(gradNorm)],
-                step: step)
-            var shown: [(String, Double)] = [("loss/train", Double(loss.item))]
-            if step % config.evalEvery == 0 || step == total {
-                let (valLoss, accuracy) = withNoGrad {
-                    let logits = forward(val.x, training: false)
-                    let correct = zip(logits.argmax(), val.labels).filter { $0 == $1 }.count
-                    return (crossEntropy(logits, targets: val.labels).item, Double(correct) / Double(val.labels.count))
-                }
-                run.results.log(["loss/val": Double(valLoss), "charts/val_accuracy": accuracy], step: step)
-                shown.append(("val_acc", accuracy))
-            }
-            run.report(step: step, total: total, shown)
-            let stopping = run.shouldStop(after: step)
-            if stopping || (config.checkpointEvery > 0 && step % config.checkpointEvery == 0) {
-                try run.saveCheckpoint(snapshot())
-            }
-            if stopping && step < total { return .interrupted }
-        }
+        let loop = TrainingLoop(evalEvery: run.config.evalEvery, checkpointEvery: run.config.checkpointEvery)
+        let outcome = try loop.run(task, in: run, total: run.totalSteps(run.config.steps))
+        if case .interrupted = outcome { return outcome }
         let elapsed = Date().timeIntervalSince(started)
-        run.results.summary("perf/steps_per_s", Double(step - (run.resumeState?.step ?? 0)) / max(elapsed, 1e-9))
+        let done = task.updatesDone - (run.resumeState?.step ?? 0)
+        run.results.summary("perf/steps_per_s", Double(done) / max(elapsed, 1e-9))
         if let accuracy = run.results.results.metrics["charts/val_accuracy"]?.last {
             run.results.summary("charts/val_accuracy", accuracy)
         }
-        try run.saveCheckpoint(snapshot())
         return .finished
+    }
+}
+
+/// The demo's training as the shared loop drives it: shuffled minibatches from an epoch
+/// permutation, one clipped step each; the state a resume needs is the two RNG streams, the
+/// permutation and the cursor in it.
+final class MLPDemoTask: TrainingTask {
+    let config: MLPDemoConfig
+    let model: MLP
+    let parameters: [(name: String, tensor: Tensor)]
+    let optimizer: any Optimizer
+    let schedule: LearningRateSchedule
+    let train, val: (x: Tensor, labels: [Int])
+    var shuffleRNG, dropoutRNG: RNG
+    var permutation: [Int]
+    var cursor = 0
+    private(set) var updatesDone = 0
+
+    init(_ config: MLPDemoConfig, seed: Int) {
+        self.config = config
+        // Independent streams: data, initialisation, shuffling, dropout.
+        var root = RNG(seed: UInt64(seed))
+        var dataRNG = root.split()
+        var initRNG = root.split()
+        shuffleRNG = root.split()
+        dropoutRNG = root.split()
+        train = spirals(count: config.trainExamples, noise: config.noise, rng: &dataRNG)
+        val = spirals(count: config.valExamples, noise: config.noise, rng: &dataRNG)
+        model = MLP(sizes: [2] + config.hidden + [2], activation: config.activation, rng: &initRNG)
+        parameters = model.namedParameters()
+        let noDecay = Set(parameters.map(\.name).filter { $0.hasSuffix(".bias") })
+        optimizer =
+            config.optimizer == "sgd"
+            ? SGD(parameters, momentum: 0.9, weightDecay: Float(config.weightDecay))
+            : Adam.adamW(parameters, weightDecay: Float(config.weightDecay), noDecay: noDecay)
+        schedule = LearningRateSchedule(
+            peak: Float(config.learningRate), warmupSteps: config.warmupSteps, totalSteps: config.steps,
+            decay: .cosine, floor: Float(config.learningRate) / 10)
+        permutation = shuffleRNG.permutation(config.trainExamples)
+    }
+
+    var modelRecord: ModelRecord? { model.modelRecord }
+
+    func forward(_ x: Tensor, training: Bool) -> Tensor {
+        var h = x
+        for (i, layer) in model.layers.enumerated() {
+            h = layer(h)
+            if i < model.layers.count - 1 {
+                h = dropout(config.activation(h), p: Float(config.dropout), training: training, rng: &dropoutRNG)
+            }
+        }
+        return h
+    }
+
+    func update() throws -> StepReport {
+        if cursor + config.batchSize > config.trainExamples {
+            permutation = shuffleRNG.permutation(config.trainExamples)
+            cursor = 0
+        }
+        let rows = Array(permutation[cursor..<(cursor + config.batchSize)])
+        cursor += config.batchSize
+        let (loss, gradNorm) = GradientStep.accumulate(
+            optimizer, parameters: parameters.map(\.tensor), microBatches: 1, clip: 1
+        ) { _ in
+            crossEntropy(
+                forward(train.x.indexSelect(rows: rows), training: true), targets: rows.map { train.labels[$0] })
+        }
+        let lr = schedule(updatesDone)
+        optimizer.step(lr: lr)
+        updatesDone += 1
+        return StepReport(
+            metrics: ["loss/train": Double(loss), "optim/lr": Double(lr), "optim/grad_norm": Double(gradNorm!)],
+            shown: [("loss/train", Double(loss))])
+    }
+
+    func evaluate() throws -> StepReport {
+        let (valLoss, accuracy) = withNoGrad {
+            let logits = forward(val.x, training: false)
+            let correct = zip(logits.argmax(), val.labels).filter { $0 == $1 }.count
+            return (crossEntropy(logits, targets: val.labels).item, Double(correct) / Double(val.labels.count))
+        }
+        return StepReport(
+            metrics: ["loss/val": Double(valLoss), "charts/val_accuracy": accuracy], shown: [("val_acc", accuracy)])
+    }
+
+    func exportState() -> TaskState {
+        TaskState(
+            rngStreams: ["shuffle": shuffleRNG.stateWords, "dropout": dropoutRNG.stateWords],
+            tensors: ["permutation": Tensor(permutation.map(Float.init))], counters: ["cursor": Double(cursor)])
+    }
+
+    func restore(_ state: TaskState, step: Int, path: String) throws {
+        shuffleRNG = RNG(stateWords: state.rngStreams["shuffle"] ?? shuffleRNG.stateWords)
+        dropoutRNG = RNG(stateWords: state.rngStreams["dropout"] ?? dropoutRNG.stateWords)
+        cursor = Int(state.counters["cursor"] ?? 0)
+        permutation = state.tensors["permutation"].map { $0.array.map { Int($0) } } ?? permutation
+        updatesDone = step
     }
 }

@@ -53,7 +53,7 @@ extension SelfDescribingModel {
         }
         let model = try rebuild(from: record, source: path)
         try Checkpoint.restore(model.namedParameters(), from: state, path: path)
-        try Checkpoint.restoreBuffers(model.namedBuffers(), from: state, path: path)
+        try Checkpoint.restoreBuffers(model.namedBuffers(), from: state.tensors, path: path)
         return model
     }
 }

@@ -96,12 +96,13 @@ extension Checkpoint {
         return RestoreReport(loaded: loaded, missing: missing, unused: unused)
     }
 
-    /// Copies a model's buffers from /state/buffer/<name>; each must be there with its shape.
+    /// Copies a model's buffers from a checkpoint's state tensors (/state/buffer/<name>); each
+    /// must be there with its shape.
     public static func restoreBuffers(
-        _ buffers: [(name: String, tensor: Tensor)], from state: TrainingState, path: String
+        _ buffers: [(name: String, tensor: Tensor)], from tensors: [String: Tensor], path: String
     ) throws {
         for (name, buffer) in buffers {
-            guard let saved = state.tensors["buffer/" + name] else {
+            guard let saved = tensors["buffer/" + name] else {
                 throw HDF5Error("\(path): buffer '\(name)' missing (/state/buffer/\(name))")
             }
             guard saved.shape == buffer.shape else {

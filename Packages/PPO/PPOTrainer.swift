@@ -56,29 +56,38 @@ public final class PPOTrainer {
         observations = observationNormalizer?(envs.observations) ?? envs.observations
     }
 
-    /// Runs every update; `log` receives each update's metrics at the global step and returns
-    /// false to stop early.
+    /// Runs every remaining update; `log` receives each update's metrics at the global step and
+    /// returns false to stop early.
     public func train(log: (_ step: Int, _ metrics: [String: Double]) -> Bool = { _, _ in true }) throws {
-        let (started, startStep) = (Date(), globalStep)  // a resumed run times only its own steps
         while updatesDone < config.updates {
-            let update = updatesDone + 1
-            let progress = 1 - Double(update - 1) / Double(config.updates)
-            let lr = config.learningRate * (config.annealLearningRate ? progress : 1)
-            let clip = Float(config.clipCoefficient * (config.annealClipRange ? progress : 1))
-            let firstEpisode = episodes.count
-            let rollout = collectRollout()
-            var metrics = try optimize(rollout, lr: Float(lr), clip: clip, update: update)
-            metrics["charts/learning_rate"] = lr
-            metrics["charts/clip_coefficient"] = Double(clip)
-            let finished = episodes[firstEpisode...]
-            if !finished.isEmpty {
-                metrics["charts/episodic_return"] = finished.map(\.episodeReturn).reduce(0, +) / Double(finished.count)
-                metrics["charts/episodic_length"] = Double(finished.map(\.length).reduce(0, +)) / Double(finished.count)
-            }
-            metrics["perf/steps_per_s"] = Double(globalStep - startStep) / Date().timeIntervalSince(started)
-            updatesDone = update
-            if !log(globalStep, metrics) { return }
+            if !log(globalStep, try update()) { return }
         }
+    }
+
+    /// When this process's first update started, and the global step then: steps per second count
+    /// only this process's steps (a resumed run times its own).
+    var timing: (started: Date, step: Int)?
+
+    /// One update: a rollout, its advantages, the epochs of minibatch steps; returns its metrics.
+    public func update() throws -> [String: Double] {
+        if timing == nil { timing = (Date(), globalStep) }
+        let update = updatesDone + 1
+        let progress = 1 - Double(update - 1) / Double(config.updates)
+        let lr = config.learningRate * (config.annealLearningRate ? progress : 1)
+        let clip = Float(config.clipCoefficient * (config.annealClipRange ? progress : 1))
+        let firstEpisode = episodes.count
+        let rollout = collectRollout()
+        var metrics = try optimize(rollout, lr: Float(lr), clip: clip, update: update)
+        metrics["charts/learning_rate"] = lr
+        metrics["charts/clip_coefficient"] = Double(clip)
+        let finished = episodes[firstEpisode...]
+        if !finished.isEmpty {
+            metrics["charts/episodic_return"] = finished.map(\.episodeReturn).reduce(0, +) / Double(finished.count)
+            metrics["charts/episodic_length"] = Double(finished.map(\.length).reduce(0, +)) / Double(finished.count)
+        }
+        metrics["perf/steps_per_s"] = Double(globalStep - timing!.step) / Date().timeIntervalSince(timing!.started)
+        updatesDone = update
+        return metrics
     }
 
     /// One rollout: T x N transitions stored step-major (index t * N + n).
@@ -171,19 +180,20 @@ public final class PPOTrainer {
                     values: values, oldValues: indices.map { r.values[$0] }, returns: indices.map { r.returns[$0] },
                     clip: clip, clipped: config.clipValueLoss)
                 let entropy = policy.entropy().mean()
-                let loss =
-                    pgLoss - entropy * Float(config.entropyCoefficient) + vLoss * Float(config.valueCoefficient)
-                guard loss.item.isFinite else {
-                    throw PPOError(
-                        "update \(update): loss is \(loss.item) (policy \(pgLoss.item), value \(vLoss.item), entropy \(entropy.item))"
-                    )
+                let (_, norm) = try GradientStep.accumulate(
+                    optimizer, parameters: agent.parameters, microBatches: 1,
+                    clip: config.maxGradNorm > 0 ? Float(config.maxGradNorm) : nil
+                ) { _ in
+                    let loss =
+                        pgLoss - entropy * Float(config.entropyCoefficient) + vLoss * Float(config.valueCoefficient)
+                    guard loss.item.isFinite else {
+                        throw PPOError(
+                            "update \(update): loss is \(loss.item) (policy \(pgLoss.item), value \(vLoss.item), entropy \(entropy.item))"
+                        )
+                    }
+                    return loss
                 }
-                optimizer.zeroGrad()
-                loss.backward()
-                if config.maxGradNorm > 0 {
-                    let norm = clipGradNorm(agent.parameters, maxNorm: Float(config.maxGradNorm))
-                    guard norm.isFinite else { throw PPOError("update \(update): gradient norm is \(norm)") }
-                }
+                if let norm, !norm.isFinite { throw PPOError("update \(update): gradient norm is \(norm)") }
                 optimizer.step(lr: lr)
                 let d = PolicyLoss.diagnostics(newLogProbs: newLogProbs.array, oldLogProbs: oldLogProbs, clip: clip)
                 (klSum, oldKLSum, clipSum, minibatchCount) =

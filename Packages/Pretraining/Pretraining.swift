@@ -45,103 +45,27 @@ public enum Pretraining {
         let data = TokenWindows(tokens: array, seed: 1234)  // split fixed, the same for every seed
         var root = RNG(seed: UInt64(run.seed))
         var initRNG = root.split()
-        var dataRNG = root.split()
-        var dropoutRNG = root.split()
-        let evalRNG = RNG(seed: 99)  // the same validation windows for every run
         let model = try NanoTransformer(modelConfig, attention: attention, mlp: mlp, rng: &initRNG)
         // The checkpoint describes its model (resolved config, drop-in layers, tokenizer).
-        let record = try model.modelRecord(tokenizer: tokenizer)
-        let params = model.namedParameters()
-        let buffers = model.namedBuffers()
-        let opt = Adam.adamW(
-            params, beta2: Float(c.beta2), eps: 1e-8, weightDecay: Float(c.weightDecay), noDecay: model.noDecayNames)
-        let total = run.totalSteps(c.steps)
-        let schedule = LearningRateSchedule(
-            peak: Float(c.learningRate), warmupSteps: c.warmupSteps, totalSteps: c.steps, decay: .cosine,
-            floor: Float(c.learningRate * c.minLearningRateRatio))
-        var guardRail = SpikeGuard(window: c.spikeWindow, threshold: c.spikeZ)
-        // The same test, always on and never skipping: counts spikes in every run, guarded or not.
-        var spikeDetector = SpikeGuard(window: c.spikeWindow, threshold: c.spikeZ)
-        var step = 0
-        if let state = run.resumeState {
-            try Checkpoint.restore(params, from: state, path: run.paths.checkpoint)
-            if let o = state.optimizer { try opt.importState(o) }
-            guard let dataWords = state.rngStreams["data"], let dropoutWords = state.rngStreams["dropout"] else {
-                throw ConfigError(
-                    "\(run.paths.checkpoint): no 'data' and 'dropout' RNG streams; not a pretraining checkpoint")
-            }
-            dataRNG = RNG(stateWords: dataWords)
-            dropoutRNG = RNG(stateWords: dropoutWords)
-            if let h = state.tensors["spike_guard"] {
-                guardRail.restore(history: h, skipped: Int(state.counters["skipped"] ?? 0))
-            }
-            if let h = state.tensors["spike_detector"] {
-                spikeDetector.restore(history: h, skipped: Int(state.counters["spikes"] ?? 0))
-            }
-            try Checkpoint.restoreBuffers(buffers, from: state, path: run.paths.checkpoint)
-            step = state.step
-        }
-        func snapshot() -> TrainingState {
-            let g = guardRail.state
-            let d = spikeDetector.state
-            return run.state(
-                step: step, parameters: params, optimizer: opt.exportState(),
-                rngStreams: ["data": dataRNG.stateWords, "dropout": dropoutRNG.stateWords],
-                tensors: ["spike_guard": g.history, "spike_detector": d.history].merging(
-                    buffers.map { ("buffer/" + $0.name, $0.tensor) }, uniquingKeysWith: { a, _ in a }),
-                counters: ["skipped": Double(g.skipped), "spikes": Double(d.skipped)], model: record)
-        }
+        let task = try PretrainingTask(
+            model: model, record: try model.modelRecord(tokenizer: tokenizer), data: data, settings: c,
+            total: run.totalSteps(c.steps), dataRNG: root.split(), dropoutRNG: root.split(), afterUpdate: afterUpdate)
         print(
             "model: \(model.parameterCount) parameters; \(data.train.count) training tokens, \(data.validation.count) validation"
         )
-        let t = modelConfig.contextLength
-        var tokensSeen = 0
-        let started = Date()
-        while step < total {
-            opt.zeroGrad()
-            var lossSum: Float = 0
-            var lastIds: [Int] = []
-            for _ in 0..<c.gradAccumulation {
-                let (ids, targets) = data.batch(c.batchSize, time: t, rng: &dataRNG)
-                lastIds = ids
-                let (loss, _) = model.loss(ids, targets: targets, batch: c.batchSize, time: t, rng: &dropoutRNG)
-                (loss * (1 / Float(c.gradAccumulation))).backward()
-                lossSum += loss.item / Float(c.gradAccumulation)
-            }
-            let gradNorm = Double(clipGradNorm(model.parameters, maxNorm: Float(c.gradClip)))
-            let lr = schedule(step)
-            _ = spikeDetector.accept(loss: Double(lossSum), gradNorm: gradNorm)
-            if !c.spikeGuard || guardRail.accept(loss: Double(lossSum), gradNorm: gradNorm) { opt.step(lr: lr) }
-            step += 1
-            tokensSeen += c.batchSize * c.gradAccumulation * t
-            let layerMetrics = try afterUpdate?(model, step, lastIds) ?? [:]
-            let elapsed = Date().timeIntervalSince(started)
-            run.results.log(
-                [
-                    "loss/train": Double(lossSum), "optim/lr": Double(lr), "optim/grad_norm": gradNorm,
-                    "train/skipped_updates": Double(guardRail.skipped), "train/spikes": Double(spikeDetector.skipped),
-                ].merging(layerMetrics, uniquingKeysWith: { a, _ in a }),
-                step: step)
-            var shown: [(String, Double)] = [("loss", Double(lossSum))]
-            if step % c.evalEvery == 0 || step == total {
-                var r = evalRNG
-                let val = model.validationLoss(data, batches: c.evalBatches, batchSize: c.batchSize, time: t, rng: &r)
-                run.results.log(["loss/val": val, "perf/tokens_per_s": Double(tokensSeen) / elapsed], step: step)
-                shown.append(("val", val))
-            }
-            run.report(step: step, total: total, shown)
-            let stopping = run.shouldStop(after: step)
-            if stopping || step % c.checkpointEvery == 0 { try run.saveCheckpoint(snapshot()) }
-            if stopping && step < total { return .interrupted }
-            if !lossSum.isFinite && !c.spikeGuard {
-                // Diverged: parameters are NaN from here on; keep the record, skip the evaluations.
-                print("warning: loss is \(lossSum) at step \(step); the run diverged, stopping")
-                run.results.summary("train/diverged_at_step", Double(step))
-                try run.saveCheckpoint(snapshot())
-                return .finished
-            }
+        let loop = TrainingLoop(evalEvery: c.evalEvery, checkpointEvery: c.checkpointEvery)
+        let outcome = try loop.run(task, in: run, total: task.total)
+        if case .interrupted = outcome { return .interrupted }
+        if task.diverged {
+            run.results.summary("train/diverged_at_step", Double(task.updatesDone))
+            return .finished
         }
-        try run.saveCheckpoint(snapshot())
+        let t = modelConfig.contextLength
+        let (guardRail, spikeDetector, evalRNG, step) = (
+            task.guardRail, task.spikeDetector, task.evalRNG, task.updatesDone
+        )
+        var dataRNG = task.dataRNG
+        var dropoutRNG = task.dropoutRNG
         run.results.summary("train/skipped_updates", Double(guardRail.skipped))
         run.results.summary("train/spikes", Double(spikeDetector.skipped))
         run.results.summary("model/vocab_size", Double(modelConfig.vocabSize))
