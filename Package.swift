@@ -57,6 +57,7 @@ let tools: [(name: String, path: String, deps: [String])] = [
     ("dedup", "Experiments/dedup", ["MinHash"]),
     ("nano-transformer-bench", "Benchmarks/NanoTransformerBench", ["NanoTransformer", "BenchmarkSupport"]),
     ("ppo-bench", "Benchmarks/PPOBench", ["PPO", "BenchmarkSupport"]),
+    ("rollout-bench", "Benchmarks/RolloutBench", ["NanoTransformer", "BenchmarkSupport"]),
 ]
 
 /// Opt-in CPU-specific code generation for the tensor core's own SIMD loops (OpenBLAS picks its

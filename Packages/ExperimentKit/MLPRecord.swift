@@ -14,26 +14,15 @@ extension MLP: SelfDescribingModel {
     public static let architecture = "mlp"
 
     public var modelRecord: ModelRecord {
-        let shape = MLPShape(
-            sizes: [layers[0].weight.shape[1]] + layers.map { $0.weight.shape[0] }, activation: activation,
-            bias: layers[0].bias != nil)
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
-        return ModelRecord(
+        ModelRecord(
             architecture: Self.architecture,
-            fields: ["config": String(decoding: (try? encoder.encode(shape)) ?? Data(), as: UTF8.self)])
+            config: MLPShape(
+                sizes: [layers[0].weight.shape[1]] + layers.map { $0.weight.shape[0] }, activation: activation,
+                bias: layers[0].bias != nil))
     }
 
     public static func rebuild(from record: ModelRecord, source: String) throws -> Self {
-        guard record.architecture == architecture else {
-            throw HDF5Error("\(source): /model is a '\(record.architecture)', not a '\(architecture)'")
-        }
-        let shape: MLPShape
-        do {
-            shape = try JSONDecoder().decode(MLPShape.self, from: Data(try record.field("config", source: source).utf8))
-        } catch let error as HDF5Error { throw error } catch {
-            throw HDF5Error("\(source): /model config is not an MLP shape: \(error)")
-        }
+        let shape = try record.config(MLPShape.self, architecture: architecture, source: source)
         guard shape.sizes.count >= 2, shape.sizes.allSatisfy({ $0 >= 1 }) else {
             throw HDF5Error("\(source): /model config: an MLP needs at least two positive sizes")
         }

@@ -4,6 +4,7 @@
 // Layout: /model attributes `architecture` and one JSON string per field (`config`, and e.g.
 // `attention` / `attention_config` / `mlp` / `mlp_config` for the nano transformer);
 // /model/tokenizer: one string, the tokenizer's own JSON. Readable from h5py with json.loads.
+import Foundation
 import TensorCore
 
 public struct ModelRecord: Equatable, Sendable {
@@ -18,6 +19,32 @@ public struct ModelRecord: Equatable, Sendable {
         self.architecture = architecture
         self.fields = fields
         self.tokenizer = tokenizer
+    }
+
+    /// A record whose `config` field is `config` as JSON (sorted keys), plus `fields`.
+    public init(architecture: String, config: some Encodable, fields: [String: String] = [:], tokenizer: String? = nil)
+    {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        var all = fields
+        all["config"] = String(decoding: (try? encoder.encode(config)) ?? Data("{}".utf8), as: UTF8.self)
+        self.init(architecture: architecture, fields: all, tokenizer: tokenizer)
+    }
+
+    /// The `config` field decoded, after checking the record is an `architecture`; errors name the
+    /// file and what is wrong.
+    public func config<Config: Decodable>(_ type: Config.Type, architecture expected: String, source: String) throws
+        -> Config
+    {
+        guard architecture == expected else {
+            throw HDF5Error("\(source): /model is a '\(architecture)', not a '\(expected)'")
+        }
+        let json = try field("config", source: source)
+        do {
+            return try JSONDecoder().decode(Config.self, from: Data(json.utf8))
+        } catch {
+            throw HDF5Error("\(source): /model config is not a '\(expected)' config: \(error)")
+        }
     }
 
     /// A field that must be there; the error names the file and the field.

@@ -15,15 +15,11 @@ extension NanoTransformer: SelfDescribingModel {
         var resolved = config
         resolved.headDim = config.resolvedHeadDim
         resolved.mlpHidden = config.resolvedMLPHidden
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
-        let configJSON = String(decoding: (try? encoder.encode(resolved)) ?? Data(), as: UTF8.self)
         return ModelRecord(
-            architecture: Self.architecture,
+            architecture: Self.architecture, config: resolved,
             fields: [
-                "config": configJSON, "attention": attentionKind.kind, "attention_config": attentionKind.configJSON,
-                "mlp": mlpKind.kind, "mlp_config": mlpKind.configJSON,
-                "lm_head": hasLanguageModelHead ? "true" : "false",
+                "attention": attentionKind.kind, "attention_config": attentionKind.configJSON, "mlp": mlpKind.kind,
+                "mlp_config": mlpKind.configJSON, "lm_head": hasLanguageModelHead ? "true" : "false",
             ])
     }
 
@@ -39,16 +35,7 @@ extension NanoTransformer: SelfDescribingModel {
     }
 
     public static func rebuild(from record: ModelRecord, source: String) throws -> NanoTransformer {
-        guard record.architecture == architecture else {
-            throw HDF5Error("\(source): /model is a '\(record.architecture)', not a '\(architecture)'")
-        }
-        let config: TransformerConfig
-        do {
-            config = try JSONDecoder().decode(
-                TransformerConfig.self, from: Data(try record.field("config", source: source).utf8))
-        } catch let error as HDF5Error { throw error } catch {
-            throw HDF5Error("\(source): /model config is not a transformer config: \(error)")
-        }
+        let config = try record.config(TransformerConfig.self, architecture: architecture, source: source)
         let attention = try LayerKinds.factory(
             LayerKinds.attention, kind: try record.field("attention", source: source),
             config: try record.field("attention_config", source: source), field: "attention", source: source)

@@ -28,24 +28,11 @@ extension ActorCritic: SelfDescribingModel {
         case .discrete(let n): shape.actions = n
         case .box(let d, let low, let high): (shape.boxDimension, shape.boxLow, shape.boxHigh) = (d, low, high)
         }
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
-        return ModelRecord(
-            architecture: Self.architecture,
-            fields: ["config": String(decoding: (try? encoder.encode(shape)) ?? Data(), as: UTF8.self)])
+        return ModelRecord(architecture: Self.architecture, config: shape)
     }
 
     public static func rebuild(from record: ModelRecord, source: String) throws -> ActorCritic {
-        guard record.architecture == architecture else {
-            throw HDF5Error("\(source): /model is a '\(record.architecture)', not a '\(architecture)'")
-        }
-        let shape: ActorCriticShape
-        do {
-            shape = try JSONDecoder().decode(
-                ActorCriticShape.self, from: Data(try record.field("config", source: source).utf8))
-        } catch let error as HDF5Error { throw error } catch {
-            throw HDF5Error("\(source): /model config is not an actor-critic shape: \(error)")
-        }
+        let shape = try record.config(ActorCriticShape.self, architecture: architecture, source: source)
         let space: ActionSpace
         if let n = shape.actions, n >= 1 {
             space = .discrete(n)

@@ -240,7 +240,7 @@ final class RewardModel: Module {
         #expect(attempt { $0.fields["config"] = threeHeads }.contains("f.h5: /model config: kvHeads"))
         #expect(
             attempt { $0.fields["config"] = "{\"heads\": 3}" }.contains(
-                "f.h5: /model config is not a transformer config"))
+                "f.h5: /model config is not a 'nano-transformer' config"))
         #expect(attempt { $0.architecture = "mlp" }.contains("is a 'mlp', not a 'nano-transformer'"))
         // A checkpoint without the group says so.
         let path = temporaryFolder() + "/old.ckpt.h5"
