@@ -18,7 +18,7 @@ struct LocalPackage {
 
 let packages: [LocalPackage] = [
     LocalPackage(name: "TensorCore", deps: ["CBLAS"]),
-    LocalPackage(name: "HDF5Store", deps: ["CHDF5", "TensorCore"]),
+    LocalPackage(name: "HDF5Store", deps: ["CHDF5", "TensorCore", "Crypto"]),
     LocalPackage(
         name: "MinHash", deps: ["Crypto"], experiment: "minhash", experimentDeps: ["ExperimentKit", "TensorCore"],
         testDeps: ["minhash", "dedup"]),

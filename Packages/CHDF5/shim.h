@@ -25,3 +25,5 @@ static inline hid_t chdf5_e_default(void) { return H5E_DEFAULT; }
 static inline size_t chdf5_t_variable(void) { return H5T_VARIABLE; }
 static inline hid_t chdf5_t_native_int8(void) { return H5T_NATIVE_INT8; }
 static inline hid_t chdf5_t_native_uint64(void) { return H5T_NATIVE_UINT64; }
+static inline H5F_libver_t chdf5_libver_v18(void) { return H5F_LIBVER_V18; }
+static inline H5F_libver_t chdf5_libver_latest(void) { return H5F_LIBVER_LATEST; }

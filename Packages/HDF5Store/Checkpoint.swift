@@ -10,7 +10,8 @@
 //   /model                     the model's own description, when it has one (ModelRecord.swift):
 //                              attributes architecture, config, ...; /model/tokenizer
 //   root attributes            format, step, config (resolved JSON), provenance (JSON) and
-//                              git_commit, date, swift_version, threads
+//                              git_commit, date, swift_version, threads; content_sha256, the
+//                              digest of all of the above, checked on load (ContentDigest.swift)
 // Written to a temporary file and renamed, so a crash never leaves a broken checkpoint.
 import Foundation
 import TensorCore
@@ -61,6 +62,7 @@ public enum Checkpoint {
             try file.setAttribute("date", state.provenance.date)
             try file.setAttribute("swift_version", state.provenance.swiftVersion)
             try file.setAttribute("threads", Int64(state.provenance.threads))
+            try file.setAttribute("content_sha256", state.contentDigest)
             try file.createGroup("params")
             for (name, tensor) in state.parameters { try file.write(tensor, to: "params/\(name)") }
             if let optimizer = state.optimizer {
@@ -98,8 +100,9 @@ public enum Checkpoint {
         var state = TrainingState(
             step: Int(try file.attribute("step", as: Int64.self).first ?? 0), parameters: [],
             configJSON: try file.stringAttribute("config"), provenance: provenance)
+        guard try file.exists("params") else { throw HDF5Error("\(path): no /params group: not a whole checkpoint") }
         state.parameters = try file.datasets(under: "params").map { ($0, try file.readTensor(from: "params/\($0)")) }
-        if file.exists("optimizer") {
+        if try file.exists("optimizer") {
             var tensors: [String: Tensor] = [:]
             for key in try file.datasets(under: "optimizer") {
                 tensors[key] = try file.readTensor(from: "optimizer/\(key)")
@@ -107,36 +110,38 @@ public enum Checkpoint {
             let step = Int(try file.attribute("step", as: Int64.self, on: "optimizer").first ?? 0)
             state.optimizer = OptimizerState(step: step, tensors: tensors)
         }
-        if file.exists("rng") {
+        if try file.exists("rng") {
             for name in try file.datasets(under: "rng") {
                 state.rngStreams[name] = try file.read(UInt64.self, from: "rng/\(name)", shape: [4])
             }
         }
-        if file.exists("state") {
+        if try file.exists("state") {
             for name in try file.datasets(under: "state") {
                 state.tensors[name] = try file.readTensor(from: "state/\(name)")
             }
         }
-        if file.exists("values") {
+        if try file.exists("values") {
             for name in try file.datasets(under: "values") {
                 state.values[name] = try file.read(Double.self, from: "values/\(name)").values
             }
         }
-        if file.exists("counters") {
+        if try file.exists("counters") {
             for name in try file.datasets(under: "counters") {
                 state.counters[name] = try file.read(Double.self, from: "counters/\(name)").values.first
             }
         }
-        if file.exists("model") {
+        if try file.exists("model") {
             var fields: [String: String] = [:]
             for name in try file.attributeNames(on: "model") where name != "architecture" {
                 fields[name] = try file.stringAttribute(name, on: "model")
             }
-            let tokenizer = file.exists("model/tokenizer") ? try file.readStrings(from: "model/tokenizer").first : nil
+            let tokenizer =
+                try file.exists("model/tokenizer") ? try file.readStrings(from: "model/tokenizer").first : nil
             state.model = ModelRecord(
                 architecture: try file.stringAttribute("architecture", on: "model"), fields: fields,
                 tokenizer: tokenizer)
         }
+        try verifyDigest(file, computed: state.contentDigest, what: "the checkpoint's content")
         return state
     }
 }

@@ -12,6 +12,9 @@ public final class HDF5File {
         case readWrite
         /// Create a new file, replacing any file at the path.
         case create
+        /// Build a new file in memory only (HDF5's core driver, no backing store); `image()` gives
+        /// its bytes. Writers that must survive a full disk write those bytes themselves.
+        case createInMemory
     }
 
     public enum ObjectKind: Sendable { case group, dataset }
@@ -23,8 +26,13 @@ public final class HDF5File {
         _ = HDF5Library.quiet
         self.path = path
         switch mode {
-        case .create:
-            id = H5Fcreate(path, chdf5_f_acc_trunc(), chdf5_p_default(), chdf5_p_default())
+        case .create, .createInMemory:
+            // v1.8 object headers and later carry checksums: damaged metadata is an error on read.
+            let fapl = H5Pcreate(chdf5_p_file_access())
+            defer { H5Pclose(fapl) }
+            H5Pset_libver_bounds(fapl, chdf5_libver_v18(), chdf5_libver_latest())
+            if mode == .createInMemory { H5Pset_fapl_core(fapl, 1 << 20, false) }
+            id = H5Fcreate(path, chdf5_f_acc_trunc(), chdf5_p_default(), fapl)
             if id < 0 { throw HDF5Library.failure("\(path): cannot create HDF5 file") }
         case .readOnly, .readWrite:
             guard FileManager.default.fileExists(atPath: path) else { throw HDF5Error("\(path): no such file") }
@@ -50,23 +58,35 @@ public final class HDF5File {
         if H5Fflush(id, H5F_SCOPE_GLOBAL) < 0 { throw HDF5Library.failure("\(path): flush failed") }
     }
 
+    /// The whole file's bytes (a file made with `.createInMemory`, or any open file).
+    public func image() throws -> [UInt8] {
+        try flush()
+        let size = H5Fget_file_image(id, nil, 0)
+        guard size > 0 else { throw HDF5Library.failure("\(path): cannot take the file's image") }
+        var bytes = [UInt8](repeating: 0, count: size)
+        let copied = bytes.withUnsafeMutableBytes { H5Fget_file_image(id, $0.baseAddress, size) }
+        guard copied == size else { throw HDF5Library.failure("\(path): cannot take the file's image") }
+        resealSuperblock(&bytes)  // libhdf5 1.10 edits the superblock's flags without re-checksumming
+        return bytes
+    }
+
     // MARK: Objects
 
-    /// Whether every component of `objectPath` exists as a link.
-    public func exists(_ objectPath: String) -> Bool {
+    /// Whether every component of `objectPath` exists as a link. A group that cannot be read
+    /// (damaged metadata) is an error, not an absence.
+    public func exists(_ objectPath: String) throws -> Bool {
         var prefix = ""
         for component in objectPath.split(separator: "/") {
             prefix += (prefix.isEmpty ? "" : "/") + component
-            if H5Lexists(id, prefix, chdf5_p_default()) <= 0 {
-                _ = HDF5Library.lastMessage()
-                return false
-            }
+            let found = H5Lexists(id, prefix, chdf5_p_default())
+            if found < 0 { throw HDF5Library.failure("\(path): cannot look up '\(prefix)' (damaged file?)") }
+            if found == 0 { return false }
         }
         return true
     }
 
-    public func kind(of objectPath: String) -> ObjectKind? {
-        guard objectPath == "/" || exists(objectPath) else { return nil }
+    public func kind(of objectPath: String) throws -> ObjectKind? {
+        guard try objectPath == "/" || exists(objectPath) else { return nil }
         let obj = H5Oopen(id, objectPath, chdf5_p_default())
         guard obj >= 0 else { return nil }
         defer { H5Oclose(obj) }
@@ -79,7 +99,7 @@ public final class HDF5File {
 
     /// Creates a group and any missing parents (no-op if it exists).
     public func createGroup(_ groupPath: String) throws {
-        if exists(groupPath) { return }
+        if try exists(groupPath) { return }
         let lcpl = H5Pcreate(chdf5_p_link_create())
         defer { H5Pclose(lcpl) }
         H5Pset_create_intermediate_group(lcpl, 1)
@@ -90,7 +110,7 @@ public final class HDF5File {
 
     /// Names of the links directly inside a group, sorted.
     public func children(of groupPath: String = "/") throws -> [String] {
-        guard kind(of: groupPath) == .group else { throw HDF5Error("\(path): no group '\(groupPath)'") }
+        guard try kind(of: groupPath) == .group else { throw HDF5Error("\(path): no group '\(groupPath)'") }
         let g = H5Gopen2(id, groupPath, chdf5_p_default())
         defer { H5Gclose(g) }
         var info = H5G_info_t()
@@ -111,7 +131,7 @@ public final class HDF5File {
         var out: [String] = []
         for name in try children(of: groupPath) {
             let full = groupPath == "/" ? name : "\(groupPath)/\(name)"
-            switch kind(of: full) {
+            switch try kind(of: full) {
             case .dataset: out.append(name)
             case .group: out += try datasets(under: full).map { "\(name)/\($0)" }
             case nil: break
@@ -221,11 +241,21 @@ public final class HDF5File {
     // MARK: Strings (variable-length UTF-8, read by h5py as str)
 
     public func writeStrings(_ strings: [String], to datasetPath: String) throws {
+        try checkNoNUL(strings, datasetPath)
         let t = Self.stringType()
         defer { H5Tclose(t) }
         try create(datasetPath, type: t, shape: [strings.count], maxFirst: strings.count, options: DatasetOptions()) {
             d in
             Self.withCStrings(strings) { H5Dwrite(d, t, chdf5_s_all(), chdf5_s_all(), chdf5_p_default(), $0) }
+        }
+    }
+
+    /// HDF5's variable-length strings end at a NUL byte: one inside a string would silently cut
+    /// it short when read back, so it is refused.
+    func checkNoNUL(_ strings: [String], _ objectPath: String) throws {
+        if let i = strings.firstIndex(where: { $0.utf8.contains(0) }) {
+            throw HDF5Error(
+                "\(path): string \(i) for '\(objectPath)' contains a NUL byte, which HDF5 strings cannot hold")
         }
     }
 
@@ -238,6 +268,7 @@ public final class HDF5File {
     }
 
     public func appendStrings(_ strings: [String], to datasetPath: String) throws {
+        try checkNoNUL(strings, datasetPath)
         let t = Self.stringType()
         defer { H5Tclose(t) }
         try withDataset(datasetPath) { d in
@@ -271,6 +302,7 @@ public final class HDF5File {
     // MARK: Attributes (on the file root, a group or a dataset)
 
     public func setAttribute(_ name: String, _ value: String, on objectPath: String = "/") throws {
+        try checkNoNUL([value], "\(objectPath) attribute \(name)")
         let t = Self.stringType()
         defer { H5Tclose(t) }
         try writeAttribute(name, on: objectPath, type: t, count: nil) { a in
@@ -369,7 +401,7 @@ public final class HDF5File {
     }
 
     func withDataset<R>(_ datasetPath: String, _ body: (hid_t) throws -> R) throws -> R {
-        guard exists(datasetPath), kind(of: datasetPath) == .dataset else {
+        guard try exists(datasetPath), try kind(of: datasetPath) == .dataset else {
             throw HDF5Error("\(path): no dataset '\(datasetPath)'")
         }
         let d = H5Dopen2(id, datasetPath, chdf5_p_default())
@@ -410,7 +442,7 @@ public final class HDF5File {
         _ datasetPath: String, type: hid_t, shape: [Int], maxFirst: Int?, options: DatasetOptions,
         write: (hid_t) -> herr_t
     ) throws {
-        if exists(datasetPath) { try delete(datasetPath) }
+        if try exists(datasetPath) { try delete(datasetPath) }
         var dims = shape.map { hsize_t($0) }
         var maxDims = dims
         if !maxDims.isEmpty && maxFirst == nil { maxDims[0] = chdf5_s_unlimited() }
@@ -474,7 +506,7 @@ public final class HDF5File {
     }
 
     func readAttribute<R>(_ name: String, on objectPath: String, _ body: (hid_t, hid_t) throws -> R) throws -> R {
-        guard objectPath == "/" || exists(objectPath) else { throw HDF5Error("\(path): no object '\(objectPath)'") }
+        guard try objectPath == "/" || exists(objectPath) else { throw HDF5Error("\(path): no object '\(objectPath)'") }
         guard H5Aexists_by_name(id, objectPath, name, chdf5_p_default()) > 0 else {
             _ = HDF5Library.lastMessage()
             throw HDF5Error("\(path): '\(objectPath)' has no attribute '\(name)'")

@@ -1,7 +1,8 @@
 // Results of one run in one HDF5 file, readable from h5py without this project.
 // Layout (format "llm-pipeline-lab/results/1"):
 //   root attributes            format, experiment, ablation, seed, status (running | finished |
-//                              interrupted), config (resolved JSON), provenance (JSON)
+//                              interrupted | failed), config (resolved JSON), provenance (JSON),
+//                              content_sha256 (the digest of the whole content, checked on load)
 //   /metrics/<key>/step        int64, and /metrics/<key>/value float64, for a namespaced key
 //                              such as "loss/train" (so the group is /metrics/loss/train)
 //   /summary                   one float64 attribute per summary scalar
@@ -60,7 +61,11 @@ public struct RunResults: Sendable {
             seed: Int(try file.attribute("seed", as: Int64.self).first ?? 0),
             configJSON: try file.stringAttribute("config"), provenanceJSON: try file.stringAttribute("provenance"))
         results.status = try file.stringAttribute("status")
-        if file.exists("metrics") {
+        // save always writes both groups: one that cannot be found is damage, not "no metrics".
+        for group in ["metrics", "summary"] where !(try file.exists(group)) {
+            throw HDF5Error("\(path): no /\(group) group: the results file is damaged")
+        }
+        if try file.exists("metrics") {
             for path in try file.datasets(under: "metrics") where path.hasSuffix("/step") {
                 let key = String(path.dropLast("/step".count))
                 results.metrics[key] = MetricSeries(
@@ -68,12 +73,12 @@ public struct RunResults: Sendable {
                     values: try file.read(Double.self, from: "metrics/\(key)/value").values)
             }
         }
-        if file.exists("summary") {
+        if try file.exists("summary") {
             for name in try file.attributeNames(on: "summary") {
                 results.summary[name] = try file.attribute(name, as: Double.self, on: "summary").first
             }
         }
-        if file.exists("samples") {
+        if try file.exists("samples") {
             for path in try file.datasets(under: "samples") where path.hasSuffix("/step") {
                 let name = String(path.dropLast("/step".count))
                 results.samples[name] = TextSamples(
@@ -81,6 +86,7 @@ public struct RunResults: Sendable {
                     texts: try file.readStrings(from: "samples/\(name)/text"))
             }
         }
+        try verifyDigest(file, computed: results.contentDigest, what: "the results' content")
         return results
     }
 
@@ -94,6 +100,7 @@ public struct RunResults: Sendable {
             try file.setAttribute("status", status)
             try file.setAttribute("config", configJSON)
             try file.setAttribute("provenance", provenanceJSON)
+            try file.setAttribute("content_sha256", contentDigest)
             try file.createGroup("metrics")
             for (key, series) in metrics {
                 try file.write(series.steps, shape: [series.steps.count], to: "metrics/\(key)/step")
@@ -146,9 +153,11 @@ public final class ResultsWriter {
         for (key, value) in metrics { log(key, step: step, value) }
     }
 
+    /// A text sample; a NUL character (which HDF5 strings cannot hold) is kept as U+FFFD.
     public func sample(_ name: String, step: Int, _ text: String) {
         results.samples[name, default: TextSamples()].steps.append(Int64(step))
-        results.samples[name, default: TextSamples()].texts.append(text)
+        results.samples[name, default: TextSamples()].texts.append(
+            text.replacingOccurrences(of: "\0", with: "\u{FFFD}"))
         flushIfDue()
     }
 

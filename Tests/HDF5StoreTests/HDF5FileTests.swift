@@ -32,7 +32,7 @@ import Testing
         #expect(try r.readStrings(from: "text") == ["ascii", "naïve ünïcode", "中文", ""])
         #expect(try r.children() == ["f32", "flags", "g", "i64", "text", "u64", "u8"])
         #expect(try r.datasets(under: "g") == ["f64", "h/i32"])
-        #expect(r.kind(of: "g") == .group && r.kind(of: "f32") == .dataset && r.kind(of: "nope") == nil)
+        #expect(try r.kind(of: "g") == .group && r.kind(of: "f32") == .dataset && r.kind(of: "nope") == nil)
         #expect(try r.typeName(of: "u64") == "uint64")
     }
 
