@@ -33,18 +33,25 @@ struct MinHashConfig: ExperimentConfig {
 
     init() {}
 
+    /// Every field's range and the rules between fields, each error naming its key.
     func validate() throws {
-        if ![16, 32, 64, 128, 256].contains(numPerm) && numPerm < 1 {
-            throw ConfigError.invalid(key: "numPerm", "must be positive")
-        }
-        if !["word", "char"].contains(shingle) { throw ConfigError.invalid(key: "shingle", "must be word or char") }
-        if !["optimal", "fixed"].contains(lsh) { throw ConfigError.invalid(key: "lsh", "must be optimal or fixed") }
-        if lsh == "fixed" && fixedBands * fixedRows > numPerm {
-            throw ConfigError.invalid(key: "fixedBands", "fixedBands x fixedRows exceeds numPerm")
-        }
-        if !["corpora", "sample"].contains(data) {
-            throw ConfigError.invalid(key: "data", "must be corpora or sample")
-        }
+        try Check.range("numPerm", numPerm, 1...65536)
+        try Check.oneOf("shingle", shingle, ["word", "char"])
+        try Check.range("shingleSize", shingleSize, 1...1024)
+        try Check.oneOf("lsh", lsh, ["optimal", "fixed"])
+        try Check.range("fixedBands", fixedBands, 1...65536)
+        try Check.range("fixedRows", fixedRows, 1...65536)
+        try Check.that(
+            lsh != "fixed" || fixedBands * fixedRows <= numPerm, "fixedBands", "fixedBands x fixedRows exceeds numPerm",
+            related: ["fixedRows", "numPerm"])
+        try Check.that(
+            !thresholds.isEmpty && thresholds.allSatisfy { $0.isFinite && $0 > 0 && $0 <= 1 }, "thresholds",
+            "one or more thresholds, each in (0, 1]")
+        try Check.range("baseDocuments", baseDocuments, 1...10_000_000)
+        try Check.range("unrelatedDocuments", unrelatedDocuments, 0...10_000_000)
+        try Check.range("variantsPerDocument", variantsPerDocument, 0...1000)
+        try Check.range("maxEditRate", maxEditRate, 0...1)
+        try Check.oneOf("data", data, ["corpora", "sample"])
     }
 
     var shingling: Shingling { shingle == "word" ? .words(shingleSize) : .characters(shingleSize) }

@@ -29,20 +29,27 @@ struct MLAExperimentConfig: ExperimentConfig {
         training.contextEvaluation = false
     }
 
+    static var derivedKeys: [String: String] {
+        Dictionary(uniqueKeysWithValues: PretrainConfig.derivedKeys.map { ("training.\($0.key)", $0.value) })
+    }
+
     func validate() throws {
-        try training.validate()
+        try Check.nested("training") { try training.validate() }
         let m = training.model
         switch attention {
         case .mha where m.kvHeads != m.heads, .mqa where m.kvHeads != 1,
             .gqa where !(m.kvHeads > 1 && m.kvHeads < m.heads):
-            throw ConfigError.invalid(key: "attention", "\(attention.rawValue) does not fit kvHeads \(m.kvHeads)")
+            throw ConfigError.invalid(
+                key: "attention", "\(attention.rawValue) does not fit kvHeads \(m.kvHeads)",
+                related: ["training.model.kvHeads", "training.model.heads"])
         case .mla:
-            do { try mla.check(m) } catch let e as TransformerError { throw ConfigError.invalid(key: "mla", e.message) }
+            try ConfigError.checking(prefix: "mla", modelPrefix: "training") { try mla.check(m) }
         default: break
         }
-        if speedLengths.contains(where: { $0 < 1 }) || decodeTokens < 1 {
-            throw ConfigError.invalid(key: "speedLengths", "lengths and decodeTokens must be positive")
-        }
+        try Check.that(
+            !speedLengths.isEmpty && speedLengths.allSatisfy { (1...(1 << 20)).contains($0) }, "speedLengths",
+            "one or more lengths, each in 1...\(1 << 20)")
+        try Check.range("decodeTokens", decodeTokens, 1...(1 << 20))
     }
 }
 

@@ -30,14 +30,16 @@ struct MoEExperimentConfig: ExperimentConfig {
         training.contextEvaluation = false
     }
 
+    static var derivedKeys: [String: String] {
+        Dictionary(uniqueKeysWithValues: PretrainConfig.derivedKeys.map { ("training.\($0.key)", $0.value) })
+    }
+
     func validate() throws {
-        try training.validate()
+        try Check.nested("training") { try training.validate() }
         if mlp == .moe {
-            do { try moe.check(training.model) } catch let e as TransformerError {
-                throw ConfigError.invalid(key: "moe", e.message)
-            }
+            try ConfigError.checking(prefix: "moe", modelPrefix: "training") { try moe.check(training.model) }
         }
-        if routingChangeEvery < 0 { throw ConfigError.invalid(key: "routingChangeEvery", "must not be negative") }
+        try Check.range("routingChangeEvery", routingChangeEvery, 0...Int.max)
     }
 }
 

@@ -19,7 +19,10 @@ struct PPOExperimentConfig: ExperimentConfig {
     var ppo = PPOConfig()
 
     func validate() throws {
-        do { try ppo.check() } catch let e as PPOError { throw ConfigError.invalid(key: "ppo", e.message) }
+        do { try ppo.check() } catch let e as PPOError {
+            guard let key = e.key else { throw ConfigError(e.message) }
+            throw ConfigError.invalid(key: "ppo.\(key)", e.reason, related: e.related.map { "ppo.\($0)" })
+        }
     }
 }
 

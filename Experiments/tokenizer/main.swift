@@ -26,23 +26,21 @@ struct TokenizerConfig: ExperimentConfig {
 
     init() {}
 
+    /// Every field's range and the rules between fields, each error naming its key.
     func validate() throws {
-        if vocabSizes.isEmpty || vocabSizes.contains(where: { $0 <= 256 }) {
-            throw ConfigError.invalid(key: "vocabSizes", "every size must exceed 256")
-        }
-        if !(0.0..<0.9).contains(heldOutFraction) {
-            throw ConfigError.invalid(key: "heldOutFraction", "must be in [0, 0.9)")
-        }
-        if trainOn.isEmpty || !trainOn.allSatisfy({ ["english", "chinese"].contains($0) }) {
-            throw ConfigError.invalid(key: "trainOn", "must list english and/or chinese")
-        }
-        if !["corpora", "sample"].contains(data) {
-            throw ConfigError.invalid(key: "data", "must be corpora or sample")
-        }
+        try Check.that(
+            !vocabSizes.isEmpty && vocabSizes.allSatisfy { (257...(1 << 20)).contains($0) }, "vocabSizes",
+            "one or more sizes, each in 257...\(1 << 20)")
+        try Check.range("heldOutFraction", heldOutFraction, 0...0.9, openHigh: true)
+        try Check.that(
+            !trainOn.isEmpty && trainOn.allSatisfy({ ["english", "chinese"].contains($0) }), "trainOn",
+            "must list english and/or chinese")
+        try Check.oneOf("data", data, ["corpora", "sample"])
+        try Check.range("evalBytes", evalBytes, 1...1_000_000_000)
+        try Check.range("minFrequency", minFrequency, 1...1_000_000_000)
     }
 }
 
-/// Documents of one language: paragraphs (blank-line separated) of every text file under the folders.
 func documents(_ folders: [String]) throws -> [String] {
     var docs: [String] = []
     for folder in folders {

@@ -35,8 +35,11 @@ public struct ExperimentOptions: ParsableArguments {
     @Option(help: "Stop after step N as if interrupted: writes a checkpoint to resume from.")
     public var stopAt: Int?
 
-    @Option(help: "Threads for matmuls and kernels.")
+    @Option(help: "Threads for matmuls and kernels (1 to \(ExperimentOptions.maxThreads)).")
     public var threads = 2
+
+    @Flag(help: "Replace an existing run at the output paths (its results and checkpoint are deleted first).")
+    public var overwrite = false
 
     @Option(help: "Folder of the experiment's configs (default: the one beside its source).")
     public var configs: String?
@@ -49,25 +52,39 @@ public struct ExperimentOptions: ParsableArguments {
 
     public init() {}
 
+    /// More threads than this is a typo, not a machine (the worker pool starts them all).
+    public static let maxThreads = 256
+
     public func validate() throws {
         if seed != nil && seeds != nil { throw ValidationError("give --seed or --seeds, not both") }
         if config != nil && (allAblations || ablation != "base") {
             throw ValidationError("--config replaces --ablation / --all-ablations")
         }
         if resume != nil && (allAblations || seeds != nil) { throw ValidationError("--resume continues one run") }
-        if threads < 1 { throw ValidationError("--threads must be at least 1") }
-        if let steps, steps < 1 { throw ValidationError("--steps must be at least 1") }
+        if resume != nil && overwrite { throw ValidationError("--resume continues a run; --overwrite replaces it") }
+        if !(1...Self.maxThreads).contains(threads) {
+            throw ValidationError("--threads \(threads): must be in 1...\(Self.maxThreads)")
+        }
+        if let steps, steps < 1 { throw ValidationError("--steps \(steps): must be at least 1") }
+        if let stopAt, stopAt < 1 { throw ValidationError("--stop-at \(stopAt): must be at least 1") }
+        do { _ = try seedList() } catch let error as ConfigError { throw ValidationError(error.message) }
     }
 
+    /// The seeds to run: each a distinct non-negative integer (a seed becomes the RNG's UInt64).
     func seedList() throws -> [Int] {
+        var list = [seed ?? 0]
         if let seeds {
             let parsed = seeds.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
             guard !parsed.isEmpty, parsed.allSatisfy({ $0 != nil }) else {
                 throw ConfigError("--seeds \(seeds): expected comma-separated integers")
             }
-            return parsed.map { $0! }
+            list = parsed.map { $0! }
+            if Set(list).count != list.count { throw ConfigError("--seeds \(seeds): a seed is listed twice") }
         }
-        return [seed ?? 0]
+        if let negative = list.first(where: { $0 < 0 }) {
+            throw ConfigError("\(seeds != nil ? "--seeds" : "--seed") \(negative): seeds must be 0 or more")
+        }
+        return list
     }
 }
 
@@ -80,10 +97,12 @@ public struct ExperimentCommand<E: Experiment>: ParsableCommand {
 
     public init() {}
 
+    /// Exit status: 0 when every run finished or stopped where `--stop-at` asked; 128 + the
+    /// signal's number when a signal stopped it (130 for Ctrl-C, 143 for SIGTERM); 1 on an error.
     public func run() throws {
         let runner = ExperimentRunner<E>(options: options)
         let outcome = try runner.runAll()
-        if case .interrupted = outcome { throw ExitCode(130) }
+        if case .interrupted = outcome, let signal = Interrupt.signal { throw ExitCode(128 + signal) }
     }
 }
 
@@ -144,6 +163,12 @@ public struct ExperimentRunner<E: Experiment> {
         let seeds = try options.seedList()
         // Resolve every config first: a bad file fails before any run starts.
         let resolved = try ablations().map { ($0.name, try ConfigResolver.resolve(E.Config.self, layers: $0.layers)) }
+        // And no run may replace another's files unless asked (each run checks again under its lock).
+        for (ablation, _) in resolved {
+            for seed in seeds {
+                try checkOutputs(RunPaths(out: options.out, experiment: E.name, ablation: ablation, seed: seed))
+            }
+        }
         Threads.set(options.threads)
         Interrupt.install()
         for (ablation, config) in resolved {
@@ -156,8 +181,39 @@ public struct ExperimentRunner<E: Experiment> {
         return .finished
     }
 
+    /// A fresh run may not replace the results or checkpoint of another (finished or not) unless
+    /// `--overwrite` says so; a resumed run continues its own.
+    func checkOutputs(_ paths: RunPaths) throws {
+        guard options.resume == nil && !options.overwrite else { return }
+        let existing = [paths.results, paths.checkpoint].filter { FileManager.default.fileExists(atPath: $0) }
+        guard let first = existing.first else { return }
+        let status =
+            (try? RunResults.load(from: paths.results)).map { "status \($0.status)" } ?? "its results unreadable"
+        throw ConfigError(
+            "\(first): a run exists here (\(status)); --resume \(paths.checkpoint) continues it, --overwrite replaces it, or give another --out"
+        )
+    }
+
     func runOne(ablation: String, seed: Int, config: ResolvedConfig<E.Config>) throws -> RunOutcome {
         let paths = RunPaths(out: options.out, experiment: E.name, ablation: ablation, seed: seed)
+        let folder = (paths.results as NSString).deletingLastPathComponent
+        do {
+            try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        } catch {
+            throw ConfigError("\(folder): cannot create the run's folder: \(error.localizedDescription)")
+        }
+        let lock = try RunLock(paths.results.replacingOccurrences(of: ".h5", with: ".lock"))
+        defer { lock.release() }
+        for name in removeStaleTemporaries(in: folder) {
+            log("removed \(folder)/\(name), left by a writer that was killed")
+        }
+        try checkOutputs(paths)
+        if options.overwrite {
+            for path in [paths.results, paths.checkpoint] where FileManager.default.fileExists(atPath: path) {
+                try FileManager.default.removeItem(atPath: path)
+                log("--overwrite: removed \(path)")
+            }
+        }
         log("== \(E.name) / \(ablation) / seed \(seed) -> \(paths.results)")
         log(config.json.prettyString)
         var resumeState: TrainingState?
@@ -168,18 +224,29 @@ public struct ExperimentRunner<E: Experiment> {
             let state = try Checkpoint.load(from: checkpoint)
             try checkResumable(state, checkpoint: checkpoint, config: config, seed: seed)
             resumeState = state
-            if FileManager.default.fileExists(atPath: paths.results) {
-                var previous = try RunResults.load(from: paths.results)
-                guard previous.experiment == E.name else {
-                    throw ConfigError(
-                        "\(paths.results): results of experiment '\(previous.experiment)', not '\(E.name)'")
-                }
-                previous.truncate(after: state.step)
-                previous.status = "running"
-                results.metrics = previous.metrics
-                results.samples = previous.samples
+            // The run's history: without it the resumed results would start at the checkpoint's
+            // step and look complete, so a missing or unreadable results file is an error.
+            guard FileManager.default.fileExists(atPath: paths.results) else {
+                throw ConfigError(
+                    "\(paths.results): no results file to continue; resuming would lose the run's history up to step \(state.step)"
+                )
             }
-            log("resuming from \(checkpoint) at step \(state.step)")
+            var previous = try RunResults.load(from: paths.results)
+            guard previous.experiment == E.name, previous.seed == seed, previous.ablation == ablation else {
+                throw ConfigError(
+                    "\(paths.results): results of \(previous.experiment) / \(previous.ablation) / seed \(previous.seed), not of this run"
+                )
+            }
+            let before = previous.metrics.values.reduce(0) { $0 + $1.steps.count }
+            previous.truncate(after: state.step)
+            let dropped = before - previous.metrics.values.reduce(0) { $0 + $1.steps.count }
+            previous.status = "running"
+            results.metrics = previous.metrics
+            results.samples = previous.samples
+            log(
+                "resuming from \(checkpoint) at step \(state.step)"
+                    + (dropped > 0 ? "; \(dropped) metric points recorded after it are dropped and measured again" : "")
+            )
         }
         let writer = try ResultsWriter(path: paths.results, results: results)
         let run = Run<E.Config>(
@@ -195,7 +262,9 @@ public struct ExperimentRunner<E: Experiment> {
             }
             return outcome
         } catch {
-            try? writer.close(status: "failed")
+            do { try writer.close(status: "failed") } catch let closing {
+                log("\(paths.results): could not be marked failed: \(closing)")
+            }
             throw error
         }
     }
@@ -211,8 +280,12 @@ public struct ExperimentRunner<E: Experiment> {
                 "\(checkpoint): checkpoint was written with a different config (keys: \(differing.joined(separator: ", ")))"
             )
         }
-        if let savedSeed = state.counters["seed"], Int(savedSeed) != seed {
-            throw ConfigError("\(checkpoint): checkpoint is from seed \(Int(savedSeed)), not \(seed)")
+        guard let savedSeed = state.counters["seed"] else {
+            throw ConfigError("\(checkpoint): no counter 'seed': not a checkpoint of an experiment run")
         }
+        guard savedSeed == Double(seed) else {
+            throw ConfigError("\(checkpoint): checkpoint is from seed \(savedSeed), not \(seed)")
+        }
+        guard state.step >= 0 else { throw ConfigError("\(checkpoint): step \(state.step) is negative") }
     }
 }

@@ -9,27 +9,90 @@ import Foundation
 public protocol ExperimentConfig: Codable, Sendable {
     /// The defaults of every field.
     init()
-    /// Checks values (ranges, combinations); throw `ConfigError.invalid(key:_:)`.
+    /// Checks every value (a range for each number, the rules between fields); throws
+    /// `ConfigError.invalid(key:_:related:)` naming the full key path (`Check` has the helpers).
     func validate() throws
+    /// Keys the run sets itself, with why (the vocabulary comes from the tokenizer): setting one
+    /// in a file or with --set is an error rather than a value silently replaced.
+    static var derivedKeys: [String: String] { get }
 }
 
 extension ExperimentConfig {
     public func validate() throws {}
+    public static var derivedKeys: [String: String] { [:] }
 }
 
 public struct ConfigError: Error, CustomStringConvertible, Equatable {
     public let message: String
     /// The key at fault, when one is (resolved to its source file by the resolver).
     public let key: String?
-    public init(_ message: String, key: String? = nil) {
+    /// Other keys the rule involves (a cross-field rule): the resolver names their values and sources.
+    public let related: [String]
+    /// What is wrong with the key's value, without the key (the resolver adds key, value, source).
+    public let reason: String?
+    public init(_ message: String, key: String? = nil, related: [String] = [], reason: String? = nil) {
         self.message = message
         self.key = key
+        self.related = related
+        self.reason = reason
     }
     public var description: String { message }
 
     /// A bad value of `key`, from `validate()`.
-    public static func invalid(key: String, _ reason: String) -> ConfigError {
-        ConfigError("key '\(key)': \(reason)", key: key)
+    public static func invalid(key: String, _ reason: String, related: [String] = []) -> ConfigError {
+        ConfigError("key '\(key)': \(reason)", key: key, related: related, reason: reason)
+    }
+
+    /// The same error for a config nested under `prefix` (`training` in `training.batchSize`).
+    public func nested(under prefix: String) -> ConfigError {
+        guard let key else { return self }
+        return .invalid(key: "\(prefix).\(key)", reason ?? message, related: related.map { "\(prefix).\($0)" })
+    }
+}
+
+/// Range and rule checks for `validate()`: each failure is a ConfigError naming its key.
+public enum Check {
+    /// `value` within `range` (integers).
+    public static func range(_ key: String, _ value: Int, _ range: ClosedRange<Int>) throws {
+        guard range.contains(value) else { throw ConfigError.invalid(key: key, "must be in \(describe(range))") }
+    }
+
+    /// `value` finite and within `range`; `openLow` / `openHigh` exclude the bound.
+    public static func range(
+        _ key: String, _ value: Double, _ range: ClosedRange<Double>, openLow: Bool = false, openHigh: Bool = false
+    ) throws {
+        let ok =
+            value.isFinite && range.contains(value) && !(openLow && value == range.lowerBound)
+            && !(openHigh && value == range.upperBound)
+        guard ok else {
+            let low = openLow ? "(" : "["
+            let high = openHigh ? ")" : "]"
+            throw ConfigError.invalid(
+                key: key, "must be a finite number in \(low)\(range.lowerBound), \(range.upperBound)\(high)")
+        }
+    }
+
+    /// A rule; `related` lists the other keys it involves.
+    public static func that(_ ok: Bool, _ key: String, _ reason: @autoclosure () -> String, related: [String] = [])
+        throws
+    {
+        guard ok else { throw ConfigError.invalid(key: key, reason(), related: related) }
+    }
+
+    /// One of `allowed`.
+    public static func oneOf(_ key: String, _ value: String, _ allowed: [String]) throws {
+        guard allowed.contains(value) else {
+            throw ConfigError.invalid(key: key, "must be one of \(allowed.joined(separator: ", "))")
+        }
+    }
+
+    /// Runs a nested config's checks with their keys under `prefix`.
+    public static func nested(_ prefix: String, _ body: () throws -> Void) throws {
+        do { try body() } catch let error as ConfigError { throw error.nested(under: prefix) }
+    }
+
+    static func describe(_ range: ClosedRange<Int>) -> String {
+        range.upperBound == Int.max ? "\(range.lowerBound) or more" : "\(range.lowerBound)...\(range.upperBound)"
     }
 }
 
@@ -63,6 +126,9 @@ public struct ConfigLayer: Sendable {
                 throw ConfigError("--set \(assignment): expected key.path=value")
             }
             let keyPath = String(assignment[..<eq])
+            guard keyPath.split(separator: ".", omittingEmptySubsequences: false).allSatisfy({ !$0.isEmpty }) else {
+                throw ConfigError("--set \(assignment): '\(keyPath)' must be key names separated by single dots")
+            }
             let text = String(assignment[assignment.index(after: eq)...])
             let value = (try? JSONDecoder().decode(JSONValue.self, from: Data(text.utf8))) ?? .string(text)
             root = setting(root, path: keyPath.split(separator: ".").map(String.init), to: value)
@@ -101,6 +167,11 @@ public enum ConfigResolver {
         for layer in layers {
             merged = try merge(layer.values, into: merged, prefix: "", source: layer.source, sources: &sources)
         }
+        for (key, why) in Config.derivedKeys.sorted(by: { $0.key < $1.key }) {
+            if let source = sources[key] {
+                throw ConfigError("\(source): key '\(key)' cannot be set: \(why)", key: key)
+            }
+        }
         let json = JSONValue.object(merged)
         let value: Config
         do {
@@ -112,8 +183,15 @@ public enum ConfigResolver {
         do {
             try value.validate()
         } catch let error as ConfigError {
-            if let key = error.key { throw ConfigError("\(sources[key] ?? "defaults"): \(error.message)", key: key) }
-            throw error
+            guard let key = error.key else { throw error }
+            // "<source>: key 'a.b' = v: reason (with 'a.c' = w from <source>)": every key the rule
+            // involves, with the layer its value came from (a file, --set, or the defaults).
+            func shown(_ k: String) -> String { json.value(at: k)?.jsonString ?? "?" }
+            let with = error.related.map { "'\($0)' = \(shown($0)) from \(sources[$0] ?? "defaults")" }
+            throw ConfigError(
+                "\(sources[key] ?? "defaults"): key '\(key)' = \(shown(key)): \(error.reason ?? error.message)"
+                    + (with.isEmpty ? "" : " (with \(with.joined(separator: ", ")))"), key: key, related: error.related,
+                reason: error.reason)
         }
         return ResolvedConfig(value: value, json: json, sources: sources)
     }

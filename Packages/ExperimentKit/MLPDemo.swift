@@ -25,7 +25,7 @@ public struct MLPDemoConfig: ExperimentConfig, Equatable {
     public var steps = 400
     /// Linear warmup steps.
     public var warmupSteps = 20
-    /// Validation every N steps.
+    /// Validation every N steps (0: only after the last).
     public var evalEvery = 25
     /// Checkpoint every N steps (0: only at the end and on interrupt).
     public var checkpointEvery = 100
@@ -37,18 +37,26 @@ public struct MLPDemoConfig: ExperimentConfig, Equatable {
 
     public init() {}
 
+    /// Every field's range and the rules between fields, each error naming its key.
     public func validate() throws {
-        if learningRate <= 0 { throw ConfigError.invalid(key: "learningRate", "must be positive, got \(learningRate)") }
-        if !(0..<1).contains(dropout) { throw ConfigError.invalid(key: "dropout", "must be in [0, 1), got \(dropout)") }
-        if !["adamw", "sgd"].contains(optimizer) {
-            throw ConfigError.invalid(key: "optimizer", "must be adamw or sgd, got '\(optimizer)'")
-        }
-        if batchSize < 1 || batchSize > trainExamples {
-            throw ConfigError.invalid(key: "batchSize", "must be in 1...trainExamples, got \(batchSize)")
-        }
-        if hidden.isEmpty || hidden.contains(where: { $0 < 1 }) {
-            throw ConfigError.invalid(key: "hidden", "needs at least one positive width")
-        }
+        try Check.that(
+            !hidden.isEmpty && hidden.count <= 64 && hidden.allSatisfy { (1...65536).contains($0) }, "hidden",
+            "1 to 64 widths, each in 1...65536")
+        try Check.oneOf("optimizer", optimizer, ["adamw", "sgd"])
+        try Check.range("learningRate", learningRate, 0...10, openLow: true)
+        try Check.range("weightDecay", weightDecay, 0...10)
+        try Check.range("dropout", dropout, 0...1, openHigh: true)
+        try Check.range("trainExamples", trainExamples, 1...10_000_000)
+        try Check.range("valExamples", valExamples, 1...10_000_000)
+        try Check.range("batchSize", batchSize, 1...10_000_000)
+        try Check.that(
+            batchSize <= trainExamples, "batchSize", "must not exceed trainExamples (\(trainExamples))",
+            related: ["trainExamples"])
+        try Check.range("steps", steps, 1...1_000_000_000)
+        try Check.range("warmupSteps", warmupSteps, 0...1_000_000_000)
+        try Check.range("evalEvery", evalEvery, 0...Int.max)
+        try Check.range("checkpointEvery", checkpointEvery, 0...Int.max)
+        try Check.range("noise", noise, 0...100)
     }
 }
 
@@ -181,10 +189,14 @@ final class MLPDemoTask: TrainingTask {
     }
 
     func restore(_ state: TaskState, step: Int, path: String) throws {
-        shuffleRNG = RNG(stateWords: state.rngStreams["shuffle"] ?? shuffleRNG.stateWords)
-        dropoutRNG = RNG(stateWords: state.rngStreams["dropout"] ?? dropoutRNG.stateWords)
-        cursor = Int(state.counters["cursor"] ?? 0)
-        permutation = state.tensors["permutation"].map { $0.array.map { Int($0) } } ?? permutation
+        shuffleRNG = try state.stream("shuffle", path: path)
+        dropoutRNG = try state.stream("dropout", path: path)
+        cursor = try state.counter("cursor", in: 0...config.trainExamples, path: path)
+        let saved = try state.tensor("permutation", shape: [config.trainExamples], path: path).array
+        guard saved.allSatisfy({ $0 == $0.rounded() }), Set(saved.map(Int.init)) == Set(0..<config.trainExamples) else {
+            throw ConfigError("\(path): state 'permutation' is not a permutation of 0..<\(config.trainExamples)")
+        }
+        permutation = saved.map(Int.init)
         updatesDone = step
     }
 }

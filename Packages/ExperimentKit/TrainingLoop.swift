@@ -27,6 +27,33 @@ public struct TaskState {
     }
 }
 
+extension TaskState {
+    /// A saved RNG stream, checked (four words, not all zero); errors name the file and stream.
+    public func stream(_ name: String, path: String) throws -> RNG {
+        guard let words = rngStreams[name] else { throw ConfigError("\(path): no RNG stream '\(name)'") }
+        do { return try RNG(checkedStateWords: words, name: name) } catch let e as TensorCoreError {
+            throw ConfigError("\(path): \(e.message)")
+        }
+    }
+
+    /// A saved counter that must be a whole number in `range`.
+    public func counter(_ name: String, in range: ClosedRange<Int>, path: String) throws -> Int {
+        guard let value = counters[name] else { throw ConfigError("\(path): no counter '\(name)'") }
+        guard value.isFinite, value == value.rounded(), Double(range.lowerBound) <= value,
+            value <= Double(range.upperBound)
+        else { throw ConfigError("\(path): counter '\(name)' is \(value), not a whole number in \(range)") }
+        return Int(value)
+    }
+
+    /// A saved tensor that must be there, finite, and of `shape` when given.
+    public func tensor(_ name: String, shape: [Int]? = nil, path: String) throws -> Tensor {
+        guard let t = tensors[name] else { throw ConfigError("\(path): no state tensor '\(name)'") }
+        if let shape, t.shape != shape { throw ConfigError("\(path): state '\(name)' is \(t.shape), not \(shape)") }
+        guard t.array.allSatisfy(\.isFinite) else { throw ConfigError("\(path): state '\(name)' is not finite") }
+        return t
+    }
+}
+
 /// What one update (or an evaluation) reports: metrics for the results file and what the
 /// progress line shows.
 public struct StepReport {
@@ -89,8 +116,17 @@ public struct TrainingLoop {
     /// stop is requested. Returns .interrupted when stopped early (a checkpoint was written).
     public func run<Config>(_ task: some TrainingTask, in run: Run<Config>, total: Int) throws -> RunOutcome {
         if let state = run.resumeState {
-            try Checkpoint.restore(task.parameters, from: state, path: run.paths.checkpoint)
-            if let o = state.optimizer { try task.optimizer.importState(o) }
+            let path = run.paths.checkpoint
+            try Checkpoint.restore(task.parameters, from: state, path: path)
+            if let bad = task.parameters.first(where: { !$0.tensor.array.allSatisfy(\.isFinite) }) {
+                throw ConfigError("\(path): parameter '\(bad.name)' is not finite: nothing to continue from")
+            }
+            guard let o = state.optimizer else {
+                throw ConfigError("\(path): no /optimizer group: the run cannot continue where it stopped")
+            }
+            do { try task.optimizer.importState(o) } catch let e as TensorCoreError {
+                throw ConfigError("\(path): \(e.message)")
+            }
             try task.restore(
                 TaskState(
                     rngStreams: state.rngStreams, tensors: state.tensors, values: state.values, counters: state.counters

@@ -20,16 +20,21 @@ public struct MLAConfig: Codable, Sendable, Equatable {
         headDim > 0 ? headDim : model.dModel / model.heads
     }
 
-    /// Throws naming the offending key.
+    /// Throws naming the offending field (and the model fields a rule relates it to).
     public func check(_ model: TransformerConfig) throws {
-        func fail(_ key: String, _ why: String) -> TransformerError { TransformerError("mla.\(key): \(why)") }
-        if latentDim < 1 { throw fail("latentDim", "must be positive") }
-        if queryLatentDim < 0 { throw fail("queryLatentDim", "must be 0 (none) or positive") }
-        if ropeDim < 2 || ropeDim % 2 != 0 { throw fail("ropeDim", "must be even and at least 2") }
-        if headDim < 0 || (headDim == 0 && model.dModel % model.heads != 0) {
-            throw fail("headDim", "set it, or let heads divide dModel")
+        func fail(_ field: String, _ why: String, related: [String] = []) -> TransformerError {
+            TransformerError(field: field, why, related: related)
         }
-        if model.positionEncoding != .rope { throw fail("positionEncoding", "MLA's decoupled key needs RoPE") }
+        if !(1...65536).contains(latentDim) { throw fail("latentDim", "must be in 1...65536") }
+        if !(0...65536).contains(queryLatentDim) { throw fail("queryLatentDim", "must be 0 (none) or in 1...65536") }
+        if !(2...4096).contains(ropeDim) || ropeDim % 2 != 0 { throw fail("ropeDim", "must be even and in 2...4096") }
+        if !(0...4096).contains(headDim) { throw fail("headDim", "must be in 0...4096") }
+        if headDim == 0 && model.dModel % model.heads != 0 {
+            throw fail("headDim", "set it, or let heads divide dModel", related: ["model.dModel", "model.heads"])
+        }
+        if model.positionEncoding != .rope {
+            throw fail("model.positionEncoding", "must be rope: MLA's decoupled key needs it")
+        }
     }
 
     /// Float32 numbers cached per token and layer: c_KV and k_R, d_c + d_R.

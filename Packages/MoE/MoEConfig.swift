@@ -49,16 +49,23 @@ public struct MoEConfig: Codable, Sendable, Equatable {
 
     /// Checks the shape against the model; throws a message naming the field.
     public func check(_ model: TransformerConfig) throws {
-        func fail(_ field: String, _ why: String) -> TransformerError { TransformerError("moe.\(field): \(why)") }
-        if experts < 1 { throw fail("experts", "must be at least 1") }
-        if topK < 1 || topK > experts { throw fail("topK", "\(topK) must be in 1...\(experts) (experts)") }
-        if expertHidden < 1 { throw fail("expertHidden", "must be positive") }
-        if sharedExperts < 0 { throw fail("sharedExperts", "must not be negative") }
-        if capacityFactor < 0 { throw fail("capacityFactor", "must be 0 (no dropping) or positive") }
-        if auxLossWeight < 0 || biasUpdateRate < 0 || routerZLoss < 0 {
-            throw fail("auxLossWeight/biasUpdateRate/routerZLoss", "must not be negative")
+        func fail(_ field: String, _ why: String, related: [String] = []) -> TransformerError {
+            TransformerError(field: field, why, related: related)
         }
-        if model.mlp != .swiglu { throw fail("experts", "are SwiGLU; the model's mlp must be swiglu") }
+        func finite(_ field: String, _ value: Double) throws {
+            if !(value.isFinite && value >= 0) { throw fail(field, "must be a finite number, 0 or more") }
+        }
+        if !(1...1024).contains(experts) { throw fail("experts", "must be in 1...1024") }
+        if topK < 1 || topK > experts {
+            throw fail("topK", "\(topK) must be in 1...\(experts) (experts)", related: ["experts"])
+        }
+        if !(1...(1 << 20)).contains(expertHidden) { throw fail("expertHidden", "must be in 1...\(1 << 20)") }
+        if !(0...64).contains(sharedExperts) { throw fail("sharedExperts", "must be in 0...64") }
+        try finite("capacityFactor", capacityFactor)
+        try finite("auxLossWeight", auxLossWeight)
+        try finite("biasUpdateRate", biasUpdateRate)
+        try finite("routerZLoss", routerZLoss)
+        if model.mlp != .swiglu { throw fail("model.mlp", "must be swiglu: the experts are SwiGLU MLPs") }
     }
 
     /// Expert parameters a token uses ((K + N_s) experts) and the layer holds (N_r + N_s experts

@@ -46,7 +46,11 @@ public struct SpikeGuard: Sendable {
         (Tensor((losses + gradNorms).map(Float.init), shape: [2, losses.count]), skipped)
     }
 
-    public mutating func restore(history: Tensor, skipped: Int) {
+    /// Restores what `state` saved; a history of the wrong shape or length is an error naming `path`.
+    public mutating func restore(history: Tensor, skipped: Int, path: String) throws {
+        guard history.rank == 2, history.shape[0] == 2, history.shape[1] <= window else {
+            throw TransformerError("\(path): spike history \(history.shape) is not (2, n <= \(window))")
+        }
         let n = history.shape[1]
         losses = (0..<n).map { Double(history[0, $0]) }
         gradNorms = (0..<n).map { Double(history[1, $0]) }

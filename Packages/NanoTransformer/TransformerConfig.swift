@@ -50,21 +50,51 @@ public struct TransformerConfig: Codable, Sendable, Equatable {
         return mlp == .swiglu ? (8 * dModel / 3 + 31) / 32 * 32 : 4 * dModel
     }
 
-    /// Checks the shape; throws a message naming the field.
+    /// Checks every field (a range for each number, the rules between them); throws a
+    /// TransformerError naming the field (and the fields a rule relates it to). The upper bounds
+    /// are far beyond a CPU model: a value past them is a typo, not a plan.
     public func check() throws {
-        func fail(_ field: String, _ why: String) -> TransformerError { TransformerError("\(field): \(why)") }
-        if vocabSize < 2 { throw fail("vocabSize", "must be at least 2") }
-        if dModel < 1 || layers < 1 || heads < 1 || kvHeads < 1 {
-            throw fail("dModel/layers/heads/kvHeads", "must be positive")
+        func range(_ field: String, _ value: Int, _ r: ClosedRange<Int>) throws {
+            if !r.contains(value) {
+                throw TransformerError(field: field, "must be in \(r.lowerBound)...\(r.upperBound)")
+            }
         }
-        if heads % kvHeads != 0 { throw fail("kvHeads", "\(kvHeads) must divide heads \(heads)") }
+        func positive(_ field: String, _ value: Double, below limit: Double = .infinity) throws {
+            if !(value.isFinite && value > 0 && value < limit) {
+                throw TransformerError(field: field, "must be a finite number in (0, \(limit))")
+            }
+        }
+        try range("vocabSize", vocabSize, 2...(1 << 20))
+        try range("dModel", dModel, 1...16384)
+        try range("layers", layers, 1...512)
+        try range("heads", heads, 1...1024)
+        try range("kvHeads", kvHeads, 1...1024)
+        if heads % kvHeads != 0 {
+            throw TransformerError(field: "kvHeads", "\(kvHeads) must divide heads \(heads)", related: ["heads"])
+        }
+        try range("headDim", headDim, 0...4096)
         if headDim == 0 && dModel % heads != 0 {
-            throw fail("heads", "\(heads) must divide dModel \(dModel) (or set headDim)")
+            throw TransformerError(
+                field: "heads", "\(heads) must divide dModel \(dModel) (or set headDim)",
+                related: ["dModel", "headDim"])
         }
         if positionEncoding == .rope && resolvedHeadDim % 2 != 0 {
-            throw fail("headDim", "RoPE needs an even head dimension")
+            throw TransformerError(
+                field: "headDim", "RoPE needs an even head dimension, got \(resolvedHeadDim)",
+                related: ["dModel", "heads", "positionEncoding"])
         }
-        if !(0..<1).contains(dropout) { throw fail("dropout", "must be in [0, 1)") }
+        try range("mlpHidden", mlpHidden, 0...(1 << 20))
+        try range("contextLength", contextLength, 2...(1 << 20))
+        if !(ropeBase.isFinite && ropeBase > 1) {
+            throw TransformerError(field: "ropeBase", "must be a finite number above 1")
+        }
+        try positive("ropePositionScale", ropePositionScale)
+        try positive("normEps", normEps, below: 1)
+        if !(dropout >= 0 && dropout < 1) { throw TransformerError(field: "dropout", "must be in [0, 1)") }
+        if !(zLoss.isFinite && zLoss >= 0) {
+            throw TransformerError(field: "zLoss", "must be a finite number, 0 or more")
+        }
+        try positive("initStd", initStd)
     }
 
     /// KV-cache bytes per token for all layers (float32 K and V): 2 * layers * kvHeads * headDim * 4.
@@ -73,6 +103,22 @@ public struct TransformerConfig: Codable, Sendable, Equatable {
 
 public struct TransformerError: Error, CustomStringConvertible, Equatable {
     public let message: String
-    public init(_ message: String) { self.message = message }
+    /// The config field at fault, when one is, and the fields a rule relates it to.
+    public let field: String?
+    public let related: [String]
+    /// What is wrong, without the field's name.
+    public let reason: String
+
+    public init(_ message: String) {
+        self.message = message
+        (field, related, reason) = (nil, [], message)
+    }
+
+    /// A bad value of a config field: "field: reason".
+    public init(field: String, _ reason: String, related: [String] = []) {
+        message = "\(field): \(reason)"
+        (self.field, self.related, self.reason) = (field, related, reason)
+    }
+
     public var description: String { message }
 }

@@ -66,29 +66,71 @@ public struct PPOConfig: Codable, Sendable, Equatable {
     public var updates: Int { totalTimesteps / batchSize }
 
     /// Checks the settings; throws a message naming the key.
+    /// Checks every field (a range for each number, the rules between them); throws a PPOError
+    /// naming the field.
     public func check() throws {
-        func fail(_ key: String, _ why: String) -> PPOError { PPOError("\(key): \(why)") }
-        if envs < 1 || steps < 1 { throw fail("envs", "envs and steps must be positive") }
-        if minibatches < 1 || batchSize % minibatches != 0 {
-            throw fail("minibatches", "\(minibatches) must divide the batch \(batchSize) (envs x steps)")
+        func fail(_ key: String, _ why: String, related: [String] = []) -> PPOError {
+            PPOError(key: key, why, related: related)
         }
-        if epochs < 1 { throw fail("epochs", "must be positive") }
-        if totalTimesteps < batchSize { throw fail("totalTimesteps", "less than one batch (\(batchSize))") }
-        if learningRate <= 0 { throw fail("learningRate", "must be positive") }
-        if !(0...1).contains(gamma) || !(0...1).contains(gaeLambda) {
-            throw fail("gamma", "gamma and gaeLambda in [0, 1]")
+        func range(_ key: String, _ value: Int, _ r: ClosedRange<Int>) throws {
+            if !r.contains(value) { throw fail(key, "must be in \(r.lowerBound)...\(r.upperBound)") }
         }
-        if hidden.isEmpty || hidden.contains(where: { $0 < 1 }) {
-            throw fail("hidden", "positive widths, at least one")
+        func number(_ key: String, _ value: Double, _ r: ClosedRange<Double>, openLow: Bool = false) throws {
+            if !(value.isFinite && r.contains(value) && !(openLow && value == r.lowerBound)) {
+                throw fail(key, "must be a finite number in \(openLow ? "(" : "[")\(r.lowerBound), \(r.upperBound)]")
+            }
+        }
+        try range("envs", envs, 1...4096)
+        try range("steps", steps, 1...(1 << 20))
+        try range("minibatches", minibatches, 1...(1 << 20))
+        if batchSize % minibatches != 0 {
+            throw fail(
+                "minibatches", "\(minibatches) must divide the batch \(batchSize) (envs x steps)",
+                related: ["envs", "steps"])
+        }
+        try range("epochs", epochs, 1...10_000)
+        try range("totalTimesteps", totalTimesteps, 1...1_000_000_000_000)
+        if totalTimesteps < batchSize {
+            throw fail(
+                "totalTimesteps", "less than one batch (\(batchSize) = envs x steps)", related: ["envs", "steps"])
+        }
+        try number("learningRate", learningRate, 0...10, openLow: true)
+        try number("gamma", gamma, 0...1)
+        try number("gaeLambda", gaeLambda, 0...1)
+        try number("clipCoefficient", clipCoefficient, 0...100)
+        try number("entropyCoefficient", entropyCoefficient, 0...1000)
+        try number("valueCoefficient", valueCoefficient, 0...1000)
+        try number("maxGradNorm", maxGradNorm, 0...1e9)
+        try number("adamEps", adamEps, 0...1, openLow: true)
+        try number("targetKL", targetKL, 0...1e9)
+        try number("observationClip", observationClip, 0...1e9)
+        try number("rewardClip", rewardClip, 0...1e9)
+        if hidden.isEmpty || hidden.count > 64 || hidden.contains(where: { !(1...65536).contains($0) }) {
+            throw fail("hidden", "1 to 64 widths, each in 1...65536")
         }
         if case .discrete = env.make().actionSpace, stateDependentStd {
-            throw fail("stateDependentStd", "only for continuous actions")
+            throw fail("stateDependentStd", "only for continuous actions", related: ["env"])
         }
     }
 }
 
 public struct PPOError: Error, CustomStringConvertible, Equatable {
     public let message: String
-    public init(_ message: String) { self.message = message }
+    /// The config field at fault, when one is, and the fields a rule relates it to.
+    public let key: String?
+    public let related: [String]
+    /// What is wrong, without the field's name.
+    public let reason: String
+
+    public init(_ message: String) {
+        self.message = message
+        (key, related, reason) = (nil, [], message)
+    }
+
+    public init(key: String, _ reason: String, related: [String] = []) {
+        message = "\(key): \(reason)"
+        (self.key, self.related, self.reason) = (key, related, reason)
+    }
+
     public var description: String { message }
 }

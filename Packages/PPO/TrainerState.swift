@@ -58,17 +58,27 @@ extension PPOTrainer {
     /// Restores what exportState saved; throws naming the first missing or misshapen entry.
     public func importState(_ s: TrainerState) throws {
         func stream(_ key: String) throws -> RNG {
-            guard let w = s.rngStreams[key], w.count == 4 else { throw PPOError("trainer state: RNG '\(key)' missing") }
-            return RNG(stateWords: w)
+            guard let w = s.rngStreams[key] else { throw PPOError("trainer state: RNG '\(key)' missing") }
+            do { return try RNG(checkedStateWords: w, name: key) } catch let e as TensorCoreError {
+                throw PPOError("trainer state: \(e.message)")
+            }
         }
-        func values(_ key: String, count: Int? = nil) throws -> [Double] {
+        /// Values that must be finite (and, with `whole`, whole numbers in `whole`).
+        func values(_ key: String, count: Int? = nil, whole: ClosedRange<Double>? = nil) throws -> [Double] {
             guard let v = s.values[key], count.map({ v.count == $0 }) ?? true else {
                 throw PPOError("trainer state: '\(key)' missing or of the wrong length")
             }
+            guard v.allSatisfy(\.isFinite) else { throw PPOError("trainer state: '\(key)' is not finite") }
+            if let whole, !v.allSatisfy({ $0 == $0.rounded() && whole.contains($0) }) {
+                throw PPOError("trainer state: '\(key)' holds values that are not whole numbers in \(whole)")
+            }
             return v
         }
-        func counter(_ key: String) throws -> Double {
+        func counter(_ key: String, whole: Bool = false) throws -> Double {
             guard let c = s.counters[key] else { throw PPOError("trainer state: counter '\(key)' missing") }
+            guard c.isFinite, c >= 0, !whole || (c == c.rounded() && c < 1e15) else {
+                throw PPOError("trainer state: counter '\(key)' is \(c)")
+            }
             return c
         }
         let (n, width) = (envs.count, envs.observationSize)
@@ -77,7 +87,7 @@ extension PPOTrainer {
         let stateWidth = envs.environments[0].state.count
         let states = try values("env.state", count: n * stateWidth)
         for i in 0..<n { envs.environments[i].state = Array(states[(i * stateWidth)..<((i + 1) * stateWidth)]) }
-        envs.elapsed = try values("env.elapsed", count: n).map { Int($0) }
+        envs.elapsed = try values("env.elapsed", count: n, whole: 0...1e9).map { Int($0) }
         envs.episodeReturns = try values("env.return", count: n)
         envs.observations = envs.environments.map(\.observation)
         guard let o = s.tensors["observations"], o.shape == [n, width] else {
@@ -96,13 +106,20 @@ extension PPOTrainer {
             rewardScaler!.statistics.variance = try values("reward_scale.variance", count: 1)
             rewardScaler!.statistics.count = try counter("reward_scale.count")
         }
-        let steps = try values("episodes.step")
+        let variances = (observationNormalizer?.statistics.variance ?? []) + (rewardScaler?.statistics.variance ?? [])
+        if variances.contains(where: { $0 < 0 }) { throw PPOError("trainer state: a running variance is negative") }
+        let steps = try values("episodes.step", whole: 0...1e15)
         let returns = try values("episodes.return", count: steps.count)
-        let lengths = try values("episodes.length", count: steps.count)
+        let lengths = try values("episodes.length", count: steps.count, whole: 0...1e9)
         episodes = (0..<steps.count).map {
             EpisodeRecord(step: Int(steps[$0]), episodeReturn: returns[$0], length: Int(lengths[$0]))
         }
-        globalStep = Int(try counter("global_step"))
-        updatesDone = Int(try counter("updates_done"))
+        updatesDone = Int(try counter("updates_done", whole: true))
+        globalStep = Int(try counter("global_step", whole: true))
+        guard globalStep == updatesDone * config.batchSize else {
+            throw PPOError(
+                "trainer state: global_step \(globalStep) is not updates_done \(updatesDone) x the batch \(config.batchSize)"
+            )
+        }
     }
 }

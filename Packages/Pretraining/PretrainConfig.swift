@@ -44,15 +44,47 @@ public struct PretrainConfig: ExperimentConfig, Equatable {
         model.contextLength = 128
     }
 
+    public static var derivedKeys: [String: String] {
+        ["model.vocabSize": "it is the tokenizer's vocabulary (set tokenizerVocab instead)"]
+    }
+
+    /// Every field's range and the rules between fields, each error naming its key path.
     public func validate() throws {
-        do { try model.check() } catch let e as TransformerError { throw ConfigError.invalid(key: "model", e.message) }
-        if learningRate <= 0 { throw ConfigError.invalid(key: "learningRate", "must be positive") }
-        if tokenizerVocab <= 256 { throw ConfigError.invalid(key: "tokenizerVocab", "must exceed 256") }
-        if !["corpora", "sample"].contains(data) {
-            throw ConfigError.invalid(key: "data", "must be corpora or sample")
+        try ConfigError.checking(prefix: "model") { try model.check() }
+        try Check.range("tokenizerVocab", tokenizerVocab, 257...(1 << 20))
+        try Check.range("batchSize", batchSize, 1...65536)
+        try Check.range("gradAccumulation", gradAccumulation, 1...65536)
+        try Check.range("steps", steps, 1...1_000_000_000)
+        try Check.range("learningRate", learningRate, 0...10, openLow: true)
+        try Check.range("minLearningRateRatio", minLearningRateRatio, 0...1)
+        try Check.range("warmupSteps", warmupSteps, 0...1_000_000_000)
+        try Check.range("weightDecay", weightDecay, 0...10)
+        try Check.range("beta2", beta2, 0...1, openHigh: true)
+        try Check.range("gradClip", gradClip, 0...1e9, openLow: true)
+        // The z-score needs 10 points of history (SpikeGuard.zScore).
+        try Check.range("spikeWindow", spikeWindow, 10...1_000_000)
+        try Check.range("spikeZ", spikeZ, 0...1e9, openLow: true)
+        try Check.range("evalEvery", evalEvery, 0...Int.max)
+        try Check.range("evalBatches", evalBatches, 1...1_000_000)
+        try Check.range("checkpointEvery", checkpointEvery, 0...Int.max)
+        try Check.range("contextFinetuneSteps", contextFinetuneSteps, 0...1_000_000_000)
+        try Check.oneOf("data", data, ["corpora", "sample"])
+    }
+}
+
+extension ConfigError {
+    /// Runs a nano-transformer config check (the model's, MoE's, MLA's) and turns its
+    /// TransformerError into a ConfigError on the field's key path: its own fields go under
+    /// `prefix` (`moe.topK`), the model's ("model.mlp" in MoE's check) under `modelPrefix`
+    /// (`training.model.mlp`).
+    public static func checking(prefix: String, modelPrefix: String? = nil, _ body: () throws -> Void) throws {
+        func path(_ field: String) -> String {
+            if let modelPrefix, field.hasPrefix("model.") { return "\(modelPrefix).\(field)" }
+            return "\(prefix).\(field)"
         }
-        if batchSize < 1 || gradAccumulation < 1 || steps < 1 {
-            throw ConfigError.invalid(key: "steps", "sizes must be positive")
+        do { try body() } catch let e as TransformerError {
+            guard let field = e.field else { throw ConfigError(e.message) }
+            throw ConfigError.invalid(key: path(field), e.reason, related: e.related.map(path))
         }
     }
 }

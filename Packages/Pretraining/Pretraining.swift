@@ -46,9 +46,12 @@ public enum Pretraining {
         var root = RNG(seed: UInt64(run.seed))
         var initRNG = root.split()
         let model = try NanoTransformer(modelConfig, attention: attention, mlp: mlp, rng: &initRNG)
+        try checkWindows(data, c, contextLength: modelConfig.contextLength)
         // The checkpoint describes its model (resolved config, drop-in layers, tokenizer).
+        let record = try model.modelRecord(tokenizer: tokenizer)
+        print("model (resolved: vocabulary and widths as built): \(record.fields["config"] ?? "")")
         let task = try PretrainingTask(
-            model: model, record: try model.modelRecord(tokenizer: tokenizer), data: data, settings: c,
+            model: model, record: record, data: data, settings: c,
             total: run.totalSteps(c.steps), dataRNG: root.split(), dropoutRNG: root.split(), afterUpdate: afterUpdate)
         print(
             "model: \(model.parameterCount) parameters; \(data.train.count) training tokens, \(data.validation.count) validation"
@@ -71,15 +74,20 @@ public enum Pretraining {
         run.results.summary("model/vocab_size", Double(modelConfig.vocabSize))
         run.results.summary("model/parameters", Double(model.parameterCount))
 
-        // A sample, to read what it learned.
+        // A sample, to read what it learned (when the context holds the prompt and a token more).
         // Its one sequence draws from this stream directly (the sample predates per-sequence streams).
         let sampleRNG = RNG(seed: UInt64(run.seed) + 7)
         let prompt = tokenizer.encode("ROMEO:")
-        let out = try model.generate(
-            prompts: [prompt], maxNewTokens: min(64, t - prompt.count), sampling: Sampling(temperature: 0.8, topK: 50),
-            streams: [sampleRNG])
-        run.results.sample(
-            "generation", step: step, (try? tokenizer.decode(prompt + out.responses[0], lossy: true)) ?? "")
+        if t > prompt.count {
+            let out = try model.generate(
+                prompts: [prompt], maxNewTokens: min(64, t - prompt.count),
+                sampling: Sampling(temperature: 0.8, topK: 50), streams: [sampleRNG])
+            run.results.sample(
+                "generation", step: step, (try? tokenizer.decode(prompt + out.responses[0], lossy: true)) ?? "")
+        } else {
+            print(
+                "no sample: the context of \(t) tokens does not hold the \(prompt.count)-token prompt and a new token")
+        }
 
         if c.contextEvaluation && modelConfig.positionEncoding != .learned {
             for factor in [1, 2, 4] {
@@ -114,6 +122,21 @@ public enum Pretraining {
         if c.inferenceBenchmark { try inferenceSpeed(model, run: run, prompt: t / 2, decode: t / 2) }
         try trainedModel?(model)
         return .finished
+    }
+
+    /// Every window the run will draw fits its token stream: training windows of contextLength + 1
+    /// tokens (2x for the fine-tuning at twice the context), validation windows up to 4x with the
+    /// context evaluation. A corpus too small for them is an error naming the key, before training.
+    static func checkWindows(_ data: TokenWindows, _ c: PretrainConfig, contextLength t: Int) throws {
+        let longestValidation = c.contextEvaluation && c.model.positionEncoding != .learned ? 4 * t : t
+        let longestTraining = c.contextEvaluation && c.contextFinetuneSteps > 0 ? 2 * t : t
+        if data.train.count <= longestTraining + 1 || data.validation.count <= longestValidation + 1 {
+            throw ConfigError(
+                "key 'model.contextLength' = \(t): the corpus ('\(c.data)') splits into \(data.train.count) training and \(data.validation.count) validation tokens; windows of \(longestTraining + 1) and \(longestValidation + 1) tokens do not fit"
+                    + (longestValidation > t
+                        ? " (contextEvaluation reads 4x the context: set it to false, or shorten the context)" : "")
+            )
+        }
     }
 
     /// Prefill and cached decode speed, decode speed without the cache (recomputing the whole

@@ -105,17 +105,16 @@ final class PretrainingTask: TrainingTask {
     }
 
     func restore(_ state: TaskState, step: Int, path: String) throws {
-        guard let dataWords = state.rngStreams["data"], let dropoutWords = state.rngStreams["dropout"] else {
-            throw ConfigError("\(path): no 'data' and 'dropout' RNG streams; not a pretraining checkpoint")
-        }
-        dataRNG = RNG(stateWords: dataWords)
-        dropoutRNG = RNG(stateWords: dropoutWords)
-        if let h = state.tensors["spike_guard"] {
-            guardRail.restore(history: h, skipped: Int(state.counters["skipped"] ?? 0))
-        }
-        if let h = state.tensors["spike_detector"] {
-            spikeDetector.restore(history: h, skipped: Int(state.counters["spikes"] ?? 0))
-        }
+        dataRNG = try state.stream("data", path: path)
+        dropoutRNG = try state.stream("dropout", path: path)
+        try guardRail.restore(
+            history: state.tensor("spike_guard", path: path),
+            skipped: state.counter("skipped", in: 0...step, path: path),
+            path: path)
+        try spikeDetector.restore(
+            history: state.tensor("spike_detector", path: path),
+            skipped: state.counter("spikes", in: 0...step, path: path),
+            path: path)
         try Checkpoint.restoreBuffers(buffers, from: state.tensors, path: path)
         updatesDone = step
     }

@@ -35,6 +35,9 @@ extension Optimizer {
         for ((name, _), buffer) in zip(parameters, buffers) {
             let key = "\(prefix)/\(name)"
             guard let t = state.tensors[key] else { throw TensorCoreError("optimizer state is missing '\(key)'") }
+            guard t.array.allSatisfy(\.isFinite) else {
+                throw TensorCoreError("optimizer state '\(key)' is not finite")
+            }
             guard t.shape == buffer.shape else {
                 throw TensorCoreError("optimizer state '\(key)' has shape \(t.shape), expected \(buffer.shape)")
             }
@@ -86,6 +89,7 @@ public final class SGD: Optimizer {
     }
 
     public func importState(_ state: OptimizerState) throws {
+        guard state.step >= 0 else { throw TensorCoreError("optimizer step \(state.step) is negative") }
         try importBuffers("momentum_buffer", from: state, into: buffers)
         stepCount = state.step
     }
@@ -175,8 +179,12 @@ public final class Adam: Optimizer {
     }
 
     public func importState(_ state: OptimizerState) throws {
+        guard state.step >= 0 else { throw TensorCoreError("optimizer step \(state.step) is negative") }
         try importBuffers("exp_avg", from: state, into: firstMoments)
         try importBuffers("exp_avg_sq", from: state, into: secondMoments)
+        if let negative = zip(parameters, secondMoments).first(where: { $0.1.array.contains { $0 < 0 } }) {
+            throw TensorCoreError("optimizer state 'exp_avg_sq/\(negative.0.name)' has negative values")
+        }
         stepCount = state.step
     }
 }

@@ -17,6 +17,15 @@ public struct RNG: Sendable, Equatable {
         precondition(stateWords.contains { $0 != 0 }, "RNG state of all zeros is invalid")
     }
 
+    /// Restores a generator from saved words, checking them (a checkpoint's are data): four
+    /// words, not all zero (xoshiro's one invalid state).
+    public init(checkedStateWords words: [UInt64], name: String) throws {
+        guard words.count == 4, words.contains(where: { $0 != 0 }) else {
+            throw TensorCoreError("RNG state '\(name)': needs 4 words, not all zero; got \(words)")
+        }
+        self.init(stateWords: words)
+    }
+
     public var stateWords: [UInt64] { [state.0, state.1, state.2, state.3] }
 
     public static func == (a: RNG, b: RNG) -> Bool { a.stateWords == b.stateWords }

@@ -73,7 +73,10 @@ func writeJSON(_ text: String, _ name: String, in folder: String) -> String {
 
     @Test func badValueFromValidateNamesKeyAndItsSource() throws {
         let sets = try ConfigLayer.sets(["optim.lr=-1"])
-        #expect(throws: ConfigError("--set: key 'optim.lr': must be positive", key: "optim.lr")) {
+        #expect(
+            throws: ConfigError(
+                "--set: key 'optim.lr' = -1: must be positive", key: "optim.lr", reason: "must be positive")
+        ) {
             try ConfigResolver.resolve(NestedConfig.self, layers: [sets])
         }
         #expect(throws: ConfigError.self) { try ConfigLayer.sets(["no-equals-sign"]) }

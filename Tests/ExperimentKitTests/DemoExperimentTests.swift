@@ -143,7 +143,8 @@ func runDemo(_ arguments: [String]) throws -> RunOutcome {
             "mlp-demo", ["--config", wrongType, "--out", folder],
             contains: "\(wrongType): key 'dropout' must be a number, got a string")
         try expectOneLineError(
-            "mlp-demo", ["--set", "dropout=1.5", "--out", folder], contains: "--set: key 'dropout': must be in [0, 1)")
+            "mlp-demo", ["--set", "dropout=1.5", "--out", folder],
+            contains: "--set: key 'dropout' = 1.5: must be a finite number in [0.0, 1.0)")
         try expectOneLineError(
             "mlp-demo", ["--ablation", "nope", "--out", folder], contains: "unknown ablation 'nope'")
         try expectOneLineError(

@@ -159,10 +159,12 @@ func cachedLogits(_ model: NanoTransformer, _ tokens: [Int], prompt: Int) -> ([T
     @Test func badShapesNameTheKey() throws {
         var c = tinyModel()
         c.positionEncoding = .learned
-        #expect(throws: TransformerError("mla.positionEncoding: MLA's decoupled key needs RoPE")) {
+        // The model's field is named as the model's ("model." for the experiment to place).
+        #expect(throws: TransformerError(field: "model.positionEncoding", "must be rope: MLA's decoupled key needs it"))
+        {
             try mlaShape().check(c)
         }
-        #expect(throws: TransformerError("mla.ropeDim: must be even and at least 2")) {
+        #expect(throws: TransformerError(field: "ropeDim", "must be even and in 2...4096")) {
             try mlaShape(rope: 5).check(tinyModel())
         }
     }

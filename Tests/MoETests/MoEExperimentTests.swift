@@ -57,7 +57,7 @@ let toySettings = [
             toySettings + ["--set", "training.steps=10", "--set", "training.checkpointEvery=100", "--seed", "2"]
         #expect(try runProduct("moe", common + ["--out", whole]).status == 0)
         let stopped = try runProduct("moe", common + ["--out", split, "--stop-at", "5"])
-        #expect(stopped.status == 130, "\(stopped.stderr)")
+        #expect(stopped.status == 0, "\(stopped.stderr)")  // --stop-at is a stop the user asked for
         let checkpoint = "\(split)/moe/base/seed-2.ckpt.h5"
         let halfway = try Checkpoint.load(from: checkpoint)
         #expect(halfway.tensors["buffer/blocks.0.mlp.routing_bias"]!.array.contains { $0 != 0 })

@@ -253,11 +253,11 @@ func skewRouter(_ layer: MixtureOfExperts) {
 
     @Test func badShapesNameTheField() {
         var c = TransformerConfig()
-        #expect(throws: TransformerError("moe.topK: 5 must be in 1...4 (experts)")) {
+        #expect(throws: TransformerError(field: "topK", "5 must be in 1...4 (experts)", related: ["experts"])) {
             try moeShape(topK: 5).check(c)
         }
         c.mlp = .gelu
-        #expect(throws: TransformerError("moe.experts: are SwiGLU; the model's mlp must be swiglu")) {
+        #expect(throws: TransformerError(field: "model.mlp", "must be swiglu: the experts are SwiGLU MLPs")) {
             try moeShape().check(c)
         }
     }

@@ -52,7 +52,7 @@ let toySettings = [
             ]
         #expect(try runProduct("nano-transformer", common + ["--out", whole]).status == 0)
         let stopped = try runProduct("nano-transformer", common + ["--out", split, "--stop-at", "5"])
-        #expect(stopped.status == 130, "\(stopped.stderr)")  // 130: stopped as if by Ctrl-C
+        #expect(stopped.status == 0, "\(stopped.stderr)")  // --stop-at is a stop the user asked for
         let checkpoint = "\(split)/nano-transformer/base/seed-3.ckpt.h5"
         #expect(try Checkpoint.load(from: checkpoint).step == 5)
         let resumed = try runProduct("nano-transformer", common + ["--out", split, "--resume", checkpoint])
