@@ -5,23 +5,24 @@ import ExperimentKit
 import Foundation
 import HDF5Store
 import TensorCore
+import TestSupport
 import Testing
 
 func options(_ arguments: [String]) throws -> ExperimentOptions {
     try ExperimentOptions.parse(arguments)
 }
 
-/// Runs the demo in-process, quietly.
-func runDemo(_ arguments: [String]) throws -> RunOutcome {
+/// Runs the demo in-process, quietly, owning the thread count it sets (TestSupport/ThreadCount.swift).
+func runDemo(_ arguments: [String]) async throws -> RunOutcome {
     var runner = ExperimentRunner<MLPDemo>(options: try options(arguments))
     runner.log = { _ in }
-    return try runner.runAll()
+    return try await withThreadCount(runner.options.threads) { try runner.runAll() }
 }
 
 @Suite(.serialized) struct DemoExperimentTests {
-    @Test func ablationsAndSeedsProduceResultsThatCompare() throws {
+    @Test func ablationsAndSeedsProduceResultsThatCompare() async throws {
         let out = temporaryFolder()
-        _ = try runDemo(["--all-ablations", "--seeds", "0,1", "--steps", "60", "--out", out, "--threads", "1"])
+        _ = try await runDemo(["--all-ablations", "--seeds", "0,1", "--steps", "60", "--out", out, "--threads", "1"])
         for ablation in ["base", "sgd", "no-dropout", "relu"] {
             for seed in [0, 1] {
                 let r = try RunResults.load(from: "\(out)/mlp-demo/\(ablation)/seed-\(seed).h5")
@@ -59,11 +60,11 @@ func runDemo(_ arguments: [String]) throws -> RunOutcome {
         }
     }
 
-    @Test func sameSeedGivesIdenticalMetricsAndTheLossFalls() throws {
+    @Test func sameSeedGivesIdenticalMetricsAndTheLossFalls() async throws {
         let a = temporaryFolder() + "/a"
         let b = temporaryFolder() + "/b"
-        _ = try runDemo(["--seed", "3", "--out", a, "--threads", "1"])
-        _ = try runDemo(["--seed", "3", "--out", b, "--threads", "2"])
+        _ = try await runDemo(["--seed", "3", "--out", a, "--threads", "1"])
+        _ = try await runDemo(["--seed", "3", "--out", b, "--threads", "2"])
         let ra = try RunResults.load(from: "\(a)/mlp-demo/base/seed-3.h5")
         let rb = try RunResults.load(from: "\(b)/mlp-demo/base/seed-3.h5")
         #expect(ra.metrics == rb.metrics)
@@ -72,17 +73,18 @@ func runDemo(_ arguments: [String]) throws -> RunOutcome {
         #expect(ra.metrics["charts/val_accuracy"]!.values.last! > 0.85)
     }
 
-    @Test func resumeIsBitIdenticalToAnUninterruptedRun() throws {
+    @Test func resumeIsBitIdenticalToAnUninterruptedRun() async throws {
         let whole = temporaryFolder() + "/whole"
         let split = temporaryFolder() + "/split"
         let common = ["--seed", "1", "--set", "steps=150", "--set", "checkpointEvery=0", "--threads", "2"]
-        #expect(try runDemo(common + ["--out", whole]) == .finished)
-        #expect(try runDemo(common + ["--out", split, "--stop-at", "70"]) == .interrupted)
+        #expect(try await runDemo(common + ["--out", whole]) == .finished)
+        #expect(try await runDemo(common + ["--out", split, "--stop-at", "70"]) == .interrupted)
         let stopped = try RunResults.load(from: "\(split)/mlp-demo/base/seed-1.h5")
         #expect(stopped.status == "interrupted" && stopped.metrics["loss/train"]!.steps.last == 70)
         #expect(try Checkpoint.load(from: "\(split)/mlp-demo/base/seed-1.ckpt.h5").step == 70)
         #expect(
-            try runDemo(common + ["--out", split, "--resume", "\(split)/mlp-demo/base/seed-1.ckpt.h5"]) == .finished)
+            try await runDemo(common + ["--out", split, "--resume", "\(split)/mlp-demo/base/seed-1.ckpt.h5"])
+                == .finished)
 
         let a = try Checkpoint.load(from: "\(whole)/mlp-demo/base/seed-1.ckpt.h5")
         let b = try Checkpoint.load(from: "\(split)/mlp-demo/base/seed-1.ckpt.h5")
@@ -95,10 +97,10 @@ func runDemo(_ arguments: [String]) throws -> RunOutcome {
         #expect(ra.metrics == rb.metrics && rb.status == "finished")
     }
 
-    @Test func theCheckpointRebuildsItsNetworkFromTheFileAlone() throws {
+    @Test func theCheckpointRebuildsItsNetworkFromTheFileAlone() async throws {
         let out = temporaryFolder()
         #expect(
-            try runDemo(["--out", out, "--set", "steps=20", "--set", "hidden=[8,4]", "--set", "activation=relu"])
+            try await runDemo(["--out", out, "--set", "steps=20", "--set", "hidden=[8,4]", "--set", "activation=relu"])
                 == .finished)
         let path = "\(out)/mlp-demo/base/seed-0.ckpt.h5"
         let loaded = try MLP.load(checkpoint: path)
@@ -110,11 +112,11 @@ func runDemo(_ arguments: [String]) throws -> RunOutcome {
         #expect(withNoGrad { loaded(x) }.array == withNoGrad { reference(x) }.array)
     }
 
-    @Test func resumeRefusesACheckpointOfAnotherConfig() throws {
+    @Test func resumeRefusesACheckpointOfAnotherConfig() async throws {
         let out = temporaryFolder()
-        _ = try runDemo(["--out", out, "--set", "steps=20", "--set", "hidden=[8]"])
-        let error = #expect(throws: ConfigError.self) {
-            try runDemo(["--out", out, "--set", "steps=20", "--resume", "\(out)/mlp-demo/base/seed-0.ckpt.h5"])
+        _ = try await runDemo(["--out", out, "--set", "steps=20", "--set", "hidden=[8]"])
+        let error = await #expect(throws: ConfigError.self) {
+            try await runDemo(["--out", out, "--set", "steps=20", "--resume", "\(out)/mlp-demo/base/seed-0.ckpt.h5"])
         }
         #expect(error?.message.contains("checkpoint was written with a different config (keys: hidden)") == true)
     }
@@ -229,9 +231,9 @@ func runDemo(_ arguments: [String]) throws -> RunOutcome {
 }
 
 @Suite struct NotesTests {
-    @Test func labNotesRewritesOnlyTheMarkedBlock() throws {
+    @Test func labNotesRewritesOnlyTheMarkedBlock() async throws {
         let root = temporaryFolder()
-        _ = try runDemo(["--out", "\(root)/runs", "--seeds", "0,1", "--steps", "30"])
+        _ = try await runDemo(["--out", "\(root)/runs", "--seeds", "0,1", "--steps", "30"])
         try FileManager.default.createDirectory(atPath: "\(root)/Notebooks-md", withIntermediateDirectories: true)
         let note = """
             # Demo
@@ -259,7 +261,7 @@ func runDemo(_ arguments: [String]) throws -> RunOutcome {
 }
 
 @Suite struct ExtendsTests {
-    @Test func anAblationLayersOverTheOneItExtends() throws {
+    @Test func anAblationLayersOverTheOneItExtends() async throws {
         let configs = temporaryFolder() + "/configs"
         try FileManager.default.createDirectory(atPath: configs, withIntermediateDirectories: true)
         _ = writeJSON(#"{"steps": 9}"#, "base.json", in: configs)
@@ -269,16 +271,16 @@ func runDemo(_ arguments: [String]) throws -> RunOutcome {
         _ = writeJSON(#"{"_extends": "loop-a"}"#, "loop-b.json", in: configs)
         _ = writeJSON(#"{"_extends": "missing"}"#, "orphan.json", in: configs)
         let out = temporaryFolder()
-        _ = try runDemo(["--ablation", "child", "--configs", configs, "--out", out, "--threads", "1"])
+        _ = try await runDemo(["--ablation", "child", "--configs", configs, "--out", out, "--threads", "1"])
         let r = try RunResults.load(from: "\(out)/mlp-demo/child/seed-0.h5")
         // steps from family (over base), batchSize from the child (over family).
         #expect(r.metrics["loss/train"]!.steps.count == 5)
         #expect(r.configJSON.contains(#""batchSize":8"#), "\(r.configJSON)")
-        #expect(throws: ConfigError.self) {
-            _ = try runDemo(["--ablation", "loop-a", "--configs", configs, "--out", out])
+        await #expect(throws: ConfigError.self) {
+            _ = try await runDemo(["--ablation", "loop-a", "--configs", configs, "--out", out])
         }
         do {
-            _ = try runDemo(["--ablation", "orphan", "--configs", configs, "--out", out])
+            _ = try await runDemo(["--ablation", "orphan", "--configs", configs, "--out", out])
             Issue.record("an _extends of a missing ablation must fail")
         } catch let e as ConfigError {
             #expect(e.description.contains("orphan.json") && e.description.contains("missing"), "\(e)")

@@ -70,7 +70,7 @@ enum CountingExperiment: Experiment {
 }
 
 @Suite(.serialized) struct TrainingLoopTests {
-    func run(_ arguments: [String]) throws -> (RunOutcome, CountingTask, RunResults, String) {
+    func run(_ arguments: [String]) async throws -> (RunOutcome, CountingTask, RunResults, String) {
         let out = arguments.firstIndex(of: "--out").map { arguments[$0 + 1] } ?? temporaryFolder()
         let configs = temporaryFolder() + "/configs"  // the task's only config: the defaults
         try FileManager.default.createDirectory(atPath: configs, withIntermediateDirectories: true)
@@ -79,13 +79,13 @@ enum CountingExperiment: Experiment {
             options: try ExperimentOptions.parse(
                 arguments + ["--configs", configs] + (arguments.contains("--out") ? [] : ["--out", out])))
         runner.log = { _ in }
-        let outcome = try runner.runAll()
+        let outcome = try await withThreadCount(runner.options.threads) { try runner.runAll() }
         let results = try RunResults.load(from: "\(out)/counting/base/seed-0.h5")
         return (outcome, CountingExperiment.lastTask!, results, "\(out)/counting/base/seed-0.ckpt.h5")
     }
 
-    @Test func evaluatesOnItsCadenceAndAfterTheLastUpdate() throws {
-        let (outcome, task, results, checkpoint) = try run([])
+    @Test func evaluatesOnItsCadenceAndAfterTheLastUpdate() async throws {
+        let (outcome, task, results, checkpoint) = try await run([])
         #expect(outcome == .finished)
         #expect(task.log == ["u1", "u2", "u3", "e3", "u4", "u5", "u6", "e6", "u7", "e7"])
         #expect(
@@ -93,16 +93,16 @@ enum CountingExperiment: Experiment {
         let state = try Checkpoint.load(from: checkpoint)
         #expect(state.step == 7 && state.counters["extra"] == 3.5 && state.parameter("w")!.array == [7])
         // evalEvery 0: only after the last update.
-        let (_, only, _, _) = try run(["--set", "evalEvery=0"])
+        let (_, only, _, _) = try await run(["--set", "evalEvery=0"])
         #expect(only.log.filter { $0.hasPrefix("e") } == ["e7"])
     }
 
-    @Test func aStopRequestCheckpointsAndResumeContinuesExactly() throws {
+    @Test func aStopRequestCheckpointsAndResumeContinuesExactly() async throws {
         let out = temporaryFolder()
-        let (stopped, _, partial, checkpoint) = try run(["--stop-at", "4", "--out", out])
+        let (stopped, _, partial, checkpoint) = try await run(["--stop-at", "4", "--out", out])
         #expect(stopped == .interrupted && partial.metrics["count"]!.steps.last == 4)
         #expect(try Checkpoint.load(from: checkpoint).step == 4)
-        let (resumed, task, results, _) = try run(["--resume", checkpoint, "--out", out])
+        let (resumed, task, results, _) = try await run(["--resume", checkpoint, "--out", out])
         #expect(resumed == .finished)
         #expect(task.log == ["u5", "u6", "e6", "u7", "e7"], "the restored counter and state, not a fresh start")
         #expect(
@@ -111,14 +111,14 @@ enum CountingExperiment: Experiment {
         #expect(try Checkpoint.load(from: checkpoint).parameter("w")!.array == [7])
     }
 
-    @Test func checkpointsOnItsCadenceAndEndsWhenTheTaskStops() throws {
+    @Test func checkpointsOnItsCadenceAndEndsWhenTheTaskStops() async throws {
         let out = temporaryFolder()
-        let (outcome, task, results, checkpoint) = try run([
+        let (outcome, task, results, checkpoint) = try await run([
             "--set", "stopAfter=5", "--set", "checkpointEvery=2", "--out", out,
         ])
         #expect(outcome == .finished && task.log.last == "u5" && results.status == "finished")
         #expect(try Checkpoint.load(from: checkpoint).step == 5, "the task's stop writes a checkpoint")
-        let (_, _, _, cadence) = try run(["--set", "checkpointEvery=2", "--steps", "3", "--stop-at", "3"])
+        let (_, _, _, cadence) = try await run(["--set", "checkpointEvery=2", "--steps", "3", "--stop-at", "3"])
         #expect(try Checkpoint.load(from: cadence).step == 3)
     }
 }

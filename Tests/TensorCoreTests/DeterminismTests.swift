@@ -6,9 +6,11 @@ import Testing
 
 /// A few AdamW steps of a small MLP regression with attention-free fused ops; returns losses
 /// and final parameters.
-func trainSmallModel(seed: UInt64, threads: Int, steps: Int = 5) -> (losses: [Float], params: [Tensor]) {
-    Threads.set(threads)
-    defer { Threads.set(1) }
+func trainSmallModel(seed: UInt64, threads: Int, steps: Int = 5) async throws -> (losses: [Float], params: [Tensor]) {
+    try await withThreadCount(threads) { trainSmallModel(seed: seed, steps: steps) }
+}
+
+func trainSmallModel(seed: UInt64, steps: Int) -> (losses: [Float], params: [Tensor]) {
     var rng = RNG(seed: seed)
     let model = MLP(sizes: [32, 256, 64], activation: .gelu, rng: &rng)
     let norm = RMSNorm(64)
@@ -68,10 +70,10 @@ func trainSmallModel(seed: UInt64, threads: Int, steps: Int = 5) -> (losses: [Fl
         #expect(Set(ints) == [0, 1, 2])
     }
 
-    @Test func trainingStepsAreBitIdenticalAcrossRunsAndThreadCounts() {
-        let one = trainSmallModel(seed: 3, threads: 1)
-        let again = trainSmallModel(seed: 3, threads: 1)
-        let two = trainSmallModel(seed: 3, threads: 2)
+    @Test func trainingStepsAreBitIdenticalAcrossRunsAndThreadCounts() async throws {
+        let one = try await trainSmallModel(seed: 3, threads: 1)
+        let again = try await trainSmallModel(seed: 3, threads: 1)
+        let two = try await trainSmallModel(seed: 3, threads: 2)
         #expect(one.losses == again.losses)
         #expect(one.losses == two.losses, "1 thread \(one.losses) vs 2 threads \(two.losses)")
         for (a, b) in zip(one.params, two.params) { #expect(a.isBitIdentical(to: b)) }
@@ -79,33 +81,31 @@ func trainSmallModel(seed: UInt64, threads: Int, steps: Int = 5) -> (losses: [Fl
     }
 
     @Test(arguments: [(2048, 512, 128, false, true), (96, 4096, 256, false, false), (256, 32, 512, true, false)])
-    func matmulIsBitIdenticalAcrossThreadCounts(_ dims: (Int, Int, Int, Bool, Bool)) {
+    func matmulIsBitIdenticalAcrossThreadCounts(_ dims: (Int, Int, Int, Bool, Bool)) async throws {
         // Sizes large enough to be cut into blocks (see sgemmBlocked).
         let (m, n, k, ta, tb) = dims
         var rng = RNG(seed: 1)
         let a = Tensor.randn(ta ? [k, m] : [m, k], rng: &rng)
         let b = Tensor.randn(tb ? [n, k] : [k, n], rng: &rng)
-        let c1 = matmul(a, b, transposeA: ta, transposeB: tb)
-        Threads.set(2)
-        defer { Threads.set(1) }
-        let c2 = matmul(a, b, transposeA: ta, transposeB: tb)
+        let c1 = try await withThreadCount(1) { matmul(a, b, transposeA: ta, transposeB: tb) }
+        let c2 = try await withThreadCount(2) { matmul(a, b, transposeA: ta, transposeB: tb) }
         #expect(c1.isBitIdentical(to: c2))
     }
 
-    @Test func attentionIsBitIdenticalAcrossThreadCounts() {
-        func run(_ threads: Int) -> (Tensor, Tensor) {
-            Threads.set(threads)
-            defer { Threads.set(1) }
-            var rng = RNG(seed: 8)
-            let q = Tensor.randn([4, 64, 8, 32], rng: &rng).requiringGrad()
-            let k = Tensor.randn([4, 64, 2, 32], rng: &rng).requiringGrad()
-            let v = Tensor.randn([4, 64, 2, 32], rng: &rng).requiringGrad()
-            let out = attention(q: q, k: k, v: v)
-            out.sum().backward()
-            return (out, k.grad!)
+    @Test func attentionIsBitIdenticalAcrossThreadCounts() async throws {
+        func run(_ threads: Int) async throws -> (Tensor, Tensor) {
+            try await withThreadCount(threads) {
+                var rng = RNG(seed: 8)
+                let q = Tensor.randn([4, 64, 8, 32], rng: &rng).requiringGrad()
+                let k = Tensor.randn([4, 64, 2, 32], rng: &rng).requiringGrad()
+                let v = Tensor.randn([4, 64, 2, 32], rng: &rng).requiringGrad()
+                let out = attention(q: q, k: k, v: v)
+                out.sum().backward()
+                return (out, k.grad!)
+            }
         }
-        let (o1, g1) = run(1)
-        let (o2, g2) = run(2)
+        let (o1, g1) = try await run(1)
+        let (o2, g2) = try await run(2)
         #expect(o1.isBitIdentical(to: o2) && g1.isBitIdentical(to: g2))
     }
 

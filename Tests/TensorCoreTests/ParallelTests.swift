@@ -3,6 +3,7 @@
 // the 8-lane AdamW update equals the scalar formula element by element.
 import Foundation
 import TensorCore
+import TestSupport
 import Testing
 
 /// Forward and backward through the pooled kernels (blocked matmul, SwiGLU, attention, RMSNorm,
@@ -25,15 +26,15 @@ func pooledKernelsWorkload(seed: UInt64) -> [Tensor] {
 }
 
 @Suite(.serialized) struct ParallelTests {
-    @Test func concurrentCallersGetTheSingleThreadedBits() async {
-        let reference = pooledKernelsWorkload(seed: 3)
-        Threads.set(2)
-        defer { Threads.set(1) }
-        let results = await withTaskGroup(of: [Tensor].self) { group in
-            for _ in 0..<6 { group.addTask { pooledKernelsWorkload(seed: 3) } }
-            var all: [[Tensor]] = []
-            for await result in group { all.append(result) }
-            return all
+    @Test func concurrentCallersGetTheSingleThreadedBits() async throws {
+        let reference = try await withThreadCount(1) { pooledKernelsWorkload(seed: 3) }
+        let results = try await withThreadCount(2) {
+            await withTaskGroup(of: [Tensor].self) { group in
+                for _ in 0..<6 { group.addTask { pooledKernelsWorkload(seed: 3) } }
+                var all: [[Tensor]] = []
+                for await result in group { all.append(result) }
+                return all
+            }
         }
         #expect(results.count == 6)
         for result in results {
@@ -41,24 +42,26 @@ func pooledKernelsWorkload(seed: UInt64) -> [Tensor] {
         }
     }
 
-    @Test func manyShortLoopsInARowStayCorrect() {
+    @Test func manyShortLoopsInARowStayCorrect() async throws {
         // Many short loops back to back: the pool's workers spin between them and sleep when idle.
-        Threads.set(2)
-        defer { Threads.set(1) }
-        var rng = RNG(seed: 9)
-        let a = Tensor.randn([512, 300], rng: &rng)
-        let b = Tensor.randn([512, 300], rng: &rng)
-        let expected = zip(a.array, b.array).map { $0 + $1 }
-        for round in 0..<200 {
-            if round % 50 == 49 { Thread.sleep(forTimeInterval: 0.002) }  // let the workers fall asleep
-            #expect(withNoGrad { a + b }.array == expected)
+        try await withThreadCount(2) {
+            var rng = RNG(seed: 9)
+            let a = Tensor.randn([512, 300], rng: &rng)
+            let b = Tensor.randn([512, 300], rng: &rng)
+            let expected = zip(a.array, b.array).map { $0 + $1 }
+            for round in 0..<200 {
+                if round % 50 == 49 { usleep(2000) }  // let the workers fall asleep
+                #expect(withNoGrad { a + b }.array == expected)
+            }
         }
     }
 
     @Test(arguments: [13, 4099])
-    func adamWUpdateEqualsTheScalarFormula(_ count: Int) {
-        Threads.set(2)
-        defer { Threads.set(1) }
+    func adamWUpdateEqualsTheScalarFormula(_ count: Int) async throws {
+        try await withThreadCount(2) { adamWMatchesTheScalarFormula(count) }
+    }
+
+    func adamWMatchesTheScalarFormula(_ count: Int) {
         var rng = RNG(seed: 5)
         let start = Tensor.randn([count], rng: &rng)
         let gradients = (0..<3).map { _ in Tensor.randn([count], rng: &rng) }
