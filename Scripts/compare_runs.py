@@ -39,7 +39,7 @@ for root, _, files in os.walk(before):
                     differences.append(f"{a_path}: {key} differs")
             a.visititems(visit)
             for key, value in a.attrs.items():
-                if key in ("provenance", "git_commit", "date", "swift_version", "config"):
+                if key in ("provenance", "git_commit", "date", "swift_version", "config", "content_sha256"):
                     continue
                 if str(b.attrs.get(key)) != str(value):
                     differences.append(f"{a_path}: attribute {key} {value!r} vs {b.attrs.get(key)!r}")

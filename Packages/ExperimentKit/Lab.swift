@@ -77,11 +77,9 @@ public enum Lab {
             sections.append(try compare(runs, metric: metric, baseline: baseline, lowerIsBetter: direction).markdown)
             // Curves for metrics; a summary, or a metric logged once per run, is a table only.
             if let plotFolder, runs.contains(where: { ($0.metrics[metric]?.steps.count ?? 0) > 1 }) {
-                try FileManager.default.createDirectory(atPath: plotFolder, withIntermediateDirectories: true)
                 let stem = figure ?? runs[0].experiment
                 let file = "\(plotFolder)/\(stem)-\(metric.replacingOccurrences(of: "/", with: "-")).svg"
-                try CurvePlot(runs: runs, metric: metric, xLabel: xLabel).svg().write(
-                    toFile: file, atomically: true, encoding: .utf8)
+                try writeText(CurvePlot(runs: runs, metric: metric, xLabel: xLabel).svg(), to: file, folder: plotFolder)
                 plots.append(file)
             }
         }
@@ -154,7 +152,7 @@ public enum Lab {
                 report.append("\(file): \(metric) from \(runs)")
                 searchFrom = text.range(of: closeMarker, range: openEnd.upperBound..<text.endIndex)!.upperBound
             }
-            if changed { try text.write(toFile: path, atomically: true, encoding: .utf8) }
+            if changed { try writeText(text, to: path, folder: nil) }
         }
         return report
     }
@@ -166,5 +164,20 @@ public enum Lab {
             if kv.count == 2 { out[String(kv[0])] = String(kv[1]) }
         }
         return out
+    }
+}
+
+/// Writes a text file atomically (creating `folder` first when given); a failure is one line
+/// naming the path and the reason, not Foundation's error dump.
+func writeText(_ text: String, to path: String, folder: String?) throws {
+    do {
+        if let folder { try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true) }
+        try text.write(toFile: path, atomically: true, encoding: .utf8)
+    } catch {
+        let underlying = ((error as NSError).userInfo[NSUnderlyingErrorKey] as? any Error).map { $0 as NSError }
+        let reason =
+            underlying.flatMap { $0.domain == NSPOSIXErrorDomain ? String(cString: strerror(Int32($0.code))) : nil }
+            ?? error.localizedDescription
+        throw ConfigError("\(folder ?? path): cannot write \((path as NSString).lastPathComponent): \(reason)")
     }
 }

@@ -72,10 +72,52 @@ let toySettings = [
         #expect(ra.samples["generation"] == rb.samples["generation"])
     }
 
-    @Test func badConfigNamesTheKey() throws {
+    @Test func badConfigNamesTheKeyItsValueAndItsLayer() throws {
+        for (setting, expected) in [
+            (
+                "model.kvHeads=3",
+                "--set: key 'model.kvHeads' = 3: 3 must divide heads 4 (with 'model.heads' = 4 from defaults)"
+            ),
+            (
+                "model.heads=3",
+                "defaults: key 'model.kvHeads' = 4: 4 must divide heads 3 (with 'model.heads' = 3 from --set)"
+            ),
+            ("model.dModel=0", "--set: key 'model.dModel' = 0: must be in 1...16384"),
+            ("batchSize=0", "--set: key 'batchSize' = 0: must be in 1...65536"),
+            ("model.contextLength=0", "--set: key 'model.contextLength' = 0: must be in 2...1048576"),
+            ("model.contextLength=-4", "--set: key 'model.contextLength' = -4: must be in 2...1048576"),
+            ("model.ropeBase=0", "--set: key 'model.ropeBase' = 0: must be a finite number above 1"),
+            ("beta2=1.5", "--set: key 'beta2' = 1.5: must be a finite number in [0.0, 1.0)"),
+            ("gradClip=-1", "--set: key 'gradClip' = -1: must be a finite number in (0.0, 1000000000.0]"),
+            (
+                "minLearningRateRatio=-1",
+                "--set: key 'minLearningRateRatio' = -1: must be a finite number in [0.0, 1.0]"
+            ),
+            ("evalBatches=0", "--set: key 'evalBatches' = 0: must be in 1...1000000"),
+            ("model.vocabSize=7", "--set: key 'model.vocabSize' cannot be set: it is the tokenizer's vocabulary"),
+        ] {
+            let result = try runProduct(
+                "nano-transformer", ["--out", temporaryFolder()] + toySettings + ["--set", setting])
+            #expect(result.status == 1, "\(setting): \(result.status)")
+            #expect(result.stderr.hasPrefix("Error: \(expected)"), "\(setting): \(result.stderr)")
+        }
+        // A context the corpus cannot fill is named before training (no trap in the windows).
+        let long = try runProduct(
+            "nano-transformer", ["--out", temporaryFolder()] + toySettings + ["--set", "model.contextLength=100000"])
+        #expect(long.status == 1 && long.stderr.contains("key 'model.contextLength' = 100000: the corpus ('sample')"))
+    }
+
+    @Test func zeroCadencesRunAndThePrintedModelIsTheResolvedOne() throws {
+        let out = temporaryFolder()
         let result = try runProduct(
-            "nano-transformer", ["--out", temporaryFolder(), "--set", "model.kvHeads=3"] + toySettings)
-        #expect(result.status != 0)
-        #expect(result.stderr.contains("model"), "\(result.stderr)")
+            "nano-transformer",
+            ["--out", out, "--steps", "3"] + toySettings + [
+                "--set", "evalEvery=0", "--set", "checkpointEvery=0", "--set", "inferenceBenchmark=false",
+            ])
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(
+            result.stdout.contains(#""vocabSize":300"#) && result.stdout.contains(#""mlpHidden":96"#),
+            "\(result.stdout)")
+        #expect(try RunResults.load(from: "\(out)/nano-transformer/base/seed-0.h5").metrics["loss/val"]!.steps == [3])
     }
 }
