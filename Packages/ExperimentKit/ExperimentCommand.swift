@@ -215,7 +215,7 @@ public struct ExperimentRunner<E: Experiment> {
             }
         }
         log("== \(E.name) / \(ablation) / seed \(seed) -> \(paths.results)")
-        log(config.json.prettyString)
+        log(config.displayed(derivedKeys: E.Config.derivedKeys).prettyString)
         var resumeState: TrainingState?
         var results = RunResults(
             experiment: E.name, ablation: ablation, seed: seed, configJSON: config.json.jsonString,

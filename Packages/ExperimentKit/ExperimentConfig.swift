@@ -154,6 +154,17 @@ public struct ResolvedConfig<Config: ExperimentConfig> {
     public let value: Config
     public let json: JSONValue
     public let sources: [String: String]
+
+    /// The JSON as printed at a run's start: a derived key shows where its value comes from
+    /// instead of the placeholder it holds until the run sets it.
+    public func displayed(derivedKeys: [String: String]) -> JSONValue {
+        var object = json.objectValue ?? [:]
+        for (key, why) in derivedKeys {
+            object = ConfigLayer.setting(
+                object, path: key.split(separator: ".").map(String.init), to: .string("(set by the run: \(why))"))
+        }
+        return .object(object)
+    }
 }
 
 public enum ConfigResolver {
