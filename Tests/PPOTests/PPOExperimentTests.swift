@@ -83,6 +83,34 @@ let toySettings = ["--steps", "3", "--set", "ppo.steps=32", "--threads", "1"]
         }
     }
 
+    /// PPO checkpoints edited through HDF5 and re-sealed (valid digest, bad values): each is a
+    /// named error at resume, never a trap.
+    @Test func editedTrainerStateIsANamedError() throws {
+        let out = temporaryFolder()
+        let common = [
+            "--ablation", "pendulum", "--steps", "6", "--set", "ppo.steps=64", "--threads", "1", "--out", out,
+        ]
+        #expect(try runProduct("ppo-37-tricks", common + ["--stop-at", "3"]).status == 0)
+        let path = "\(out)/ppo-37-tricks/pendulum/seed-0.ckpt.h5"
+        let original = try Checkpoint.load(from: path)
+        let cases: [(String, (inout TrainingState) -> Void)] = [
+            ("'env.elapsed' is not finite", { $0.values["env.elapsed"]![0] = .nan }),
+            ("'env.elapsed' holds values that are not whole numbers", { $0.values["env.elapsed"]![0] = 2.5 }),
+            ("RNG state 'env.1': needs 4 words, not all zero", { $0.rngStreams["env.1"] = [0, 0, 0, 0] }),
+            ("is not updates_done 3 x the batch 256", { $0.counters["global_step"] = 999 }),
+            ("counter 'obs_norm.count' is -1", { $0.counters["obs_norm.count"] = -1 }),
+            ("a running variance is negative", { $0.values["obs_norm.variance"]![0] = -1 }),
+            ("'episodes.return' missing or of the wrong length", { $0.values["episodes.return"]!.append(1) }),
+        ]
+        for (text, edit) in cases {
+            var state = original
+            edit(&state)
+            try Checkpoint.save(state, to: path)
+            let r = try runProduct("ppo-37-tricks", common + ["--resume", path])
+            #expect(r.status == 1 && r.stderr.contains(text), "\(text): \(r.status) \(r.stderr)")
+        }
+    }
+
     @Test(arguments: ["base", "pendulum"])
     func resumeEqualsAnUninterruptedRun(_ ablation: String) throws {
         let whole = temporaryFolder("resume-\(ablation)") + "/whole"
