@@ -20,7 +20,8 @@ public struct PretrainConfig: ExperimentConfig, Equatable {
     public var weightDecay = 0.1
     public var beta2 = 0.95
     public var gradClip = 1.0
-    /// Skip updates whose loss or grad-norm z-score over the last spikeWindow steps exceeds spikeZ.
+    /// Skip updates whose cross-entropy or grad-norm z-score over the last spikeWindow steps
+    /// exceeds spikeZ (llm.c's rule: every step enters the window; spikeZ < sqrt(spikeWindow - 1)).
     public var spikeGuard = false
     public var spikeWindow = 50
     public var spikeZ = 5.0
@@ -64,6 +65,12 @@ public struct PretrainConfig: ExperimentConfig, Equatable {
         // The z-score needs 10 points of history (SpikeGuard.zScore).
         try Check.range("spikeWindow", spikeWindow, 10...1_000_000)
         try Check.range("spikeZ", spikeZ, 0...1e9, openLow: true)
+        // The newest value is in the window, so its z-score is at most sqrt(window - 1).
+        let reachable = Double(spikeWindow - 1).squareRoot()
+        try Check.that(
+            spikeZ < reachable, "spikeZ",
+            "a z-score against a window of \(spikeWindow) that includes the value is at most \(reachable): the guard could never fire",
+            related: ["spikeWindow"])
         try Check.range("evalEvery", evalEvery, 0...Int.max)
         try Check.range("evalBatches", evalBatches, 1...1_000_000)
         try Check.range("checkpointEvery", checkpointEvery, 0...Int.max)

@@ -3,8 +3,12 @@
 // checkpoint and bit-identical resume; then a sample, context extension and inference speed.
 // Metrics (results file):
 //   loss/train, loss/val             mean next-token cross-entropy (nats) of the update / val windows
+//   loss/total                       the loss the update minimised: cross-entropy plus any auxiliary
+//                                    term a layer adds (MoE balance loss); equals loss/train otherwise
 //   optim/lr, optim/grad_norm        learning rate; global gradient norm before clipping
-//   train/spikes                     steps whose loss or grad-norm z-score over spikeWindow > spikeZ
+//   train/spikes                     steps whose cross-entropy or grad norm is an outlier: z-score
+//                                    > spikeZ against the last spikeWindow values (llm.c's
+//                                    OutlierDetector, see SpikeGuard.swift), or not finite
 //   train/skipped_updates            updates the spike guard skipped (spikeGuard on)
 //   perf/tokens_per_s                training tokens per second so far
 //   context/{plain,interpolation,ntk}  val loss at 1x, 2x, 4x the training context (x = length)
@@ -42,7 +46,12 @@ public enum Pretraining {
             c, cacheFolder: outFolder.appendingPathComponent("tokens").path, repositoryRoot: repositoryRoot)
         var modelConfig = c.model
         modelConfig.vocabSize = tokenizer.vocabSize
-        let data = TokenWindows(tokens: array, seed: 1234)  // split fixed, the same for every seed
+        let data: TokenWindows
+        do {
+            data = try TokenWindows(tokens: array, seed: 1234)  // split fixed, the same for every seed
+        } catch let e as TransformerError {
+            throw ConfigError("data '\(c.data)' with tokenizerVocab \(c.tokenizerVocab): \(e.message)")
+        }
         var root = RNG(seed: UInt64(run.seed))
         var initRNG = root.split()
         let model = try NanoTransformer(modelConfig, attention: attention, mlp: mlp, rng: &initRNG)
@@ -54,7 +63,7 @@ public enum Pretraining {
             model: model, record: record, data: data, settings: c,
             total: run.totalSteps(c.steps), dataRNG: root.split(), dropoutRNG: root.split(), afterUpdate: afterUpdate)
         print(
-            "model: \(model.parameterCount) parameters; \(data.train.count) training tokens, \(data.validation.count) validation"
+            "model: \(model.parameterCount) parameters; \(data.trainTokens) training tokens, \(data.validationTokens) validation"
         )
         let loop = TrainingLoop(evalEvery: c.evalEvery, checkpointEvery: c.checkpointEvery)
         let outcome = try loop.run(task, in: run, total: task.total)
@@ -130,9 +139,10 @@ public enum Pretraining {
     static func checkWindows(_ data: TokenWindows, _ c: PretrainConfig, contextLength t: Int) throws {
         let longestValidation = c.contextEvaluation && c.model.positionEncoding != .learned ? 4 * t : t
         let longestTraining = c.contextEvaluation && c.contextFinetuneSteps > 0 ? 2 * t : t
-        if data.train.count <= longestTraining + 1 || data.validation.count <= longestValidation + 1 {
+        if !data.fits(time: longestTraining, validation: false) || !data.fits(time: longestValidation, validation: true)
+        {
             throw ConfigError(
-                "key 'model.contextLength' = \(t): the corpus ('\(c.data)') splits into \(data.train.count) training and \(data.validation.count) validation tokens; windows of \(longestTraining + 1) and \(longestValidation + 1) tokens do not fit"
+                "key 'model.contextLength' = \(t): the corpus ('\(c.data)') splits into \(data.trainTokens) training and \(data.validationTokens) validation tokens in runs of at most \(data.trainSegments.map(\.count).max() ?? 0) and \(data.validationSegments.map(\.count).max() ?? 0); windows of \(longestTraining + 1) and \(longestValidation + 1) tokens do not fit"
                     + (longestValidation > t
                         ? " (contextEvaluation reads 4x the context: set it to false, or shorten the context)" : "")
             )

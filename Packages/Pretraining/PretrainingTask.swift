@@ -60,30 +60,40 @@ final class PretrainingTask: TrainingTask {
 
     func update() throws -> StepReport {
         var lastIds: [Int] = []
-        let (loss, norm) = GradientStep.accumulate(
-            adam, parameters: model.parameters, microBatches: c.gradAccumulation, clip: Float(c.gradClip)
+        var crossEntropy: Float = 0  // accumulated as the total is in GradientStep
+        let n = c.gradAccumulation
+        let (total, norm) = GradientStep.accumulate(
+            adam, parameters: model.parameters, microBatches: n, clip: Float(c.gradClip)
         ) { _ in
             let (ids, targets) = data.batch(c.batchSize, time: time, rng: &dataRNG)
             lastIds = ids
-            return model.loss(ids, targets: targets, batch: c.batchSize, time: time, rng: &dropoutRNG).total
+            let loss = model.loss(ids, targets: targets, batch: c.batchSize, time: time, rng: &dropoutRNG)
+            crossEntropy += loss.crossEntropy.item / Float(n)
+            return loss.total
         }
         let gradNorm = Double(norm!)
         let lr = schedule(updatesDone)
-        _ = spikeDetector.accept(loss: Double(loss), gradNorm: gradNorm)
-        if !c.spikeGuard || guardRail.accept(loss: Double(loss), gradNorm: gradNorm) { adam.step(lr: lr) }
+        // Both judge the cross-entropy, comparable across configs (the total adds z-loss and MoE losses).
+        _ = spikeDetector.accept(loss: Double(crossEntropy), gradNorm: gradNorm)
+        let applied = !c.spikeGuard || guardRail.accept(loss: Double(crossEntropy), gradNorm: gradNorm)
+        if applied { adam.step(lr: lr) }
         updatesDone += 1
-        tokensSeen += c.batchSize * c.gradAccumulation * time
-        let layerMetrics = try afterUpdate?(model, updatesDone, lastIds) ?? [:]
-        if !loss.isFinite && !c.spikeGuard {
+        tokensSeen += c.batchSize * n * time
+        // A skipped update runs no hook either (MoE's bias moves only with an applied update; the
+        // skipped step's routing counts carry into the next update's).
+        let layerMetrics = applied ? try afterUpdate?(model, updatesDone, lastIds) ?? [:] : [:]
+        if !total.isFinite && !c.spikeGuard {
             // Diverged: parameters are NaN from here on; keep the record, skip the evaluations.
-            print("warning: loss is \(loss) at step \(updatesDone); the run diverged, stopping")
+            print("warning: loss is \(total) at step \(updatesDone); the run diverged, stopping")
             diverged = true
         }
         return StepReport(
             metrics: [
-                "loss/train": Double(loss), "optim/lr": Double(lr), "optim/grad_norm": gradNorm,
-                "train/skipped_updates": Double(guardRail.skipped), "train/spikes": Double(spikeDetector.skipped),
-            ].merging(layerMetrics, uniquingKeysWith: { a, _ in a }), shown: [("loss", Double(loss))], stop: diverged)
+                "loss/train": Double(crossEntropy), "loss/total": Double(total), "optim/lr": Double(lr),
+                "optim/grad_norm": gradNorm, "train/skipped_updates": Double(guardRail.skipped),
+                "train/spikes": Double(spikeDetector.skipped),
+            ].merging(layerMetrics, uniquingKeysWith: { a, _ in a }), shown: [("loss", Double(crossEntropy))],
+            stop: diverged)
     }
 
     func evaluate() throws -> StepReport {
@@ -95,26 +105,30 @@ final class PretrainingTask: TrainingTask {
     }
 
     func exportState() -> TaskState {
-        let g = guardRail.state
-        let d = spikeDetector.state
+        let (g, d) = (guardRail.state, spikeDetector.state)
         return TaskState(
             rngStreams: ["data": dataRNG.stateWords, "dropout": dropoutRNG.stateWords],
-            tensors: ["spike_guard": g.history, "spike_detector": d.history].merging(
-                buffers.map { ("buffer/" + $0.name, $0.tensor) }, uniquingKeysWith: { a, _ in a }),
+            tensors: Dictionary(uniqueKeysWithValues: buffers.map { ("buffer/" + $0.name, $0.tensor) }),
+            values: [
+                "spike_guard.losses": g.losses, "spike_guard.grad_norms": g.gradNorms,
+                "spike_detector.losses": d.losses, "spike_detector.grad_norms": d.gradNorms,
+            ],
             counters: ["skipped": Double(g.skipped), "spikes": Double(d.skipped)])
     }
 
     func restore(_ state: TaskState, step: Int, path: String) throws {
         dataRNG = try state.stream("data", path: path)
         dropoutRNG = try state.stream("dropout", path: path)
+        func values(_ key: String) throws -> [Double] {
+            guard let v = state.values[key] else { throw ConfigError("\(path): no values '\(key)'") }
+            return v
+        }
         try guardRail.restore(
-            history: state.tensor("spike_guard", path: path),
-            skipped: state.counter("skipped", in: 0...step, path: path),
-            path: path)
+            losses: values("spike_guard.losses"), gradNorms: values("spike_guard.grad_norms"),
+            skipped: state.counter("skipped", in: 0...step, path: path), path: path)
         try spikeDetector.restore(
-            history: state.tensor("spike_detector", path: path),
-            skipped: state.counter("spikes", in: 0...step, path: path),
-            path: path)
+            losses: values("spike_detector.losses"), gradNorms: values("spike_detector.grad_norms"),
+            skipped: state.counter("spikes", in: 0...step, path: path), path: path)
         try Checkpoint.restoreBuffers(buffers, from: state.tensors, path: path)
         updatesDone = step
     }

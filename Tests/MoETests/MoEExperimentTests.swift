@@ -20,7 +20,7 @@ let toySettings = [
         let result = try runProduct("moe", ["--all-ablations", "--steps", "4", "--out", out] + toySettings)
         #expect(result.status == 0, "\(result.stderr)")
         let ablations = try experimentAblations("moe")
-        #expect(ablations.count == 11)
+        #expect(ablations.count == 12)
         for ablation in ablations {
             let r = try RunResults.load(from: "\(out)/moe/\(ablation)/seed-0.h5")
             #expect(r.status == "finished", "\(ablation)")
@@ -80,5 +80,25 @@ let toySettings = [
         let result = try runProduct("moe", ["--out", temporaryFolder(), "--set", "moe.topK=9"] + toySettings)
         #expect(result.status != 0)
         #expect(result.stderr.contains("moe.topK"), "\(result.stderr)")
+    }
+
+    /// An update the spike guard skips runs no per-step hook: MoE's bias moves, and its metrics
+    /// are logged, only for applied updates.
+    @Test func aSkippedUpdateRunsNoHook() throws {
+        let out = temporaryFolder()
+        // A window of 10 and a tiny threshold: after the window fills, most updates are skipped.
+        let r = try runProduct(
+            "moe",
+            ["--out", out, "--steps", "24"] + toySettings + [
+                "--set", "training.spikeGuard=true", "--set", "training.spikeWindow=10", "--set",
+                "training.spikeZ=0.001",
+                "--set", "training.inferenceBenchmark=false", "--set", "training.contextEvaluation=false",
+            ])
+        #expect(r.status == 0, "\(r.stderr)")
+        let results = try RunResults.load(from: "\(out)/moe/base/seed-0.h5")
+        let skipped = Int(results.metrics["train/skipped_updates"]!.values.last!)
+        #expect(skipped > 0 && skipped < 24, "\(skipped)")
+        #expect(results.metrics["moe/load_cv"]!.steps.count == 24 - skipped)
+        #expect(results.metrics["loss/train"]!.steps.count == 24)
     }
 }

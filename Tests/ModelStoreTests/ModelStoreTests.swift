@@ -54,7 +54,7 @@ let languageModelExperiments: [(String, [String], String)] = [
             let (_, tokens) = try CorpusTokens.load(c, cacheFolder: "\(out)/tokens", repositoryRoot: repositoryRoot())
             var rng = RNG(seed: 99)  // Pretraining's evaluation stream
             let loss = model.validationLoss(
-                TokenWindows(tokens: tokens, seed: 1234), batches: c.evalBatches, batchSize: c.batchSize,
+                try TokenWindows(tokens: tokens, seed: 1234), batches: c.evalBatches, batchSize: c.batchSize,
                 time: model.config.contextLength, rng: &rng)
             let results = try RunResults.load(from: "\(out)/\(experiment)/\(ablation)/seed-0.h5")
             #expect(loss == results.metrics["loss/val"]!.values.last!, "\(experiment)/\(ablation)")
