@@ -44,7 +44,7 @@ struct LabCommand: ParsableCommand {
         @Option(help: "Only these ablations, comma separated (default: all).")
         var ablations: String?
         func run() throws {
-            let (markdown, plots) = try Lab.compareReport(
+            let (markdown, plots, _) = try Lab.compareReport(
                 paths: paths, metrics: metrics, baseline: baseline, plotFolder: plots,
                 lowerIsBetter: Set(lowerIsBetter), higherIsBetter: Set(higherIsBetter),
                 ablations: ablations.map { $0.split(separator: ",").map(String.init) } ?? [])
@@ -57,9 +57,15 @@ struct LabCommand: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Regenerate the results blocks (<!-- lab:compare ... -->) in Notebooks-md.")
         @Option(help: "Repository root.") var root: String?
+        @Flag(help: "Exit 1 when a block is stale (its runs missing, or older than the code).") var strict = false
         func run() throws {
             let root = repositoryRoot(root)
-            for line in try Lab.regenerateNotes(notesFolder: "\(root)/Notebooks-md", root: root) { print(line) }
+            let (lines, stale) = try Lab.regenerateNotesReport(notesFolder: "\(root)/Notebooks-md", root: root)
+            for line in lines { print(line) }
+            if stale > 0 {
+                print("\(stale) stale blocks")
+                if strict { throw ExitCode(1) }
+            }
         }
     }
 }

@@ -16,8 +16,10 @@ public struct Provenance: Codable, Sendable, Equatable {
         self.command = command
     }
 
-    /// The provenance of the current process (git commit of the working directory's repository,
-    /// "unknown" outside one; "+dirty" when it has uncommitted changes).
+    /// The provenance of the current process. The git commit is that of the checkout holding the
+    /// running executable (where it was built: `.build/release/...` of a clone), wherever the run
+    /// is started from; "+dirty" when that checkout has uncommitted changes to tracked files;
+    /// "unknown" for an executable outside any git checkout.
     public static func current(threads: Int) -> Provenance {
         Provenance(
             gitCommit: gitCommit(), date: ISO8601DateFormatter().string(from: Date()), swiftVersion: swiftVersion,
@@ -45,13 +47,20 @@ public struct Provenance: Codable, Sendable, Equatable {
     }
 
     static func gitCommit() -> String {
-        guard let head = run("/usr/bin/env", ["git", "rev-parse", "HEAD"]) else { return "unknown" }
+        let executable =
+            (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe"))
+            ?? CommandLine.arguments[0]
+        let folder = (executable as NSString).deletingLastPathComponent
+        guard let head = run("/usr/bin/env", ["git", "-C", folder, "rev-parse", "HEAD"]) else { return "unknown" }
         let dirty =
-            run("/usr/bin/env", ["git", "status", "--porcelain", "--untracked-files=no"]).map { !$0.isEmpty } ?? false
+            run("/usr/bin/env", ["git", "-C", folder, "status", "--porcelain", "--untracked-files=no"]).map {
+                !$0.isEmpty
+            } ?? false
         return head + (dirty ? "+dirty" : "")
     }
 
-    static func run(_ executable: String, _ arguments: [String]) -> String? {
+    /// Runs a command; its trimmed standard output, or nil when it cannot start or fails.
+    public static func run(_ executable: String, _ arguments: [String]) -> String? {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
