@@ -58,15 +58,17 @@ public struct Acrobot: Environment {
         let (m1, m2, l1, lc1, lc2, i1, i2, g) =
             (linkMass1, linkMass2, linkLength1, linkCenter1, linkCenter2, linkInertia, linkInertia, 9.8)
         let (theta1, theta2, dtheta1, dtheta2) = (s[0], s[1], s[2], s[3])
-        let d1 = m1 * lc1 * lc1 + m2 * (l1 * l1 + lc2 * lc2 + 2 * l1 * lc2 * cos(theta2)) + i1 + i2
-        let d2 = m2 * (lc2 * lc2 + l1 * lc2 * cos(theta2)) + i2
+        // Gymnasium's x**2 is libm's pow(x, 2), not always x * x to the last bit (LibmPower.swift).
+        let d1 =
+            m1 * numpySquare(lc1) + m2 * (numpySquare(l1) + numpySquare(lc2) + 2 * l1 * lc2 * cos(theta2)) + i1 + i2
+        let d2 = m2 * (numpySquare(lc2) + l1 * lc2 * cos(theta2)) + i2
         let phi2 = m2 * lc2 * g * cos(theta1 + theta2 - Double.pi / 2.0)
         let phi1 =
-            -m2 * l1 * lc2 * dtheta2 * dtheta2 * sin(theta2) - 2 * m2 * l1 * lc2 * dtheta2 * dtheta1 * sin(theta2)
+            -m2 * l1 * lc2 * numpySquare(dtheta2) * sin(theta2) - 2 * m2 * l1 * lc2 * dtheta2 * dtheta1 * sin(theta2)
             + (m1 * lc1 + m2 * l1) * g * cos(theta1 - Double.pi / 2) + phi2
         let ddtheta2 =
-            (a + d2 / d1 * phi1 - m2 * l1 * lc2 * dtheta1 * dtheta1 * sin(theta2) - phi2)
-            / (m2 * lc2 * lc2 + i2 - d2 * d2 / d1)
+            (a + d2 / d1 * phi1 - m2 * l1 * lc2 * numpySquare(dtheta1) * sin(theta2) - phi2)
+            / (m2 * numpySquare(lc2) + i2 - numpySquare(d2) / d1)
         let ddtheta1 = -(d2 * ddtheta2 + phi1) / d1
         return [dtheta1, dtheta2, ddtheta1, ddtheta2]
     }

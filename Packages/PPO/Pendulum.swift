@@ -30,7 +30,9 @@ public struct Pendulum: Environment {
         let u = min(max(action[0], -Self.maxTorque), Self.maxTorque)
         let angle = (theta + Double.pi).truncatingRemainder(dividingBy: 2 * Double.pi)
         let normalized = (angle < 0 ? angle + 2 * Double.pi : angle) - Double.pi
-        let cost = normalized * normalized + 0.1 * thetaDot * thetaDot + Double(0.001 * (u * u))
+        // Gymnasium's angle**2 + 0.1 * thdot**2 + 0.001 * u**2 (LibmPower.swift: NumPy's ** is pow, powf on
+        // the float32 torque), not always x * x to the last bit.
+        let cost = numpySquare(normalized) + 0.1 * numpySquare(thetaDot) + Double(0.001 * numpySquare(u))
         var newThetaDot =
             thetaDot + (3 * Self.g / (2 * Self.l) * sin(theta) + Double(Float(3.0 / (Self.m * Self.l * Self.l)) * u))
             * Self.dt

@@ -1,8 +1,11 @@
 // N copies of an environment stepped together (detail 1), each with its own RNG stream split
 // from the run's seed. An episode that ends is reset at once (same-step auto-reset); the
 // observation it ended in is kept as finalObservation so that a truncated episode can be
-// bootstrapped from it. The time limit sets `truncated` after maxEpisodeSteps steps; an episode
-// that terminates on its last allowed step counts as terminated, as Gymnasium's TimeLimit does.
+// bootstrapped from it. The time limit sets `truncated` after maxEpisodeSteps steps. One choice
+// differs from Gymnasium: an episode that terminates on its last allowed step is terminated and
+// not truncated here, where Gymnasium's TimeLimit reports both true. A learner that bootstraps
+// truncated episodes (bootstrapTruncation) would then bootstrap a terminal state from
+// Gymnasium's flags unless it checks terminated first; with one flag set it cannot go wrong.
 import TensorCore
 
 public struct VectorStep {

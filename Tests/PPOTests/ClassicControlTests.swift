@@ -2,8 +2,12 @@
 // `python3 Scripts/reference/classic_control_fixtures.py`, which needs gymnasium; this test does
 // not): every step from a recorded float64 state lands on the next recorded state, and whole
 // episodes replayed from the start state through the vectorised wrapper (time limit, auto-reset)
-// end the same way at every step. Whole replays drift by rounding (NumPy's sin and cos are not
-// glibc's to the last bit, and CartPole and Acrobot are unstable), so they get a looser bound.
+// end the same way at every step. Both are exact to the bit: the environments do Gymnasium's
+// floating-point operations in its order (CartPole's pml * square(theta_dot) grouping, and libm's
+// pow where Gymnasium writes x**2 in Acrobot and Pendulum). Before they did, single steps differed
+// in the last bit (8 of 500 CartPole steps, 1 of 500 Acrobot steps) and the 500-step balanced
+// CartPole replay drifted by 2.7e-3; NumPy's sin and cos were not the cause (with libm's in
+// Gymnasium's code every step is the same).
 import Foundation
 import PPO
 import TensorCore
@@ -44,11 +48,11 @@ struct ClassicControlFixture: Decodable {
             worstState = max(
                 worstState, (0..<scale.count).map { abs(env.state[$0] - c.states[t][$0]) / scale[$0] }.max()!)
             worstObservation = max(worstObservation, zip(observation, c.observations[t]).map { abs($0 - $1) }.max()!)
-            #expect(abs(reward - c.rewards[t]) < 1e-9, "\(name) step \(t)")
+            #expect(reward == c.rewards[t], "\(name) step \(t)")
             #expect(terminated == c.terminated[t], "\(name) step \(t)")
         }
-        #expect(worstState < 1e-13, "\(name): states differ by up to \(worstState) (relative)")
-        #expect(worstObservation < 1e-6, "\(name): observations differ by up to \(worstObservation)")
+        #expect(worstState == 0, "\(name): states differ by up to \(worstState) (relative)")
+        #expect(worstObservation == 0, "\(name): observations differ by up to \(worstObservation)")
     }
 
     @Test(arguments: ["cartpole_random", "cartpole_balanced", "acrobot_random", "pendulum_random"])
@@ -62,10 +66,10 @@ struct ClassicControlFixture: Decodable {
             let step = envs.step([action])
             let observation = step.finalObservations[0] ?? step.observations[0]
             worst = max(worst, zip(observation, c.observations[t]).map { abs($0 - $1) }.max()!)
-            #expect(abs(step.rewards[0] - c.rewards[t]) < 1e-9, "\(name) step \(t)")
+            #expect(step.rewards[0] == c.rewards[t], "\(name) step \(t)")
             #expect(step.terminated[0] == c.terminated[t] && step.truncated[0] == c.truncated[t], "\(name) step \(t)")
         }
-        #expect(worst < 0.05, "\(name): observations drift by up to \(worst)")
+        #expect(worst == 0, "\(name): observations drift by up to \(worst)")
         // The recorded episode ended on its last step; the wrapper has already started another.
         #expect(c.terminated.last! || c.truncated.last!)
     }
