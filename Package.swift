@@ -17,6 +17,7 @@ struct LocalPackage {
 }
 
 let packages: [LocalPackage] = [
+    LocalPackage(name: "LabSupport"),
     LocalPackage(name: "TensorCore", deps: ["CBLAS"]),
     LocalPackage(name: "HDF5Store", deps: ["CHDF5", "TensorCore", "Crypto"]),
     LocalPackage(
@@ -94,16 +95,21 @@ var products: [Product] = []
 targets.append(.target(name: "BenchmarkSupport", path: "Benchmarks/BenchmarkSupport"))
 
 // Helpers every test target shares: fixture loading, gradient checking.
-targets.append(.target(name: "TestSupport", dependencies: ["TensorCore"], path: "Tests/TestSupport"))
+targets.append(.target(name: "TestSupport", dependencies: ["TensorCore", "LabSupport"], path: "Tests/TestSupport"))
+
+/// Every package builds on LabSupport (the one error type, the Sendable box) but LabSupport itself.
+func labSupport(_ name: String) -> [String] { name == "LabSupport" ? [] : ["LabSupport"] }
 
 for package in packages {
     targets.append(
         .target(
-            name: package.name, dependencies: dependencies(package.deps), path: "Packages/\(package.name)",
+            name: package.name, dependencies: dependencies(labSupport(package.name) + package.deps),
+            path: "Packages/\(package.name)",
             swiftSettings: package.name == "TensorCore" ? tensorCoreSettings : []))
     targets.append(
         .testTarget(
-            name: "\(package.name)Tests", dependencies: dependencies([package.name, "TestSupport"] + package.testDeps),
+            name: "\(package.name)Tests",
+            dependencies: dependencies([package.name, "TestSupport"] + labSupport(package.name) + package.testDeps),
             path: "Tests/\(package.name)Tests",
             exclude: FileManager.default.fileExists(atPath: "\(packageRoot)/Tests/\(package.name)Tests/Fixtures")
                 ? ["Fixtures"] : []))
@@ -112,14 +118,16 @@ for package in packages {
         targets.append(
             .executableTarget(
                 name: experiment,
-                dependencies: dependencies([package.name] + package.experimentDeps) + [argumentParser],
+                dependencies: dependencies([package.name, "LabSupport"] + package.experimentDeps) + [argumentParser],
                 path: "Experiments/\(experiment)", exclude: ["configs"]))
         products.append(.executable(name: experiment, targets: [experiment]))
     }
 }
 for tool in tools {
     targets.append(
-        .executableTarget(name: tool.name, dependencies: dependencies(tool.deps) + [argumentParser], path: tool.path))
+        .executableTarget(
+            name: tool.name, dependencies: dependencies(tool.deps + ["LabSupport"]) + [argumentParser], path: tool.path)
+    )
     products.append(.executable(name: tool.name, targets: [tool.name]))
 }
 

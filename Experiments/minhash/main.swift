@@ -1,7 +1,8 @@
-// minhash: how well MinHash + LSH finds near-duplicates, measured against exact Jaccard on a
-// benchmark built from real paragraphs with controlled edits, and how fast.
 import ExperimentKit
 import Foundation
+// minhash: how well MinHash + LSH finds near-duplicates, measured against exact Jaccard on a
+// benchmark built from real paragraphs with controlled edits, and how fast.
+import LabSupport
 import MinHash
 import TensorCore
 
@@ -118,7 +119,7 @@ enum MinHashExperiment: Experiment {
         let root = source.repositoryRoot
         let folder = c.data == "sample" ? "\(root)/Data/sample" : "\(root)/Data/corpora/english/shakespeare"
         guard let files = try? FileManager.default.contentsOfDirectory(atPath: folder) else {
-            throw ConfigError("\(folder): missing; run Data/fetch first (or --set data=sample)")
+            throw LabError(.config, "\(folder): missing; run Data/fetch first (or --set data=sample)")
         }
         var paragraphs: [String] = []
         for f in files.sorted() where f.hasSuffix(".txt") && (c.data == "corpora" || f.hasPrefix("english")) {
@@ -134,7 +135,8 @@ enum MinHashExperiment: Experiment {
         rng.shuffle(&paragraphs)
         let needed = c.baseDocuments + c.unrelatedDocuments
         guard paragraphs.count >= needed else {
-            throw ConfigError(
+            throw LabError(
+                .config,
                 "only \(paragraphs.count) paragraphs of 30+ words for \(needed) documents; lower baseDocuments")
         }
         let vocabulary = Array(Set(paragraphs.prefix(200).flatMap { $0.split(separator: " ").map(String.init) }))

@@ -1,8 +1,9 @@
+import ExperimentKit
+import Foundation
 // mla: multi-head latent attention against MHA, GQA and MQA in the nano transformer, trained on
 // the same corpus with the same loop (Packages/Pretraining), at matched parameter count; then the
 // KV cache per token, prefill speed, and decode speed at long contexts for naive vs absorbed MLA.
-import ExperimentKit
-import Foundation
+import LabSupport
 import MLA
 import NanoTransformer
 import Pretraining
@@ -39,11 +40,11 @@ struct MLAExperimentConfig: ExperimentConfig {
         switch attention {
         case .mha where m.kvHeads != m.heads, .mqa where m.kvHeads != 1,
             .gqa where !(m.kvHeads > 1 && m.kvHeads < m.heads):
-            throw ConfigError.invalid(
+            throw LabError.invalid(
                 key: "attention", "\(attention.rawValue) does not fit kvHeads \(m.kvHeads)",
                 related: ["training.model.kvHeads", "training.model.heads"])
         case .mla:
-            try ConfigError.checking(prefix: "mla", modelPrefix: "training") { try mla.check(m) }
+            try LabError.checking(prefix: "mla", modelPrefix: "training") { try mla.check(m) }
         default: break
         }
         try Check.that(
@@ -77,7 +78,7 @@ enum MLAExperiment: Experiment {
         let perUnit = (c.training.model.mlp == .swiglu ? 3 : 2) * c.training.model.dModel * c.training.model.layers
         let hidden = c.training.model.resolvedMLPHidden + Int((Double(target - own) / Double(perUnit)).rounded())
         if hidden < 1 {
-            throw ConfigError.invalid(
+            throw LabError.invalid(
                 key: "matchParameters",
                 "\(c.attention.rawValue) attention has \(own - target) more parameters than MHA, more than the whole MLP"
             )

@@ -1,9 +1,10 @@
+import ExperimentKit
+import Foundation
 // moe: mixture-of-experts MLPs in the nano transformer against dense MLPs of the same active and
 // of the same total parameters, trained on the same corpus with the same loop (Packages/Pretraining);
 // then top-1 vs top-2, shared experts, the three load-balancing methods and capacity dropping.
 // Per step: expert load balance, dropped tokens, router entropy, routing change (MoEStep).
-import ExperimentKit
-import Foundation
+import LabSupport
 import MoE
 import NanoTransformer
 import Pretraining
@@ -37,7 +38,7 @@ struct MoEExperimentConfig: ExperimentConfig {
     func validate() throws {
         try Check.nested("training") { try training.validate() }
         if mlp == .moe {
-            try ConfigError.checking(prefix: "moe", modelPrefix: "training") { try moe.check(training.model) }
+            try LabError.checking(prefix: "moe", modelPrefix: "training") { try moe.check(training.model) }
         }
         try Check.range("routingChangeEvery", routingChangeEvery, 0...Int.max)
     }

@@ -1,3 +1,6 @@
+import ExperimentKit
+import Foundation
+import HDF5Store
 // ppo-37-tricks: PPO with every implementation detail a named switch (Packages/PPO), CleanRL's
 // defaults as `base`, and one ablation per detail that turns exactly that detail off.
 // Run on CartPole (default) or Acrobot with --set ppo.env=Acrobot-v1; the pendulum-* configs
@@ -8,9 +11,7 @@
 // Results: every update's metrics (PPOTrainer's header) at the global step, and the summaries
 //   return/final   mean return of the episodes of the last 10 % of training
 //   return/auc     mean episodic return over the whole run (area under the curve / steps)
-import ExperimentKit
-import Foundation
-import HDF5Store
+import LabSupport
 import PPO
 import TensorCore
 
@@ -19,9 +20,9 @@ struct PPOExperimentConfig: ExperimentConfig {
     var ppo = PPOConfig()
 
     func validate() throws {
-        do { try ppo.check() } catch let e as PPOError {
-            guard let key = e.key else { throw ConfigError(e.message) }
-            throw ConfigError.invalid(key: "ppo.\(key)", e.reason, related: e.related.map { "ppo.\($0)" })
+        do { try ppo.check() } catch let e as LabError where e.domain == .ppo {
+            guard let key = e.key else { throw LabError(.config, e.message) }
+            throw LabError.invalid(key: "ppo.\(key)", e.reason, related: e.related.map { "ppo.\($0)" })
         }
     }
 }
@@ -86,8 +87,8 @@ final class PPOTask: TrainingTask {
                 TrainerState(
                     rngStreams: state.rngStreams, values: state.values, tensors: state.tensors, counters: state.counters
                 ))
-        } catch let e as PPOError {
-            throw ConfigError("\(path): \(e.message)")
+        } catch let e as LabError where e.domain == .ppo {
+            throw LabError(.config, "\(path): \(e.message)")
         }
     }
 }

@@ -1,8 +1,9 @@
+import ExperimentKit
+import Foundation
 // tokenizer: compression of byte-level BPE against vocabulary size, for the GPT-2 and GPT-4
 // pre-tokenisation patterns, on English, Chinese and mixed text, training vs held-out.
 // Metrics use the vocabulary size as their step, so `lab compare` plots compression curves.
-import ExperimentKit
-import Foundation
+import LabSupport
 import TensorCore
 import Tokenizer
 
@@ -46,7 +47,7 @@ func documents(_ folders: [String]) throws -> [String] {
     for folder in folders {
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: folder, isDirectory: &isDirectory) else {
-            throw ConfigError("\(folder): missing; run Data/fetch first (or --set data=sample)")
+            throw LabError(.config, "\(folder): missing; run Data/fetch first (or --set data=sample)")
         }
         let files =
             isDirectory.boolValue

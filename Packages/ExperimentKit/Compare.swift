@@ -1,9 +1,10 @@
+import Foundation
+import HDF5Store
 // Comparing ablations from results files: runs are grouped by ablation and aggregated over
 // seeds. For each metric: the final value (mean ± sample std over seeds), the best value, the
 // area under the curve (the trapezoid area divided by the step span: the curve's mean level),
 // and the final value's difference from the baseline ablation.
-import Foundation
-import HDF5Store
+import LabSupport
 
 public struct AblationRow: Sendable {
     public let ablation: String
@@ -37,12 +38,12 @@ public func isLowerBetter(_ metric: String) -> Bool {
 }
 
 /// Every results file under `paths` (files or folders, recursively; checkpoints skipped).
-public func findResultsFiles(_ paths: [String]) throws -> [String] {
+func findResultsFiles(_ paths: [String]) throws -> [String] {
     var files: [String] = []
     for path in paths {
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
-            throw ConfigError("\(path): no such file or folder")
+            throw LabError(.config, "\(path): no such file or folder")
         }
         if isDirectory.boolValue {
             let found = (FileManager.default.enumerator(atPath: path)?.allObjects as? [String] ?? [])
@@ -54,17 +55,18 @@ public func findResultsFiles(_ paths: [String]) throws -> [String] {
             files.append(path)
         }
     }
-    if files.isEmpty { throw ConfigError("\(paths.joined(separator: " ")): no results files (*.h5) found") }
+    if files.isEmpty { throw LabError(.config, "\(paths.joined(separator: " ")): no results files (*.h5) found") }
     return files
 }
 
 /// Loads results files, requiring that they all come from one experiment.
-public func loadResults(_ files: [String]) throws -> [RunResults] {
+func loadResults(_ files: [String]) throws -> [RunResults] {
     var runs: [RunResults] = []
     for file in files {
         let run = try RunResults.load(from: file)
         if let first = runs.first, first.experiment != run.experiment {
-            throw ConfigError(
+            throw LabError(
+                .config,
                 "\(file): results of experiment '\(run.experiment)', but the others are '\(first.experiment)'")
         }
         runs.append(run)
@@ -111,7 +113,7 @@ public func compare(
     guard !byAblation.isEmpty else {
         let known = Set(runs.flatMap { Array($0.metrics.keys) + Array($0.summary.keys) }).sorted()
             .joined(separator: ", ")
-        throw ConfigError("no run has metric '\(metric)' (metrics: \(known))")
+        throw LabError(.config, "no run has metric '\(metric)' (metrics: \(known))")
     }
     var rows: [AblationRow] = byAblation.keys.sorted().map { ablation in
         let group = byAblation[ablation]!.sorted { $0.seed < $1.seed }
@@ -125,7 +127,7 @@ public func compare(
     let base = baseline ?? (byAblation["base"] != nil ? "base" : nil)
     if let base {
         guard let reference = rows.first(where: { $0.ablation == base }) else {
-            throw ConfigError("baseline ablation '\(base)' has no runs with metric '\(metric)'")
+            throw LabError(.config, "baseline ablation '\(base)' has no runs with metric '\(metric)'")
         }
         for i in rows.indices { rows[i].deltaFinal = rows[i].finalMean - reference.finalMean }
         // Baseline first, the rest by name.

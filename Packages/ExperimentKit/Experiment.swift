@@ -1,6 +1,7 @@
+import Foundation
 // An experiment: a name, a config type, the folder of its ablation configs, and a `run` that
 // trains for one (ablation, seed) pair through a `Run` context.
-import Foundation
+import LabSupport
 
 public protocol Experiment {
     associatedtype Config: ExperimentConfig
@@ -41,7 +42,7 @@ public struct RunPaths: Sendable {
 /// The ablations in a configs folder: every `*.json` but `base.json`, with `_description`.
 public func listAblations(in directory: String) throws -> [(name: String, description: String)] {
     guard let files = try? FileManager.default.contentsOfDirectory(atPath: directory) else {
-        throw ConfigError("\(directory): no configs folder")
+        throw LabError(.config, "\(directory): no configs folder")
     }
     var out: [(String, String)] = [("base", try description(of: "\(directory)/base.json") ?? "the base config")]
     for file in files.sorted() where file.hasSuffix(".json") && file != "base.json" {

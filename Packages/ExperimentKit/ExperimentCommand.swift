@@ -1,10 +1,11 @@
+import ArgumentParser
+import Foundation
+import HDF5Store
 // The command line every experiment executable shares, and the runner behind it:
 //   --ablation NAME | --config FILE, --seed N | --seeds 0,1,2, --set k=v, --out DIR,
 //   --resume PATH, --steps N, --stop-at N, --threads N, --list-ablations, --all-ablations.
 // An experiment's main.swift is one line: `ExperimentCommand<MyExperiment>.main()`.
-import ArgumentParser
-import Foundation
-import HDF5Store
+import LabSupport
 import TensorCore
 
 public struct ExperimentOptions: ParsableArguments {
@@ -67,7 +68,9 @@ public struct ExperimentOptions: ParsableArguments {
         }
         if let steps, steps < 1 { throw ValidationError("--steps \(steps): must be at least 1") }
         if let stopAt, stopAt < 1 { throw ValidationError("--stop-at \(stopAt): must be at least 1") }
-        do { _ = try seedList() } catch let error as ConfigError { throw ValidationError(error.message) }
+        do { _ = try seedList() } catch let error as LabError where error.domain == .config {
+            throw ValidationError(error.message)
+        }
     }
 
     /// The seeds to run: each a distinct non-negative integer (a seed becomes the RNG's UInt64).
@@ -76,13 +79,13 @@ public struct ExperimentOptions: ParsableArguments {
         if let seeds {
             let parsed = seeds.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
             guard !parsed.isEmpty, parsed.allSatisfy({ $0 != nil }) else {
-                throw ConfigError("--seeds \(seeds): expected comma-separated integers")
+                throw LabError(.config, "--seeds \(seeds): expected comma-separated integers")
             }
             list = parsed.map { $0! }
-            if Set(list).count != list.count { throw ConfigError("--seeds \(seeds): a seed is listed twice") }
+            if Set(list).count != list.count { throw LabError(.config, "--seeds \(seeds): a seed is listed twice") }
         }
         if let negative = list.first(where: { $0 < 0 }) {
-            throw ConfigError("\(seeds != nil ? "--seeds" : "--seed") \(negative): seeds must be 0 or more")
+            throw LabError(.config, "\(seeds != nil ? "--seeds" : "--seed") \(negative): seeds must be 0 or more")
         }
         return list
     }
@@ -129,7 +132,8 @@ public struct ExperimentRunner<E: Experiment> {
             chosen = try known.map { ($0, $0 == "base" ? nil : try ConfigLayer.file("\(configsDirectory)/\($0).json")) }
         } else {
             guard known.contains(options.ablation) else {
-                throw ConfigError(
+                throw LabError(
+                    .config,
                     "unknown ablation '\(options.ablation)' for \(E.name) (known: \(known.joined(separator: ", ")))")
             }
             let layer =
@@ -146,11 +150,11 @@ public struct ExperimentRunner<E: Experiment> {
     func extended(_ layer: ConfigLayer, seen: Set<String>) throws -> [ConfigLayer] {
         guard let parent = layer.values["_extends"] else { return [layer] }
         guard case .string(let name) = parent, name != "base" else {
-            throw ConfigError("\(layer.source): _extends must name another ablation of the configs folder")
+            throw LabError(.config, "\(layer.source): _extends must name another ablation of the configs folder")
         }
-        if seen.contains(name) { throw ConfigError("\(layer.source): _extends cycle through '\(name)'") }
+        if seen.contains(name) { throw LabError(.config, "\(layer.source): _extends cycle through '\(name)'") }
         guard let file = try ConfigLayer.file("\(configsDirectory)/\(name).json", optional: true) else {
-            throw ConfigError("\(layer.source): _extends '\(name)', but there is no \(name).json")
+            throw LabError(.config, "\(layer.source): _extends '\(name)', but there is no \(name).json")
         }
         return try extended(file, seen: seen.union([name])) + [layer]
     }
@@ -189,7 +193,8 @@ public struct ExperimentRunner<E: Experiment> {
         guard let first = existing.first else { return }
         let status =
             (try? RunResults.load(from: paths.results)).map { "status \($0.status)" } ?? "its results unreadable"
-        throw ConfigError(
+        throw LabError(
+            .config,
             "\(first): a run exists here (\(status)); --resume \(paths.checkpoint) continues it, --overwrite replaces it, or give another --out"
         )
     }
@@ -200,7 +205,7 @@ public struct ExperimentRunner<E: Experiment> {
         do {
             try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         } catch {
-            throw ConfigError("\(folder): cannot create the run's folder: \(error.localizedDescription)")
+            throw LabError(.config, "\(folder): cannot create the run's folder: \(error.localizedDescription)")
         }
         let lock = try RunLock(paths.results.replacingOccurrences(of: ".h5", with: ".lock"))
         defer { lock.release() }
@@ -227,13 +232,15 @@ public struct ExperimentRunner<E: Experiment> {
             // The run's history: without it the resumed results would start at the checkpoint's
             // step and look complete, so a missing or unreadable results file is an error.
             guard FileManager.default.fileExists(atPath: paths.results) else {
-                throw ConfigError(
+                throw LabError(
+                    .config,
                     "\(paths.results): no results file to continue; resuming would lose the run's history up to step \(state.step)"
                 )
             }
             var previous = try RunResults.load(from: paths.results)
             guard previous.experiment == E.name, previous.seed == seed, previous.ablation == ablation else {
-                throw ConfigError(
+                throw LabError(
+                    .config,
                     "\(paths.results): results of \(previous.experiment) / \(previous.ablation) / seed \(previous.seed), not of this run"
                 )
             }
@@ -276,16 +283,17 @@ public struct ExperimentRunner<E: Experiment> {
         if saved != config.json {
             let keys = Set(saved.objectValue?.keys ?? [:].keys).union(config.json.objectValue?.keys ?? [:].keys)
             let differing = keys.sorted().filter { saved.value(at: $0) != config.json.value(at: $0) }
-            throw ConfigError(
+            throw LabError(
+                .config,
                 "\(checkpoint): checkpoint was written with a different config (keys: \(differing.joined(separator: ", ")))"
             )
         }
         guard let savedSeed = state.counters["seed"] else {
-            throw ConfigError("\(checkpoint): no counter 'seed': not a checkpoint of an experiment run")
+            throw LabError(.config, "\(checkpoint): no counter 'seed': not a checkpoint of an experiment run")
         }
         guard savedSeed == Double(seed) else {
-            throw ConfigError("\(checkpoint): checkpoint is from seed \(savedSeed), not \(seed)")
+            throw LabError(.config, "\(checkpoint): checkpoint is from seed \(savedSeed), not \(seed)")
         }
-        guard state.step >= 0 else { throw ConfigError("\(checkpoint): step \(state.step) is negative") }
+        guard state.step >= 0 else { throw LabError(.config, "\(checkpoint): step \(state.step) is negative") }
     }
 }

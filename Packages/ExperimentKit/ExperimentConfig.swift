@@ -1,16 +1,17 @@
+import Foundation
 // Experiment configs: a Codable struct per experiment with every field defaulted and documented.
 // A run's config is those defaults, then configs/base.json, then the ablation file (only what it
 // changes), then `--set key.path=value` overrides. Unknown keys, wrong types and bad values are
 // errors that name the key and the file, raised before any work starts.
 // Keys that start with "_" are comments (`"_description"` is shown by `--list-ablations`), but
 // `"_extends": "NAME"`, which layers the file over the ablation NAME instead of over base alone.
-import Foundation
+import LabSupport
 
 public protocol ExperimentConfig: Codable, Sendable {
     /// The defaults of every field.
     init()
     /// Checks every value (a range for each number, the rules between fields); throws
-    /// `ConfigError.invalid(key:_:related:)` naming the full key path (`Check` has the helpers).
+    /// `LabError.invalid(key:_:related:)` naming the full key path (`Check` has the helpers).
     func validate() throws
     /// Keys the run sets itself, with why (the vocabulary comes from the tokenizer): setting one
     /// in a file or with --set is an error rather than a value silently replaced.
@@ -22,39 +23,24 @@ extension ExperimentConfig {
     public static var derivedKeys: [String: String] { [:] }
 }
 
-public struct ConfigError: Error, CustomStringConvertible, Equatable {
-    public let message: String
-    /// The key at fault, when one is (resolved to its source file by the resolver).
-    public let key: String?
-    /// Other keys the rule involves (a cross-field rule): the resolver names their values and sources.
-    public let related: [String]
-    /// What is wrong with the key's value, without the key (the resolver adds key, value, source).
-    public let reason: String?
-    public init(_ message: String, key: String? = nil, related: [String] = [], reason: String? = nil) {
-        self.message = message
-        self.key = key
-        self.related = related
-        self.reason = reason
-    }
-    public var description: String { message }
-
+extension LabError {
     /// A bad value of `key`, from `validate()`.
-    public static func invalid(key: String, _ reason: String, related: [String] = []) -> ConfigError {
-        ConfigError("key '\(key)': \(reason)", key: key, related: related, reason: reason)
+    public static func invalid(key: String, _ reason: String, related: [String] = []) -> LabError {
+        LabError(.config, "key '\(key)': \(reason)", key: key, related: related, reason: reason)
     }
 
     /// The same error for a config nested under `prefix` (`training` in `training.batchSize`).
-    public func nested(under prefix: String) -> ConfigError {
+    public func nested(under prefix: String) -> LabError {
         guard let key else { return self }
-        return .invalid(key: "\(prefix).\(key)", reason ?? message, related: related.map { "\(prefix).\($0)" })
+        return .invalid(key: "\(prefix).\(key)", reason, related: related.map { "\(prefix).\($0)" })
     }
 }
 
-/// Range and rule checks for `validate()`: each failure is a ConfigError naming its key.
+/// Range and rule checks for `validate()`: each failure is a LabError naming its key.
 public enum Check {
     /// `value` within `range` (integers).
     public static func range(_ key: String, _ value: Int, _ range: ClosedRange<Int>) throws {
-        guard range.contains(value) else { throw ConfigError.invalid(key: key, "must be in \(describe(range))") }
+        guard range.contains(value) else { throw LabError.invalid(key: key, "must be in \(describe(range))") }
     }
 
     /// `value` finite and within `range`; `openLow` / `openHigh` exclude the bound.
@@ -67,7 +53,7 @@ public enum Check {
         guard ok else {
             let low = openLow ? "(" : "["
             let high = openHigh ? ")" : "]"
-            throw ConfigError.invalid(
+            throw LabError.invalid(
                 key: key, "must be a finite number in \(low)\(range.lowerBound), \(range.upperBound)\(high)")
         }
     }
@@ -76,19 +62,21 @@ public enum Check {
     public static func that(_ ok: Bool, _ key: String, _ reason: @autoclosure () -> String, related: [String] = [])
         throws
     {
-        guard ok else { throw ConfigError.invalid(key: key, reason(), related: related) }
+        guard ok else { throw LabError.invalid(key: key, reason(), related: related) }
     }
 
     /// One of `allowed`.
     public static func oneOf(_ key: String, _ value: String, _ allowed: [String]) throws {
         guard allowed.contains(value) else {
-            throw ConfigError.invalid(key: key, "must be one of \(allowed.joined(separator: ", "))")
+            throw LabError.invalid(key: key, "must be one of \(allowed.joined(separator: ", "))")
         }
     }
 
     /// Runs a nested config's checks with their keys under `prefix`.
     public static func nested(_ prefix: String, _ body: () throws -> Void) throws {
-        do { try body() } catch let error as ConfigError { throw error.nested(under: prefix) }
+        do { try body() } catch let error as LabError where error.domain == .config {
+            throw error.nested(under: prefix)
+        }
     }
 
     static func describe(_ range: ClosedRange<Int>) -> String {
@@ -110,10 +98,10 @@ public struct ConfigLayer: Sendable {
     public static func file(_ path: String, optional: Bool = false) throws -> ConfigLayer? {
         guard let data = FileManager.default.contents(atPath: path) else {
             if optional { return nil }
-            throw ConfigError("\(path): no such config file")
+            throw LabError(.config, "\(path): no such config file")
         }
         guard case .object(let values) = try JSONValue.parse(data, source: path) else {
-            throw ConfigError("\(path): a config file must hold a JSON object")
+            throw LabError(.config, "\(path): a config file must hold a JSON object")
         }
         return ConfigLayer(source: path, values: values)
     }
@@ -123,11 +111,11 @@ public struct ConfigLayer: Sendable {
         var root: [String: JSONValue] = [:]
         for assignment in assignments {
             guard let eq = assignment.firstIndex(of: "="), eq != assignment.startIndex else {
-                throw ConfigError("--set \(assignment): expected key.path=value")
+                throw LabError(.config, "--set \(assignment): expected key.path=value")
             }
             let keyPath = String(assignment[..<eq])
             guard keyPath.split(separator: ".", omittingEmptySubsequences: false).allSatisfy({ !$0.isEmpty }) else {
-                throw ConfigError("--set \(assignment): '\(keyPath)' must be key names separated by single dots")
+                throw LabError(.config, "--set \(assignment): '\(keyPath)' must be key names separated by single dots")
             }
             let text = String(assignment[assignment.index(after: eq)...])
             let value = (try? JSONDecoder().decode(JSONValue.self, from: Data(text.utf8))) ?? .string(text)
@@ -173,14 +161,16 @@ public enum ConfigResolver {
         -> ResolvedConfig<Config>
     {
         let defaults = try JSONDecoder().decode(JSONValue.self, from: JSONEncoder().encode(Config()))
-        guard case .object(var merged) = defaults else { throw ConfigError("config defaults must encode to an object") }
+        guard case .object(var merged) = defaults else {
+            throw LabError(.config, "config defaults must encode to an object")
+        }
         var sources: [String: String] = [:]
         for layer in layers {
             merged = try merge(layer.values, into: merged, prefix: "", source: layer.source, sources: &sources)
         }
         for (key, why) in Config.derivedKeys.sorted(by: { $0.key < $1.key }) {
             if let source = sources[key] {
-                throw ConfigError("\(source): key '\(key)' cannot be set: \(why)", key: key)
+                throw LabError(.config, "\(source): key '\(key)' cannot be set: \(why)", key: key)
             }
         }
         let json = JSONValue.object(merged)
@@ -193,13 +183,14 @@ public enum ConfigResolver {
         }
         do {
             try value.validate()
-        } catch let error as ConfigError {
+        } catch let error as LabError where error.domain == .config {
             guard let key = error.key else { throw error }
             // "<source>: key 'a.b' = v: reason (with 'a.c' = w from <source>)": every key the rule
             // involves, with the layer its value came from (a file, --set, or the defaults).
             func shown(_ k: String) -> String { json.value(at: k)?.jsonString ?? "?" }
             let with = error.related.map { "'\($0)' = \(shown($0)) from \(sources[$0] ?? "defaults")" }
-            throw ConfigError(
+            throw LabError(
+                .config,
                 "\(sources[key] ?? "defaults"): key '\(key)' = \(shown(key)): \(error.reason ?? error.message)"
                     + (with.isEmpty ? "" : " (with \(with.joined(separator: ", ")))"), key: key, related: error.related,
                 reason: error.reason)
@@ -217,7 +208,7 @@ public enum ConfigResolver {
             let path = prefix.isEmpty ? key : "\(prefix).\(key)"
             guard let existing = base[key] else {
                 let known = base.keys.sorted().joined(separator: ", ")
-                throw ConfigError("\(source): unknown key '\(path)' (known keys: \(known))", key: path)
+                throw LabError(.config, "\(source): unknown key '\(path)' (known keys: \(known))", key: path)
             }
             switch (existing, value) {
             case (.object(let b), .object(let o)):
@@ -226,7 +217,8 @@ public enum ConfigResolver {
                 out[key] = value
                 sources[path] = source
             default:
-                throw ConfigError(
+                throw LabError(
+                    .config,
                     "\(source): key '\(path)' must be \(existing.kindName), got \(value.kindName)", key: path)
             }
         }
@@ -237,31 +229,33 @@ public enum ConfigResolver {
     /// overridden key that fails on its own.
     static func culprit<Config: ExperimentConfig>(
         defaults: JSONValue, merged: [String: JSONValue], sources: [String: String], _ type: Config.Type
-    ) -> ConfigError? {
+    ) -> LabError? {
         guard case .object(let base) = defaults else { return nil }
         for key in sources.keys.sorted() {
             guard let value = JSONValue.object(merged).value(at: key) else { continue }
             let single = ConfigLayer.setting(base, path: key.split(separator: ".").map(String.init), to: value)
             let data = (try? JSONEncoder().encode(JSONValue.object(single))) ?? Data()
             if (try? JSONDecoder().decode(Config.self, from: data)) == nil {
-                return ConfigError(
+                return LabError(
+                    .config,
                     "\(sources[key]!): key '\(key)': \(value.jsonString) is not a valid value here", key: key)
             }
         }
         return nil
     }
 
-    static func describe(_ error: DecodingError, sources: [String: String]) -> ConfigError {
+    static func describe(_ error: DecodingError, sources: [String: String]) -> LabError {
         func keyPath(_ path: [CodingKey]) -> String { path.map(\.stringValue).joined(separator: ".") }
         switch error {
         case .dataCorrupted(let context), .typeMismatch(_, let context), .valueNotFound(_, let context):
             let key = keyPath(context.codingPath)
-            return ConfigError("\(sources[key] ?? "defaults"): key '\(key)': \(context.debugDescription)", key: key)
+            return LabError(
+                .config, "\(sources[key] ?? "defaults"): key '\(key)': \(context.debugDescription)", key: key)
         case .keyNotFound(let missing, let context):
             let key = keyPath(context.codingPath + [missing])
-            return ConfigError("config is missing key '\(key)'", key: key)
+            return LabError(.config, "config is missing key '\(key)'", key: key)
         @unknown default:
-            return ConfigError("config: \(error)")
+            return LabError(.config, "config: \(error)")
         }
     }
 }

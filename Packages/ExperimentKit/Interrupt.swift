@@ -10,13 +10,13 @@ import Synchronization
     import Glibc
 #endif
 
-public enum Interrupt {
+enum Interrupt {
     /// The first stop signal received, 0 for none.
     static let received = Atomic<Int32>(0)
     nonisolated(unsafe) static var sources: [DispatchSourceSignal] = []
     static let handled: [Int32] = [SIGINT, SIGTERM, SIGHUP]
 
-    public static var requested: Bool { received.load(ordering: .relaxed) != 0 }
+    static var requested: Bool { received.load(ordering: .relaxed) != 0 }
 
     /// The signal that asked for the stop (nil: none; a `--stop-at` stop is not a signal).
     public static var signal: Int32? {
@@ -25,7 +25,7 @@ public enum Interrupt {
     }
 
     /// Installs the handlers (idempotent).
-    public static func install() {
+    static func install() {
         guard sources.isEmpty else { return }
         for number in handled {
             Glibc.signal(number, SIG_IGN)

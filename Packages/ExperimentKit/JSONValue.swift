@@ -1,6 +1,7 @@
+import Foundation
 // A JSON value that keeps booleans, numbers and strings apart, for layering config overrides
 // and checking their types before any Swift decoding happens.
-import Foundation
+import LabSupport
 
 public indirect enum JSONValue: Codable, Equatable, Sendable {
     case bool(Bool)
@@ -41,7 +42,7 @@ public indirect enum JSONValue: Codable, Equatable, Sendable {
     }
 
     /// "boolean", "number", ... for error messages.
-    public var kindName: String {
+    var kindName: String {
         switch self {
         case .bool: "a boolean"
         case .number: "a number"
@@ -84,7 +85,7 @@ public indirect enum JSONValue: Codable, Equatable, Sendable {
             _ = try JSONSerialization.jsonObject(with: data, options: [.fragmentsAllowed])
         } catch {
             let reason = (error as NSError).userInfo[NSDebugDescriptionErrorKey] as? String ?? "\(error)"
-            throw ConfigError("\(source): malformed JSON: \(reason)")
+            throw LabError(.config, "\(source): malformed JSON: \(reason)")
         }
         return try JSONDecoder().decode(JSONValue.self, from: data)
     }

@@ -1,14 +1,15 @@
-// The `lab` command's work: list experiments and ablations, show one results file, compare
-// ablations, and regenerate the results sections of the notes.
 import Foundation
 import HDF5Store
+// The `lab` command's work: list experiments and ablations, show one results file, compare
+// ablations, and regenerate the results sections of the notes.
+import LabSupport
 
 public enum Lab {
     /// Every experiment folder with configs under `root/Experiments`, and its ablations.
     public static func list(root: String) throws -> String {
         let experiments = "\(root)/Experiments"
         guard let names = try? FileManager.default.contentsOfDirectory(atPath: experiments) else {
-            throw ConfigError("\(experiments): no such folder (run lab from the repository, or pass --root)")
+            throw LabError(.config, "\(experiments): no such folder (run lab from the repository, or pass --root)")
         }
         var lines: [String] = []
         for name in names.sorted() where FileManager.default.fileExists(atPath: "\(experiments)/\(name)/configs") {
@@ -116,7 +117,7 @@ public enum Lab {
     {
         var staleCount = 0
         guard let files = try? FileManager.default.contentsOfDirectory(atPath: notesFolder) else {
-            throw ConfigError("\(notesFolder): no such folder")
+            throw LabError(.config, "\(notesFolder): no such folder")
         }
         var report: [String] = []
         for file in files.sorted() where file.hasSuffix(".md") {
@@ -127,10 +128,10 @@ public enum Lab {
             while let open = text.range(of: openMarker, range: searchFrom..<text.endIndex) {
                 guard let openEnd = text.range(of: "-->", range: open.upperBound..<text.endIndex),
                     let close = text.range(of: closeMarker, range: openEnd.upperBound..<text.endIndex)
-                else { throw ConfigError("\(path): unclosed '\(openMarker)' block") }
+                else { throw LabError(.config, "\(path): unclosed '\(openMarker)' block") }
                 let arguments = parseMarker(String(text[open.upperBound..<openEnd.lowerBound]))
                 guard let runs = arguments["runs"], let metric = arguments["metric"] else {
-                    throw ConfigError("\(path): a lab:compare block needs runs= and metric=")
+                    throw LabError(.config, "\(path): a lab:compare block needs runs= and metric=")
                 }
                 let runsPath = runs.hasPrefix("/") ? runs : "\(root)/\(runs)"
                 guard FileManager.default.fileExists(atPath: runsPath) else {
@@ -238,6 +239,6 @@ func writeText(_ text: String, to path: String, folder: String?) throws {
         let reason =
             underlying.flatMap { $0.domain == NSPOSIXErrorDomain ? String(cString: strerror(Int32($0.code))) : nil }
             ?? error.localizedDescription
-        throw ConfigError("\(folder ?? path): cannot write \((path as NSString).lastPathComponent): \(reason)")
+        throw LabError(.config, "\(folder ?? path): cannot write \((path as NSString).lastPathComponent): \(reason)")
     }
 }

@@ -1,9 +1,10 @@
+import Foundation
+import HDF5Store
 // The kit's worked example: an MLP learns to separate two noisy interleaved spirals.
 // Small enough for tests, complete enough to exercise every part of the kit: configs and
 // ablations, results, checkpoints, resume (weights, AdamW moments, two RNG streams, the data
 // cursor and the epoch's permutation), Ctrl-C, and `lab compare`.
-import Foundation
-import HDF5Store
+import LabSupport
 import TensorCore
 
 public struct MLPDemoConfig: ExperimentConfig, Equatable {
@@ -194,7 +195,7 @@ final class MLPDemoTask: TrainingTask {
         cursor = try state.counter("cursor", in: 0...config.trainExamples, path: path)
         let saved = try state.tensor("permutation", shape: [config.trainExamples], path: path).array
         guard saved.allSatisfy({ $0 == $0.rounded() }), Set(saved.map(Int.init)) == Set(0..<config.trainExamples) else {
-            throw ConfigError("\(path): state 'permutation' is not a permutation of 0..<\(config.trainExamples)")
+            throw LabError(.config, "\(path): state 'permutation' is not a permutation of 0..<\(config.trainExamples)")
         }
         permutation = saved.map(Int.init)
         updatesDone = step

@@ -1,3 +1,4 @@
+import HDF5Store
 // The one training loop every experiment shares: it owns the update count, logging, the
 // evaluation cadence, checkpoints (on cadence, on stop, at the end), the stop request (Ctrl-C,
 // --stop-at) and resume; an experiment supplies its update, its evaluation and whatever else its
@@ -5,7 +6,7 @@
 // reference caches, a KL controller, routing records) through TrainingTask. Resume restores the
 // parameters (strictly, by name), the optimiser and the task's state, so a resumed run equals an
 // uninterrupted one bit for bit (tested for every experiment that uses the loop).
-import HDF5Store
+import LabSupport
 import TensorCore
 
 /// Everything but parameters and optimiser that a resumed run needs, as checkpoint data.
@@ -30,26 +31,30 @@ public struct TaskState {
 extension TaskState {
     /// A saved RNG stream, checked (four words, not all zero); errors name the file and stream.
     public func stream(_ name: String, path: String) throws -> RNG {
-        guard let words = rngStreams[name] else { throw ConfigError("\(path): no RNG stream '\(name)'") }
-        do { return try RNG(checkedStateWords: words, name: name) } catch let e as TensorCoreError {
-            throw ConfigError("\(path): \(e.message)")
+        guard let words = rngStreams[name] else { throw LabError(.config, "\(path): no RNG stream '\(name)'") }
+        do { return try RNG(checkedStateWords: words, name: name) } catch let e as LabError
+            where e.domain == .tensorCore
+        {
+            throw LabError(.config, "\(path): \(e.message)")
         }
     }
 
     /// A saved counter that must be a whole number in `range`.
     public func counter(_ name: String, in range: ClosedRange<Int>, path: String) throws -> Int {
-        guard let value = counters[name] else { throw ConfigError("\(path): no counter '\(name)'") }
+        guard let value = counters[name] else { throw LabError(.config, "\(path): no counter '\(name)'") }
         guard value.isFinite, value == value.rounded(), Double(range.lowerBound) <= value,
             value <= Double(range.upperBound)
-        else { throw ConfigError("\(path): counter '\(name)' is \(value), not a whole number in \(range)") }
+        else { throw LabError(.config, "\(path): counter '\(name)' is \(value), not a whole number in \(range)") }
         return Int(value)
     }
 
     /// A saved tensor that must be there, finite, and of `shape` when given.
     public func tensor(_ name: String, shape: [Int]? = nil, path: String) throws -> Tensor {
-        guard let t = tensors[name] else { throw ConfigError("\(path): no state tensor '\(name)'") }
-        if let shape, t.shape != shape { throw ConfigError("\(path): state '\(name)' is \(t.shape), not \(shape)") }
-        guard t.array.allSatisfy(\.isFinite) else { throw ConfigError("\(path): state '\(name)' is not finite") }
+        guard let t = tensors[name] else { throw LabError(.config, "\(path): no state tensor '\(name)'") }
+        if let shape, t.shape != shape {
+            throw LabError(.config, "\(path): state '\(name)' is \(t.shape), not \(shape)")
+        }
+        guard t.array.allSatisfy(\.isFinite) else { throw LabError(.config, "\(path): state '\(name)' is not finite") }
         return t
     }
 }
@@ -119,13 +124,13 @@ public struct TrainingLoop {
             let path = run.paths.checkpoint
             try Checkpoint.restore(task.parameters, from: state, path: path)
             if let bad = task.parameters.first(where: { !$0.tensor.array.allSatisfy(\.isFinite) }) {
-                throw ConfigError("\(path): parameter '\(bad.name)' is not finite: nothing to continue from")
+                throw LabError(.config, "\(path): parameter '\(bad.name)' is not finite: nothing to continue from")
             }
             guard let o = state.optimizer else {
-                throw ConfigError("\(path): no /optimizer group: the run cannot continue where it stopped")
+                throw LabError(.config, "\(path): no /optimizer group: the run cannot continue where it stopped")
             }
-            do { try task.optimizer.importState(o) } catch let e as TensorCoreError {
-                throw ConfigError("\(path): \(e.message)")
+            do { try task.optimizer.importState(o) } catch let e as LabError where e.domain == .tensorCore {
+                throw LabError(.config, "\(path): \(e.message)")
             }
             try task.restore(
                 TaskState(

@@ -1,3 +1,4 @@
+import Foundation
 // Crash-safe file replacement: the HDF5 file is built in memory, its bytes written to a temporary
 // file in the same folder by plain write(2) calls, fsynced, renamed over the target, and the folder
 // fsynced. A process killed at any moment leaves either the old or the new file, never a torn one
@@ -5,7 +6,7 @@
 // before the rename, with the old file untouched (HDF5 itself never sees the disk on these writes:
 // libhdf5 can crash closing a file whose writes failed). Temporaries are `<target>.tmp-<pid>`; a
 // process that was killed leaves one behind, which `removeStaleTemporaries` deletes.
-import Foundation
+import LabSupport
 
 #if canImport(Glibc)
     import Glibc
@@ -19,7 +20,7 @@ public func writeHDF5Atomically(to path: String, _ body: (HDF5File) throws -> Vo
         do {
             try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         } catch {
-            throw HDF5Error("\(path): cannot create folder '\(folder)': \(error.localizedDescription)")
+            throw LabError(.hdf5, "\(path): cannot create folder '\(folder)': \(error.localizedDescription)")
         }
     }
     let temporary = "\(path).tmp-\(getpid())"
@@ -33,7 +34,8 @@ public func writeHDF5Atomically(to path: String, _ body: (HDF5File) throws -> Vo
     do {
         try writeFileDurably(bytes, to: temporary)
         guard rename(temporary, path) == 0 else {
-            throw HDF5Error("\(path): cannot rename the temporary file into place: \(String(cString: strerror(errno)))")
+            throw LabError(
+                .hdf5, "\(path): cannot rename the temporary file into place: \(String(cString: strerror(errno)))")
         }
         try? syncToDisk(folder.isEmpty ? "." : folder)
     } catch {
@@ -46,7 +48,7 @@ public func writeHDF5Atomically(to path: String, _ body: (HDF5File) throws -> Vo
 /// and closes it; any failure (ENOSPC, EIO, EDQUOT, ...) is an error naming the file and errno.
 public func writeFileDurably(_ bytes: [UInt8], to path: String) throws {
     let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
-    guard fd >= 0 else { throw HDF5Error("\(path): cannot create: \(String(cString: strerror(errno)))") }
+    guard fd >= 0 else { throw LabError(.hdf5, "\(path): cannot create: \(String(cString: strerror(errno)))") }
     var closed = false
     defer { if !closed { close(fd) } }
     try bytes.withUnsafeBytes { buffer in
@@ -55,23 +57,24 @@ public func writeFileDurably(_ bytes: [UInt8], to path: String) throws {
             let written = write(fd, buffer.baseAddress! + offset, buffer.count - offset)
             if written < 0 {
                 if errno == EINTR { continue }
-                throw HDF5Error(
+                throw LabError(
+                    .hdf5,
                     "\(path): write failed after \(offset) of \(buffer.count) bytes: \(String(cString: strerror(errno))) (errno \(errno))"
                 )
             }
             offset += written
         }
     }
-    guard fsync(fd) == 0 else { throw HDF5Error("\(path): fsync failed: \(String(cString: strerror(errno)))") }
+    guard fsync(fd) == 0 else { throw LabError(.hdf5, "\(path): fsync failed: \(String(cString: strerror(errno)))") }
     closed = true
-    guard close(fd) == 0 else { throw HDF5Error("\(path): close failed: \(String(cString: strerror(errno)))") }
+    guard close(fd) == 0 else { throw LabError(.hdf5, "\(path): close failed: \(String(cString: strerror(errno)))") }
 }
 
 func syncToDisk(_ path: String) throws {
     let fd = open(path, O_RDONLY)
-    guard fd >= 0 else { throw HDF5Error("\(path): cannot open to sync (errno \(errno))") }
+    guard fd >= 0 else { throw LabError(.hdf5, "\(path): cannot open to sync (errno \(errno))") }
     defer { close(fd) }
-    guard fsync(fd) == 0 else { throw HDF5Error("\(path): fsync failed (errno \(errno))") }
+    guard fsync(fd) == 0 else { throw LabError(.hdf5, "\(path): fsync failed (errno \(errno))") }
 }
 
 /// Deletes the `*.tmp-<pid>` files in `folder` whose process no longer runs (left by a process

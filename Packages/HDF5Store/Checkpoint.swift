@@ -1,3 +1,4 @@
+import Foundation
 // Checkpoints: a whole training state in one self-describing HDF5 file, readable from h5py.
 // Layout (format "llm-pipeline-lab/checkpoint/1"):
 //   /params/<name>             float32, one dataset per parameter, at its module name
@@ -13,7 +14,7 @@
 //                              git_commit, date, swift_version, threads; content_sha256, the
 //                              digest of all of the above, checked on load (ContentDigest.swift)
 // Written to a temporary file and renamed, so a crash never leaves a broken checkpoint.
-import Foundation
+import LabSupport
 import TensorCore
 
 public struct TrainingState {
@@ -91,16 +92,18 @@ public enum Checkpoint {
         let file = try HDF5File(path: path, mode: .readOnly)
         defer { file.close() }
         guard file.hasAttribute("format"), try file.stringAttribute("format") == format else {
-            throw HDF5Error("\(path): not a checkpoint of this project (no format attribute '\(format)')")
+            throw LabError(.hdf5, "\(path): not a checkpoint of this project (no format attribute '\(format)')")
         }
         let provenanceJSON = try file.stringAttribute("provenance")
         guard let provenance = try? JSONDecoder().decode(Provenance.self, from: Data(provenanceJSON.utf8)) else {
-            throw HDF5Error("\(path): unreadable provenance attribute")
+            throw LabError(.hdf5, "\(path): unreadable provenance attribute")
         }
         var state = TrainingState(
             step: Int(try file.attribute("step", as: Int64.self).first ?? 0), parameters: [],
             configJSON: try file.stringAttribute("config"), provenance: provenance)
-        guard try file.exists("params") else { throw HDF5Error("\(path): no /params group: not a whole checkpoint") }
+        guard try file.exists("params") else {
+            throw LabError(.hdf5, "\(path): no /params group: not a whole checkpoint")
+        }
         state.parameters = try file.datasets(under: "params").map { ($0, try file.readTensor(from: "params/\($0)")) }
         if try file.exists("optimizer") {
             var tensors: [String: Tensor] = [:]

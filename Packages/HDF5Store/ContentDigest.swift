@@ -1,3 +1,5 @@
+import Crypto
+import Foundation
 // A checkpoint's or results file's content as one SHA-256 digest, stored in the root attribute
 // `content_sha256` when written and recomputed when read: a byte flipped anywhere that changes what
 // the file says (a weight, a counter, a config string in HDF5's unchecksummed global heap) is an
@@ -5,8 +7,7 @@
 // a canonical serialisation (names sorted, numbers as their raw bytes), so it does not depend on
 // how HDF5 laid the file out. Files written before the digest existed have no attribute and are
 // read as before.
-import Crypto
-import Foundation
+import LabSupport
 import TensorCore
 
 struct ContentHasher {
@@ -100,7 +101,8 @@ func verifyDigest(_ file: HDF5File, computed: @autoclosure () -> String, what: S
     guard file.hasAttribute("content_sha256") else { return }
     let stored = try file.stringAttribute("content_sha256")
     guard stored == computed() else {
-        throw HDF5Error(
+        throw LabError(
+            .hdf5,
             "\(file.path): \(what) does not match its checksum (content_sha256): the file was damaged or edited after it was written"
         )
     }

@@ -1,12 +1,7 @@
+import CHDF5
 // Errors from HDF5 files: one line naming the file and the object at fault. libhdf5's own
 // error-stack printing is switched off; its innermost message is folded into ours instead.
-import CHDF5
-
-public struct HDF5Error: Error, CustomStringConvertible, Equatable {
-    public let message: String
-    public init(_ message: String) { self.message = message }
-    public var description: String { message }
-}
+import LabSupport
 
 enum HDF5Library {
     /// Silences libhdf5's automatic error printing, once per process.
@@ -32,8 +27,8 @@ enum HDF5Library {
     }
 
     /// An error whose message ends with libhdf5's reason when it gave one.
-    static func failure(_ message: String) -> HDF5Error {
-        if let reason = lastMessage() { return HDF5Error("\(message) (\(reason))") }
-        return HDF5Error(message)
+    static func failure(_ message: String) -> LabError {
+        if let reason = lastMessage() { return LabError(.hdf5, "\(message) (\(reason))") }
+        return LabError(.hdf5, message)
     }
 }

@@ -1,8 +1,9 @@
-// An open HDF5 file: groups, datasets (fixed or extendable, optionally chunked and gzipped),
-// variable-length UTF-8 strings and attributes, addressed by slash paths ("metrics/loss/train").
-// Every failure is an HDF5Error naming the file and the object.
 import CHDF5
 import Foundation
+// An open HDF5 file: groups, datasets (fixed or extendable, optionally chunked and gzipped),
+// variable-length UTF-8 strings and attributes, addressed by slash paths ("metrics/loss/train").
+// Every failure is a LabError (domain hdf5) naming the file and the object.
+import LabSupport
 
 public final class HDF5File {
     public enum Mode: Sendable {
@@ -35,10 +36,10 @@ public final class HDF5File {
             id = H5Fcreate(path, chdf5_f_acc_trunc(), chdf5_p_default(), fapl)
             if id < 0 { throw HDF5Library.failure("\(path): cannot create HDF5 file") }
         case .readOnly, .readWrite:
-            guard FileManager.default.fileExists(atPath: path) else { throw HDF5Error("\(path): no such file") }
+            guard FileManager.default.fileExists(atPath: path) else { throw LabError(.hdf5, "\(path): no such file") }
             if H5Fis_hdf5(path) <= 0 {
                 _ = HDF5Library.lastMessage()
-                throw HDF5Error("\(path): not an HDF5 file")
+                throw LabError(.hdf5, "\(path): not an HDF5 file")
             }
             id = H5Fopen(path, mode == .readOnly ? chdf5_f_acc_rdonly() : chdf5_f_acc_rdwr(), chdf5_p_default())
             if id < 0 { throw HDF5Library.failure("\(path): truncated or corrupt HDF5 file") }
@@ -110,7 +111,7 @@ public final class HDF5File {
 
     /// Names of the links directly inside a group, sorted.
     public func children(of groupPath: String = "/") throws -> [String] {
-        guard try kind(of: groupPath) == .group else { throw HDF5Error("\(path): no group '\(groupPath)'") }
+        guard try kind(of: groupPath) == .group else { throw LabError(.hdf5, "\(path): no group '\(groupPath)'") }
         let g = H5Gopen2(id, groupPath, chdf5_p_default())
         defer { H5Gclose(g) }
         var info = H5G_info_t()
@@ -166,7 +167,7 @@ public final class HDF5File {
         _ values: [T], shape: [Int], to datasetPath: String, options: DatasetOptions = DatasetOptions()
     ) throws {
         guard values.count == shape.reduce(1, *) else {
-            throw HDF5Error("\(path): \(values.count) values do not fill shape \(shape) for '\(datasetPath)'")
+            throw LabError(.hdf5, "\(path): \(values.count) values do not fill shape \(shape) for '\(datasetPath)'")
         }
         try create(datasetPath, type: T.memoryType(), shape: shape, maxFirst: shape.first, options: options) { d in
             values.withUnsafeBytes {
@@ -192,7 +193,8 @@ public final class HDF5File {
             let shape = try datasetShape(d)
             let rowSize = shape.dropFirst().reduce(1, *)
             guard rowSize > 0, values.count % rowSize == 0 else {
-                throw HDF5Error("\(path): \(values.count) values are not whole rows of \(shape) in '\(datasetPath)'")
+                throw LabError(
+                    .hdf5, "\(path): \(values.count) values are not whole rows of \(shape) in '\(datasetPath)'")
             }
             try extend(d, datasetPath, shape: shape, rows: values.count / rowSize) { memSpace, fileSpace in
                 values.withUnsafeBytes {
@@ -222,7 +224,7 @@ public final class HDF5File {
     public func read<T: HDF5Scalar>(_ type: T.Type, from datasetPath: String, shape expected: [Int]) throws -> [T] {
         let (values, shape) = try read(type, from: datasetPath)
         guard shape == expected else {
-            throw HDF5Error("\(path): dataset '\(datasetPath)' has shape \(shape), expected \(expected)")
+            throw LabError(.hdf5, "\(path): dataset '\(datasetPath)' has shape \(shape), expected \(expected)")
         }
         return values
     }
@@ -254,7 +256,8 @@ public final class HDF5File {
     /// it short when read back, so it is refused.
     func checkNoNUL(_ strings: [String], _ objectPath: String) throws {
         if let i = strings.firstIndex(where: { $0.utf8.contains(0) }) {
-            throw HDF5Error(
+            throw LabError(
+                .hdf5,
                 "\(path): string \(i) for '\(objectPath)' contains a NUL byte, which HDF5 strings cannot hold")
         }
     }
@@ -335,7 +338,8 @@ public final class HDF5File {
         defer { H5Tclose(t) }
         return try readAttribute(name, on: objectPath) { a, stored in
             guard H5Tget_class(stored) == H5T_STRING else {
-                throw HDF5Error(
+                throw LabError(
+                    .hdf5,
                     "\(path): attribute '\(name)' of '\(objectPath)' holds \(describeType(stored)), expected string")
             }
             if H5Tis_variable_str(stored) > 0 {
@@ -356,7 +360,8 @@ public final class HDF5File {
     public func attribute<T: HDF5Scalar>(_ name: String, as type: T.Type, on objectPath: String = "/") throws -> [T] {
         try readAttribute(name, on: objectPath) { a, stored in
             guard T.matches(stored) else {
-                throw HDF5Error(
+                throw LabError(
+                    .hdf5,
                     "\(path): attribute '\(name)' of '\(objectPath)' holds \(describeType(stored)), expected \(T.typeName)"
                 )
             }
@@ -402,7 +407,7 @@ public final class HDF5File {
 
     func withDataset<R>(_ datasetPath: String, _ body: (hid_t) throws -> R) throws -> R {
         guard try exists(datasetPath), try kind(of: datasetPath) == .dataset else {
-            throw HDF5Error("\(path): no dataset '\(datasetPath)'")
+            throw LabError(.hdf5, "\(path): no dataset '\(datasetPath)'")
         }
         let d = H5Dopen2(id, datasetPath, chdf5_p_default())
         if d < 0 { throw HDF5Library.failure("\(path): cannot open dataset '\(datasetPath)'") }
@@ -414,7 +419,7 @@ public final class HDF5File {
         let t = H5Dget_type(d)
         defer { H5Tclose(t) }
         guard T.matches(t) else {
-            throw HDF5Error("\(path): dataset '\(datasetPath)' holds \(describeType(t)), expected \(T.typeName)")
+            throw LabError(.hdf5, "\(path): dataset '\(datasetPath)' holds \(describeType(t)), expected \(T.typeName)")
         }
     }
 
@@ -422,7 +427,8 @@ public final class HDF5File {
         let t = H5Dget_type(d)
         defer { H5Tclose(t) }
         guard H5Tget_class(t) == H5T_STRING, H5Tis_variable_str(t) > 0 else {
-            throw HDF5Error(
+            throw LabError(
+                .hdf5,
                 "\(path): dataset '\(datasetPath)' holds \(describeType(t)), expected variable-length strings")
         }
     }
@@ -506,10 +512,12 @@ public final class HDF5File {
     }
 
     func readAttribute<R>(_ name: String, on objectPath: String, _ body: (hid_t, hid_t) throws -> R) throws -> R {
-        guard try objectPath == "/" || exists(objectPath) else { throw HDF5Error("\(path): no object '\(objectPath)'") }
+        guard try objectPath == "/" || exists(objectPath) else {
+            throw LabError(.hdf5, "\(path): no object '\(objectPath)'")
+        }
         guard H5Aexists_by_name(id, objectPath, name, chdf5_p_default()) > 0 else {
             _ = HDF5Library.lastMessage()
-            throw HDF5Error("\(path): '\(objectPath)' has no attribute '\(name)'")
+            throw LabError(.hdf5, "\(path): '\(objectPath)' has no attribute '\(name)'")
         }
         let a = H5Aopen_by_name(id, objectPath, name, chdf5_p_default(), chdf5_p_default())
         guard a >= 0 else { throw HDF5Library.failure("\(path): cannot open attribute '\(name)'") }

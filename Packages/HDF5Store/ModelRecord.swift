@@ -1,10 +1,11 @@
+import Foundation
 // A checkpoint that rebuilds its own model: the /model group records the architecture, its
 // resolved config and parts (JSON), and the tokenizer when the model reads text, so loading needs
 // the file alone (no launch config, no tokenizer folder, no code that knows the run's widths).
 // Layout: /model attributes `architecture` and one JSON string per field (`config`, and e.g.
 // `attention` / `attention_config` / `mlp` / `mlp_config` for the nano transformer);
 // /model/tokenizer: one string, the tokenizer's own JSON. Readable from h5py with json.loads.
-import Foundation
+import LabSupport
 import TensorCore
 
 public struct ModelRecord: Equatable, Sendable {
@@ -37,20 +38,20 @@ public struct ModelRecord: Equatable, Sendable {
         -> Config
     {
         guard architecture == expected else {
-            throw HDF5Error("\(source): /model is a '\(architecture)', not a '\(expected)'")
+            throw LabError(.hdf5, "\(source): /model is a '\(architecture)', not a '\(expected)'")
         }
         let json = try field("config", source: source)
         do {
             return try JSONDecoder().decode(Config.self, from: Data(json.utf8))
         } catch {
-            throw HDF5Error("\(source): /model config is not a '\(expected)' config: \(error)")
+            throw LabError(.hdf5, "\(source): /model config is not a '\(expected)' config: \(error)")
         }
     }
 
     /// A field that must be there; the error names the file and the field.
     public func field(_ name: String, source: String) throws -> String {
         guard let value = fields[name] else {
-            throw HDF5Error("\(source): /model has no '\(name)' attribute (architecture '\(architecture)')")
+            throw LabError(.hdf5, "\(source): /model has no '\(name)' attribute (architecture '\(architecture)')")
         }
         return value
     }
@@ -74,7 +75,8 @@ extension SelfDescribingModel {
     public static func load(checkpoint path: String) throws -> Self {
         let state = try Checkpoint.load(from: path)
         guard let record = state.model else {
-            throw HDF5Error(
+            throw LabError(
+                .hdf5,
                 "\(path): no /model group: this checkpoint does not describe its model (written before checkpoints did, or not a model checkpoint)"
             )
         }

@@ -2,6 +2,7 @@
 // model seeds another: an LM checkpoint seeds a reward model (its lm_head unused, its score_head
 // new) or a policy with a value head. Every name that does not fit, and every shape that differs,
 // is listed in one error before anything is copied; what the mapping allowed is reported back.
+import LabSupport
 import TensorCore
 
 /// How checkpoint names meet model names. Patterns are exact names, or prefixes ending in "*".
@@ -85,7 +86,7 @@ extension Checkpoint {
             }
         }
         guard problems.isEmpty else {
-            throw HDF5Error("\(path): checkpoint does not fit the model: \(problems.joined(separator: "; "))")
+            throw LabError(.hdf5, "\(path): checkpoint does not fit the model: \(problems.joined(separator: "; "))")
         }
         var loaded: [String] = []
         for (name, tensor) in parameters {
@@ -103,10 +104,11 @@ extension Checkpoint {
     ) throws {
         for (name, buffer) in buffers {
             guard let saved = tensors["buffer/" + name] else {
-                throw HDF5Error("\(path): buffer '\(name)' missing (/state/buffer/\(name))")
+                throw LabError(.hdf5, "\(path): buffer '\(name)' missing (/state/buffer/\(name))")
             }
             guard saved.shape == buffer.shape else {
-                throw HDF5Error(
+                throw LabError(
+                    .hdf5,
                     "\(path): buffer '\(name)' is \(saved.shape) in the checkpoint, \(buffer.shape) in the model")
             }
             buffer.assign(saved)

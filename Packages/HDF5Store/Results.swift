@@ -1,3 +1,4 @@
+import Foundation
 // Results of one run in one HDF5 file, readable from h5py without this project.
 // Layout (format "llm-pipeline-lab/results/1"):
 //   root attributes            format, experiment, ablation, seed, status (running | finished |
@@ -9,7 +10,7 @@
 //   /samples/<name>/step       int64, and /samples/<name>/text strings
 // The writer keeps the series in memory and rewrites the whole file atomically at most every
 // `flushInterval` seconds and at the end: an interrupted run keeps everything it flushed.
-import Foundation
+import LabSupport
 
 public struct MetricSeries: Sendable, Equatable {
     public var steps: [Int64] = []
@@ -54,7 +55,7 @@ public struct RunResults: Sendable {
         let file = try HDF5File(path: path, mode: .readOnly)
         defer { file.close() }
         guard file.hasAttribute("format"), try file.stringAttribute("format") == format else {
-            throw HDF5Error("\(path): not a results file of this project (no format attribute '\(format)')")
+            throw LabError(.hdf5, "\(path): not a results file of this project (no format attribute '\(format)')")
         }
         var results = RunResults(
             experiment: try file.stringAttribute("experiment"), ablation: try file.stringAttribute("ablation"),
@@ -63,7 +64,7 @@ public struct RunResults: Sendable {
         results.status = try file.stringAttribute("status")
         // save always writes both groups: one that cannot be found is damage, not "no metrics".
         for group in ["metrics", "summary"] where !(try file.exists(group)) {
-            throw HDF5Error("\(path): no /\(group) group: the results file is damaged")
+            throw LabError(.hdf5, "\(path): no /\(group) group: the results file is damaged")
         }
         if try file.exists("metrics") {
             for path in try file.datasets(under: "metrics") where path.hasSuffix("/step") {
@@ -133,7 +134,7 @@ public struct RunResults: Sendable {
 public final class ResultsWriter {
     public let path: String
     public private(set) var results: RunResults
-    public var flushInterval: TimeInterval
+    var flushInterval: TimeInterval
     private var lastFlush = Date()
 
     public init(path: String, results: RunResults, flushInterval: TimeInterval = 2) throws {
@@ -163,7 +164,7 @@ public final class ResultsWriter {
 
     public func summary(_ name: String, _ value: Double) { results.summary[name] = value }
 
-    public func flushIfDue() {
+    func flushIfDue() {
         if Date().timeIntervalSince(lastFlush) >= flushInterval { try? flush() }
     }
 

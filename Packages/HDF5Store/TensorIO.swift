@@ -1,4 +1,5 @@
 // Tensors in HDF5: float32 datasets with the tensor's shape, read back with a shape check.
+import LabSupport
 import TensorCore
 
 extension HDF5File {
@@ -11,7 +12,7 @@ extension HDF5File {
     public func readTensor(from datasetPath: String, shape expected: [Int]? = nil) throws -> Tensor {
         let (values, shape) = try read(Float.self, from: datasetPath)
         if let expected, expected != shape {
-            throw HDF5Error("\(path): tensor '\(datasetPath)' has shape \(shape), expected \(expected)")
+            throw LabError(.hdf5, "\(path): tensor '\(datasetPath)' has shape \(shape), expected \(expected)")
         }
         return Tensor(values, shape: shape)
     }

@@ -1,5 +1,6 @@
 // The shape of multi-head latent attention (DeepSeek-V2, section 2.1). The model's dModel, heads,
 // RoPE base and position scale come from its TransformerConfig.
+import LabSupport
 import NanoTransformer
 
 public struct MLAConfig: Codable, Sendable, Equatable {
@@ -22,8 +23,8 @@ public struct MLAConfig: Codable, Sendable, Equatable {
 
     /// Throws naming the offending field (and the model fields a rule relates it to).
     public func check(_ model: TransformerConfig) throws {
-        func fail(_ field: String, _ why: String, related: [String] = []) -> TransformerError {
-            TransformerError(field: field, why, related: related)
+        func fail(_ field: String, _ why: String, related: [String] = []) -> LabError {
+            LabError(.model, key: field, why, related: related)
         }
         if !(1...65536).contains(latentDim) { throw fail("latentDim", "must be in 1...65536") }
         if !(0...65536).contains(queryLatentDim) { throw fail("queryLatentDim", "must be 0 (none) or in 1...65536") }

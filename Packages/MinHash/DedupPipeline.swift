@@ -1,3 +1,5 @@
+import Dispatch
+import Foundation
 // The dedup stage of a pretraining data pipeline, streaming over files of documents:
 //   1. line-level dedup: a line (normalised) that appears in at least `boilerplateMinDocuments`
 //      documents is boilerplate and is removed from every document (pass 1 counts lines);
@@ -6,8 +8,7 @@
 //      Jaccard (re-reading only the candidates), union-find clusters, one survivor per cluster.
 // Memory per document is its signature and location, not its text. Writes the kept documents
 // (in input order, in the input's format) and returns a report.
-import Dispatch
-import Foundation
+import LabSupport
 
 public struct DedupOptions: Codable, Sendable {
     public var shingling = Shingling.words(5)
@@ -163,7 +164,7 @@ public enum DedupPipeline {
 
         // Pass 3: write the survivors in input order and format.
         FileManager.default.createFile(atPath: output, contents: nil)
-        guard let out = FileHandle(forWritingAtPath: output) else { throw DedupError("\(output): cannot write") }
+        guard let out = FileHandle(forWritingAtPath: output) else { throw LabError(.dedup, "\(output): cannot write") }
         defer { try? out.close() }
         index = 0
         var first = true

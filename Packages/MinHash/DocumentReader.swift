@@ -1,7 +1,8 @@
+import Foundation
 // Streaming documents from files: JSONL (one object per line, text in a named field) or plain
 // text with a separator line between documents. Each document carries its file and byte offset
 // so a later pass can re-read it without keeping the text in memory.
-import Foundation
+import LabSupport
 
 public enum DocumentFormat: Codable, Sendable, Equatable {
     /// One JSON object per line; the document is the string in `field`.
@@ -16,12 +17,6 @@ public struct DocumentLocation: Sendable, Hashable {
     public let length: Int
 }
 
-public struct DedupError: Error, CustomStringConvertible, Equatable {
-    public let message: String
-    public init(_ message: String) { self.message = message }
-    public var description: String { message }
-}
-
 /// Reads documents one at a time; the file is read in blocks, never whole.
 struct DocumentStream {
     let paths: [String]
@@ -30,7 +25,9 @@ struct DocumentStream {
     /// Calls `body(text, rawRecord, location)` for every document of every file, in order.
     func forEachDocument(_ body: (String, Data, DocumentLocation) throws -> Void) throws {
         for (fileIndex, path) in paths.enumerated() {
-            guard let handle = FileHandle(forReadingAtPath: path) else { throw DedupError("\(path): cannot open") }
+            guard let handle = FileHandle(forReadingAtPath: path) else {
+                throw LabError(.dedup, "\(path): cannot open")
+            }
             defer { try? handle.close() }
             var reader = LineReader(handle: handle)
             var lineNumber = 0
@@ -51,10 +48,10 @@ struct DocumentStream {
                     let trimmed = line.last == 0x0A ? line.dropLast() : line[...]
                     if trimmed.allSatisfy({ $0 == 0x20 || $0 == 0x09 || $0 == 0x0D }) { continue }
                     guard let object = try? JSONSerialization.jsonObject(with: Data(trimmed)) as? [String: Any] else {
-                        throw DedupError("\(path):\(lineNumber): not a JSON object")
+                        throw LabError(.dedup, "\(path):\(lineNumber): not a JSON object")
                     }
                     guard let text = object[field] as? String else {
-                        throw DedupError("\(path):\(lineNumber): no string field '\(field)'")
+                        throw LabError(.dedup, "\(path):\(lineNumber): no string field '\(field)'")
                     }
                     try body(text, Data(trimmed), DocumentLocation(file: fileIndex, offset: offset, length: line.count))
                 case .text(let separator):
@@ -75,7 +72,7 @@ struct DocumentStream {
     /// Re-reads one document's text.
     func read(_ location: DocumentLocation) throws -> String {
         guard let handle = FileHandle(forReadingAtPath: paths[location.file]) else {
-            throw DedupError("\(paths[location.file]): cannot open")
+            throw LabError(.dedup, "\(paths[location.file]): cannot open")
         }
         defer { try? handle.close() }
         try handle.seek(toOffset: location.offset)

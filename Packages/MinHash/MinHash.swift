@@ -1,8 +1,9 @@
+import Crypto
+import Dispatch
 // MinHash signatures (Broder 1997): sig_k(S) = min over x in S of h_k(x), so that
 // P[sig_k(A) = sig_k(B)] = Jaccard(A, B) and the share of equal positions estimates it.
 // Schemes: a fast 64-bit default, and datasketch 2.0's three schemes bit for bit.
-import Crypto
-import Dispatch
+import LabSupport
 
 public enum MinHashScheme: String, Codable, Sendable, CaseIterable {
     /// Default: a 64-bit base hash (word-wise mixing, MurmurHash3 finaliser), then h_k = a_k h + b_k
@@ -98,10 +99,10 @@ public struct MinHasher: Sendable {
         var out = [[UInt64]](repeating: [], count: documents.count)
         let chunks = max(1, min(threads, documents.count))
         out.withUnsafeMutableBufferPointer { buffer in
-            let box = SendableBuffer(buffer)
+            let box = UncheckedSendable(buffer)
             DispatchQueue.concurrentPerform(iterations: chunks) { c in
                 for i in (documents.count * c / chunks)..<(documents.count * (c + 1) / chunks) {
-                    box.buffer[i] = signature(documents[i])
+                    box.value[i] = signature(documents[i])
                 }
             }
         }
@@ -115,11 +116,6 @@ public func estimatedJaccard(_ a: [UInt64], _ b: [UInt64]) -> Double {
     var equal = 0
     for k in 0..<a.count where a[k] == b[k] { equal += 1 }
     return Double(equal) / Double(a.count)
-}
-
-struct SendableBuffer<T>: @unchecked Sendable {
-    let buffer: UnsafeMutableBufferPointer<T>
-    init(_ buffer: UnsafeMutableBufferPointer<T>) { self.buffer = buffer }
 }
 
 func sha1Prefix32(_ data: [UInt8]) -> UInt32 {

@@ -14,7 +14,7 @@ public struct NumpyRandomState {
         for i in 1..<624 { mt[i] = 1_812_433_253 &* (mt[i - 1] ^ (mt[i - 1] >> 30)) &+ UInt32(i) }
     }
 
-    public mutating func nextUInt32() -> UInt32 {
+    mutating func nextUInt32() -> UInt32 {
         if index >= 624 { twist() }
         var y = mt[index]
         index += 1
@@ -33,7 +33,7 @@ public struct NumpyRandomState {
         index = 0
     }
 
-    public mutating func nextUInt64() -> UInt64 {
+    mutating func nextUInt64() -> UInt64 {
         let high = UInt64(nextUInt32())
         return high << 32 | UInt64(nextUInt32())
     }

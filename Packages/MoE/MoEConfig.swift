@@ -1,6 +1,7 @@
 // The mixture-of-experts layer's shape and its design switches (each one an ablation).
 // Defaults are DeepSeek-V3's recipe at nano scale: fine-grained routed experts, one shared expert,
 // sigmoid affinities with the chosen gates normalised, auxiliary-loss-free balancing, no dropping.
+import LabSupport
 import NanoTransformer
 
 /// How the router turns logits u = W_r x into affinities s.
@@ -49,8 +50,8 @@ public struct MoEConfig: Codable, Sendable, Equatable {
 
     /// Checks the shape against the model; throws a message naming the field.
     public func check(_ model: TransformerConfig) throws {
-        func fail(_ field: String, _ why: String, related: [String] = []) -> TransformerError {
-            TransformerError(field: field, why, related: related)
+        func fail(_ field: String, _ why: String, related: [String] = []) -> LabError {
+            LabError(.model, key: field, why, related: related)
         }
         func finite(_ field: String, _ value: Double) throws {
             if !(value.isFinite && value >= 0) { throw fail(field, "must be a finite number, 0 or more") }

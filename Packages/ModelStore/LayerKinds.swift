@@ -1,8 +1,9 @@
+import Foundation
+import HDF5Store
 // The drop-in layers a checkpoint may name, by kind: the one table a new attention or MLP is
 // added to. A checkpoint records each block's attention and MLP kind with its config
 // (NanoTransformer's LayerFactory); loading looks the kind up here and rebuilds the factory.
-import Foundation
-import HDF5Store
+import LabSupport
 import MLA
 import MoE
 import NanoTransformer
@@ -25,12 +26,13 @@ public enum LayerKinds {
         _ table: [String: @Sendable (Data) throws -> F?], kind: String, config: String, field: String, source: String
     ) throws -> F? {
         guard let make = table[kind] else {
-            throw HDF5Error(
+            throw LabError(
+                .hdf5,
                 "\(source): /model \(field) '\(kind)' is not a known kind (known: \(table.keys.sorted().joined(separator: ", ")))"
             )
         }
         do { return try make(Data(config.utf8)) } catch {
-            throw HDF5Error("\(source): /model \(field)_config does not decode as a '\(kind)' config: \(error)")
+            throw LabError(.hdf5, "\(source): /model \(field)_config does not decode as a '\(kind)' config: \(error)")
         }
     }
 }

@@ -1,9 +1,10 @@
+import Foundation
+import HDF5Store
 // The nano transformer as a self-describing model: its /model record holds the resolved config
 // (vocabulary and every width written out, as trained), the blocks' attention and MLP kinds with
 // their configs, and whether the untied LM head is there; `NanoTransformer.load(checkpoint:)`
 // rebuilds it from the file alone, drop-in layers included (LayerKinds.swift).
-import Foundation
-import HDF5Store
+import LabSupport
 import NanoTransformer
 import TensorCore
 import Tokenizer
@@ -26,7 +27,8 @@ extension NanoTransformer: SelfDescribingModel {
     /// The record with the tokenizer the model reads (its ids are the embedding's rows).
     public func modelRecord(tokenizer: BPETokenizer) throws -> ModelRecord {
         guard tokenizer.vocabSize == config.vocabSize else {
-            throw TransformerError(
+            throw LabError(
+                .model,
                 "modelRecord: tokenizer of \(tokenizer.vocabSize) tokens for a vocabulary of \(config.vocabSize)")
         }
         var record = modelRecord
@@ -45,14 +47,14 @@ extension NanoTransformer: SelfDescribingModel {
             field: "mlp", source: source)
         let head = record.fields["lm_head"] ?? "true"
         guard head == "true" || head == "false" else {
-            throw HDF5Error("\(source): /model lm_head '\(head)' is not true or false")
+            throw LabError(.hdf5, "\(source): /model lm_head '\(head)' is not true or false")
         }
         var rng = RNG(seed: 0)  // weights are loaded next
         do {
             return try NanoTransformer(
                 config, attention: attention, mlp: mlp, languageModelHead: head == "true", rng: &rng)
-        } catch let error as TransformerError {
-            throw HDF5Error("\(source): /model config: \(error.message)")
+        } catch let error as LabError where error.domain == .model {
+            throw LabError(.hdf5, "\(source): /model config: \(error.message)")
         }
     }
 }
@@ -62,7 +64,7 @@ extension BPETokenizer {
     public static func load(checkpoint path: String) throws -> BPETokenizer {
         let state = try Checkpoint.load(from: path)
         guard let json = state.model?.tokenizer else {
-            throw HDF5Error("\(path): no /model/tokenizer: this checkpoint does not carry its tokenizer")
+            throw LabError(.hdf5, "\(path): no /model/tokenizer: this checkpoint does not carry its tokenizer")
         }
         return try decode(json: Data(json.utf8), source: "\(path) /model/tokenizer")
     }

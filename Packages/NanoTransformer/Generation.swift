@@ -4,6 +4,7 @@
 // which other sequences share the batch; each sampled token's log-probability under the
 // distribution it was drawn from is kept (the behaviour policy of PPO/GRPO's ratio), and each
 // sequence says whether it ended on a stop token or at the length limit.
+import LabSupport
 import TensorCore
 
 public struct Sampling: Sendable, Equatable {
@@ -25,10 +26,10 @@ public struct Sampling: Sendable, Equatable {
     /// Throws naming the field that is out of range.
     public func check() throws {
         if !(temperature >= 0 && temperature.isFinite) {
-            throw TransformerError("sampling.temperature: \(temperature) must be finite and >= 0")
+            throw LabError(.model, "sampling.temperature: \(temperature) must be finite and >= 0")
         }
-        if topK < 0 { throw TransformerError("sampling.topK: \(topK) must be >= 0 (0: off)") }
-        if !(topP > 0 && topP <= 1) { throw TransformerError("sampling.topP: \(topP) must be in (0, 1]") }
+        if topK < 0 { throw LabError(.model, "sampling.topK: \(topK) must be >= 0 (0: off)") }
+        if !(topP > 0 && topP <= 1) { throw LabError(.model, "sampling.topP: \(topP) must be in (0, 1]") }
     }
 
     /// A token drawn from one row of logits, and its log-probability under the distribution it
@@ -280,24 +281,26 @@ extension NanoTransformer {
         throws
     {
         try sampling.check()
-        guard !prompts.isEmpty else { throw TransformerError("generate: no prompts") }
+        guard !prompts.isEmpty else { throw LabError(.model, "generate: no prompts") }
         if let empty = prompts.firstIndex(where: \.isEmpty) {
-            throw TransformerError("generate: prompt \(empty) is empty")
+            throw LabError(.model, "generate: prompt \(empty) is empty")
         }
         for (i, prompt) in prompts.enumerated() {
             if let bad = prompt.first(where: { !(0..<config.vocabSize).contains($0) }) {
-                throw TransformerError(
+                throw LabError(
+                    .model,
                     "generate: prompt \(i) has token \(bad), outside the vocabulary 0..<\(config.vocabSize)")
             }
         }
-        if n < 1 { throw TransformerError("generate: samplesPerPrompt \(n) must be at least 1") }
-        if maxNewTokens < 0 { throw TransformerError("generate: maxNewTokens \(maxNewTokens) must be >= 0") }
+        if n < 1 { throw LabError(.model, "generate: samplesPerPrompt \(n) must be at least 1") }
+        if maxNewTokens < 0 { throw LabError(.model, "generate: maxNewTokens \(maxNewTokens) must be >= 0") }
         if streams.count != prompts.count * n {
-            throw TransformerError("generate: \(streams.count) RNG streams for \(prompts.count * n) sequences")
+            throw LabError(.model, "generate: \(streams.count) RNG streams for \(prompts.count * n) sequences")
         }
         let longest = prompts.map(\.count).max()!
         if config.positionEncoding == .learned && longest + maxNewTokens - 1 > config.contextLength {
-            throw TransformerError(
+            throw LabError(
+                .model,
                 "generate: \(longest) prompt + \(maxNewTokens) new tokens need positions beyond the learned table of \(config.contextLength)"
             )
         }

@@ -15,6 +15,7 @@
 // projection is still attn.wo, so the residual scaling applies to it too. A drop-in MLP (MoE)
 // replaces blocks.{i}.mlp.*; every w2 under mlp (each expert's) gets the residual scaling.
 // Buffers (checkpointed, not trained): blocks.{i}.mlp.* of a drop-in MLP (MoE's routing bias).
+import LabSupport
 import TensorCore
 
 public final class NanoTransformer: Module {
@@ -201,7 +202,7 @@ extension NanoTransformer {
         let source = Dictionary(uniqueKeysWithValues: mine.map { ($0.name, $0.tensor) })
         for (name, tensor) in other.namedParameters() + other.namedBuffers() {
             guard let s = source[name], s.shape == tensor.shape else {
-                throw TransformerError("sharingWeights: parameter '\(name)' differs between the configs")
+                throw LabError(.model, "sharingWeights: parameter '\(name)' differs between the configs")
             }
             tensor.assign(s)
         }

@@ -9,6 +9,7 @@
 // window is a config value (llm.c fixes 128; ours defaults to 50). Its whole state is Float64
 // values (the window in order, the running sums), so a resumed run decides exactly as an
 // uninterrupted one.
+import LabSupport
 
 /// One detector over a window of recent values (llm.c's OutlierDetector).
 struct OutlierWindow: Sendable, Equatable {
@@ -49,7 +50,7 @@ struct OutlierWindow: Sendable, Equatable {
         guard n >= 0, n <= size, state.allSatisfy(\.isFinite), let i = Int(exactly: state[n]),
             (0..<max(size, 1)).contains(i),
             n == size || i == 0
-        else { throw TransformerError("spike window: \(state.count) values do not hold a window of at most \(size)") }
+        else { throw LabError(.model, "spike window: \(state.count) values do not hold a window of at most \(size)") }
         buffer = Array(state[0..<n])
         (index, sum, sumOfSquares) = (i, state[n + 1], state[n + 2])
     }
@@ -95,8 +96,8 @@ public struct SpikeGuard: Sendable, Equatable {
         do {
             self.losses = try OutlierWindow(size: window, state: losses)
             self.gradNorms = try OutlierWindow(size: window, state: gradNorms)
-        } catch let e as TransformerError {
-            throw TransformerError("\(path): \(e.message)")
+        } catch let e as LabError where e.domain == .model {
+            throw LabError(.model, "\(path): \(e.message)")
         }
         self.skipped = skipped
     }

@@ -3,6 +3,7 @@
 // token, and the split does not depend on the run's other random choices. A window never spans
 // two blocks that were not adjacent in the corpus: it is drawn inside one segment (a run of
 // consecutive blocks of the same split), every valid start in every segment equally likely.
+import LabSupport
 import TensorCore
 
 public struct TokenWindows: Sendable {
@@ -19,7 +20,8 @@ public struct TokenWindows: Sendable {
         let all = tokens.map { Int32($0) }
         let blocks = (all.count + blockSize - 1) / blockSize
         guard blocks >= 2 else {
-            throw TransformerError(
+            throw LabError(
+                .model,
                 "the corpus has \(all.count) tokens, \(blocks) block of \(blockSize): at least two are needed to hold one out for validation"
             )
         }

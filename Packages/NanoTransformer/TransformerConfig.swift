@@ -1,5 +1,6 @@
 // The decoder-only transformer's shape and its design switches (each one an ablation).
 // Defaults are the modern recipe: RoPE, SwiGLU, RMSNorm pre-norm, no biases, tied embeddings.
+import LabSupport
 
 public enum PositionEncoding: String, Codable, Sendable { case rope, learned, none }
 public enum MLPKind: String, Codable, Sendable { case swiglu, gelu }
@@ -51,17 +52,17 @@ public struct TransformerConfig: Codable, Sendable, Equatable {
     }
 
     /// Checks every field (a range for each number, the rules between them); throws a
-    /// TransformerError naming the field (and the fields a rule relates it to). The upper bounds
+    /// LabError naming the field (and the fields a rule relates it to). The upper bounds
     /// are far beyond a CPU model: a value past them is a typo, not a plan.
     public func check() throws {
         func range(_ field: String, _ value: Int, _ r: ClosedRange<Int>) throws {
             if !r.contains(value) {
-                throw TransformerError(field: field, "must be in \(r.lowerBound)...\(r.upperBound)")
+                throw LabError(.model, key: field, "must be in \(r.lowerBound)...\(r.upperBound)")
             }
         }
         func positive(_ field: String, _ value: Double, below limit: Double = .infinity) throws {
             if !(value.isFinite && value > 0 && value < limit) {
-                throw TransformerError(field: field, "must be a finite number in (0, \(limit))")
+                throw LabError(.model, key: field, "must be a finite number in (0, \(limit))")
             }
         }
         try range("vocabSize", vocabSize, 2...(1 << 20))
@@ -70,55 +71,35 @@ public struct TransformerConfig: Codable, Sendable, Equatable {
         try range("heads", heads, 1...1024)
         try range("kvHeads", kvHeads, 1...1024)
         if heads % kvHeads != 0 {
-            throw TransformerError(field: "kvHeads", "\(kvHeads) must divide heads \(heads)", related: ["heads"])
+            throw LabError(.model, key: "kvHeads", "\(kvHeads) must divide heads \(heads)", related: ["heads"])
         }
         try range("headDim", headDim, 0...4096)
         if headDim == 0 && dModel % heads != 0 {
-            throw TransformerError(
-                field: "heads", "\(heads) must divide dModel \(dModel) (or set headDim)",
+            throw LabError(
+                .model,
+                key: "heads", "\(heads) must divide dModel \(dModel) (or set headDim)",
                 related: ["dModel", "headDim"])
         }
         if positionEncoding == .rope && resolvedHeadDim % 2 != 0 {
-            throw TransformerError(
-                field: "headDim", "RoPE needs an even head dimension, got \(resolvedHeadDim)",
+            throw LabError(
+                .model,
+                key: "headDim", "RoPE needs an even head dimension, got \(resolvedHeadDim)",
                 related: ["dModel", "heads", "positionEncoding"])
         }
         try range("mlpHidden", mlpHidden, 0...(1 << 20))
         try range("contextLength", contextLength, 2...(1 << 20))
         if !(ropeBase.isFinite && ropeBase > 1) {
-            throw TransformerError(field: "ropeBase", "must be a finite number above 1")
+            throw LabError(.model, key: "ropeBase", "must be a finite number above 1")
         }
         try positive("ropePositionScale", ropePositionScale)
         try positive("normEps", normEps, below: 1)
-        if !(dropout >= 0 && dropout < 1) { throw TransformerError(field: "dropout", "must be in [0, 1)") }
+        if !(dropout >= 0 && dropout < 1) { throw LabError(.model, key: "dropout", "must be in [0, 1)") }
         if !(zLoss.isFinite && zLoss >= 0) {
-            throw TransformerError(field: "zLoss", "must be a finite number, 0 or more")
+            throw LabError(.model, key: "zLoss", "must be a finite number, 0 or more")
         }
         try positive("initStd", initStd)
     }
 
     /// KV-cache bytes per token for all layers (float32 K and V): 2 * layers * kvHeads * headDim * 4.
     public var kvCacheBytesPerToken: Int { 2 * layers * kvHeads * resolvedHeadDim * 4 }
-}
-
-public struct TransformerError: Error, CustomStringConvertible, Equatable {
-    public let message: String
-    /// The config field at fault, when one is, and the fields a rule relates it to.
-    public let field: String?
-    public let related: [String]
-    /// What is wrong, without the field's name.
-    public let reason: String
-
-    public init(_ message: String) {
-        self.message = message
-        (field, related, reason) = (nil, [], message)
-    }
-
-    /// A bad value of a config field: "field: reason".
-    public init(field: String, _ reason: String, related: [String] = []) {
-        message = "\(field): \(reason)"
-        (self.field, self.related, self.reason) = (field, related, reason)
-    }
-
-    public var description: String { message }
 }

@@ -4,6 +4,7 @@
 // practice do: a new token then starts as an "average" token, not as noise of the init's scale.
 // The project reserves no ids at pretraining; the tokenizer's matching step is
 // BPETokenizer.addingSpecialTokens, whose new ids are the same rows.
+import LabSupport
 import TensorCore
 
 extension NanoTransformer {
@@ -12,7 +13,7 @@ extension NanoTransformer {
     public func resizedVocabulary(to size: Int) throws -> NanoTransformer {
         let old = config.vocabSize
         guard size >= old else {
-            throw TransformerError("resizedVocabulary: \(size) tokens would drop trained rows of \(old)")
+            throw LabError(.model, "resizedVocabulary: \(size) tokens would drop trained rows of \(old)")
         }
         var grown = config
         grown.vocabSize = size

@@ -1,8 +1,9 @@
+import Foundation
+import HDF5Store
 // The agent as a self-describing model: a PPO checkpoint's /model record holds its shape
 // (observation size, action space, hidden widths, separate or shared networks, how the Gaussian's
 // log std is parameterised), so `ActorCritic.load(checkpoint:)` rebuilds it from the file alone.
-import Foundation
-import HDF5Store
+import LabSupport
 import TensorCore
 
 /// The agent's shape as the record stores it (JSON, field `config`).
@@ -39,10 +40,10 @@ extension ActorCritic: SelfDescribingModel {
         } else if let d = shape.boxDimension, let low = shape.boxLow, let high = shape.boxHigh, d >= 1, low < high {
             space = .box(dimension: d, low: low, high: high)
         } else {
-            throw HDF5Error("\(source): /model config has neither a discrete nor a box action space")
+            throw LabError(.hdf5, "\(source): /model config has neither a discrete nor a box action space")
         }
         guard shape.observationSize >= 1, !shape.hidden.isEmpty, shape.hidden.allSatisfy({ $0 >= 1 }) else {
-            throw HDF5Error("\(source): /model config: sizes must be positive")
+            throw LabError(.hdf5, "\(source): /model config: sizes must be positive")
         }
         var rng = RNG(seed: 0)  // weights are loaded next
         return ActorCritic(

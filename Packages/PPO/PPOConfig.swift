@@ -1,6 +1,7 @@
 // PPO's settings, one named field per implementation detail of Huang et al. (2022), numbered as
 // in the blog post; defaults are CleanRL's ppo.py for classic control (Pendulum's config file
 // switches to ppo_continuous_action.py's). Keys are config-file keys.
+import LabSupport
 
 public struct PPOConfig: Codable, Sendable, Equatable {
     /// Gymnasium id: CartPole-v1, Acrobot-v1 or Pendulum-v1.
@@ -66,11 +67,11 @@ public struct PPOConfig: Codable, Sendable, Equatable {
     public var updates: Int { totalTimesteps / batchSize }
 
     /// Checks the settings; throws a message naming the key.
-    /// Checks every field (a range for each number, the rules between them); throws a PPOError
+    /// Checks every field (a range for each number, the rules between them); throws a LabError
     /// naming the field.
     public func check() throws {
-        func fail(_ key: String, _ why: String, related: [String] = []) -> PPOError {
-            PPOError(key: key, why, related: related)
+        func fail(_ key: String, _ why: String, related: [String] = []) -> LabError {
+            LabError(.ppo, key: key, why, related: related)
         }
         func range(_ key: String, _ value: Int, _ r: ClosedRange<Int>) throws {
             if !r.contains(value) { throw fail(key, "must be in \(r.lowerBound)...\(r.upperBound)") }
@@ -112,25 +113,4 @@ public struct PPOConfig: Codable, Sendable, Equatable {
             throw fail("stateDependentStd", "only for continuous actions", related: ["env"])
         }
     }
-}
-
-public struct PPOError: Error, CustomStringConvertible, Equatable {
-    public let message: String
-    /// The config field at fault, when one is, and the fields a rule relates it to.
-    public let key: String?
-    public let related: [String]
-    /// What is wrong, without the field's name.
-    public let reason: String
-
-    public init(_ message: String) {
-        self.message = message
-        (key, related, reason) = (nil, [], message)
-    }
-
-    public init(key: String, _ reason: String, related: [String] = []) {
-        message = "\(key): \(reason)"
-        (self.key, self.related, self.reason) = (key, related, reason)
-    }
-
-    public var description: String { message }
 }

@@ -1,3 +1,4 @@
+import Foundation
 // The PPO loop of CleanRL's ppo.py, one detail per named config field (PPOConfig): collect
 // envs x steps transitions, compute advantages, then epochs of shuffled minibatch updates.
 // Metrics per update (logged at the global environment step):
@@ -8,7 +9,7 @@
 //   losses/explained_variance   1 - Var(R - V) / Var(R) over the batch (1: the critic explains the returns)
 //   perf/steps_per_s            environment steps per second so far in this process (rollouts and updates)
 // Alarms: a non-finite loss or gradient norm stops the run with an error naming the quantity and update.
-import Foundation
+import LabSupport
 import PolicyGradient
 import TensorCore
 
@@ -187,13 +188,14 @@ public final class PPOTrainer {
                     let loss =
                         pgLoss - entropy * Float(config.entropyCoefficient) + vLoss * Float(config.valueCoefficient)
                     guard loss.item.isFinite else {
-                        throw PPOError(
+                        throw LabError(
+                            .ppo,
                             "update \(update): loss is \(loss.item) (policy \(pgLoss.item), value \(vLoss.item), entropy \(entropy.item))"
                         )
                     }
                     return loss
                 }
-                if let norm, !norm.isFinite { throw PPOError("update \(update): gradient norm is \(norm)") }
+                if let norm, !norm.isFinite { throw LabError(.ppo, "update \(update): gradient norm is \(norm)") }
                 optimizer.step(lr: lr)
                 let d = PolicyLoss.diagnostics(newLogProbs: newLogProbs.array, oldLogProbs: oldLogProbs, clip: clip)
                 (klSum, oldKLSum, clipSum, minibatchCount) =

@@ -4,6 +4,7 @@
 // normalisers, the episode records, and the update counter. Float64 values stay float64, so
 // nothing is rounded. The agent's parameters and Adam's moments are saved by the caller
 // (agent.namedParameters(), optimizer.exportState()).
+import LabSupport
 import TensorCore
 
 public struct TrainerState {
@@ -58,26 +59,27 @@ extension PPOTrainer {
     /// Restores what exportState saved; throws naming the first missing or misshapen entry.
     public func importState(_ s: TrainerState) throws {
         func stream(_ key: String) throws -> RNG {
-            guard let w = s.rngStreams[key] else { throw PPOError("trainer state: RNG '\(key)' missing") }
-            do { return try RNG(checkedStateWords: w, name: key) } catch let e as TensorCoreError {
-                throw PPOError("trainer state: \(e.message)")
+            guard let w = s.rngStreams[key] else { throw LabError(.ppo, "trainer state: RNG '\(key)' missing") }
+            do { return try RNG(checkedStateWords: w, name: key) } catch let e as LabError where e.domain == .tensorCore
+            {
+                throw LabError(.ppo, "trainer state: \(e.message)")
             }
         }
         /// Values that must be finite (and, with `whole`, whole numbers in `whole`).
         func values(_ key: String, count: Int? = nil, whole: ClosedRange<Double>? = nil) throws -> [Double] {
             guard let v = s.values[key], count.map({ v.count == $0 }) ?? true else {
-                throw PPOError("trainer state: '\(key)' missing or of the wrong length")
+                throw LabError(.ppo, "trainer state: '\(key)' missing or of the wrong length")
             }
-            guard v.allSatisfy(\.isFinite) else { throw PPOError("trainer state: '\(key)' is not finite") }
+            guard v.allSatisfy(\.isFinite) else { throw LabError(.ppo, "trainer state: '\(key)' is not finite") }
             if let whole, !v.allSatisfy({ $0 == $0.rounded() && whole.contains($0) }) {
-                throw PPOError("trainer state: '\(key)' holds values that are not whole numbers in \(whole)")
+                throw LabError(.ppo, "trainer state: '\(key)' holds values that are not whole numbers in \(whole)")
             }
             return v
         }
         func counter(_ key: String, whole: Bool = false) throws -> Double {
-            guard let c = s.counters[key] else { throw PPOError("trainer state: counter '\(key)' missing") }
+            guard let c = s.counters[key] else { throw LabError(.ppo, "trainer state: counter '\(key)' missing") }
             guard c.isFinite, c >= 0, !whole || (c == c.rounded() && c < 1e15) else {
-                throw PPOError("trainer state: counter '\(key)' is \(c)")
+                throw LabError(.ppo, "trainer state: counter '\(key)' is \(c)")
             }
             return c
         }
@@ -91,7 +93,7 @@ extension PPOTrainer {
         envs.episodeReturns = try values("env.return", count: n)
         envs.observations = envs.environments.map(\.observation)
         guard let o = s.tensors["observations"], o.shape == [n, width] else {
-            throw PPOError("trainer state: 'observations' missing or not (\(n), \(width))")
+            throw LabError(.ppo, "trainer state: 'observations' missing or not (\(n), \(width))")
         }
         let flat = o.array
         observations = (0..<n).map { Array(flat[($0 * width)..<(($0 + 1) * width)]) }
@@ -107,7 +109,9 @@ extension PPOTrainer {
             rewardScaler!.statistics.count = try counter("reward_scale.count")
         }
         let variances = (observationNormalizer?.statistics.variance ?? []) + (rewardScaler?.statistics.variance ?? [])
-        if variances.contains(where: { $0 < 0 }) { throw PPOError("trainer state: a running variance is negative") }
+        if variances.contains(where: { $0 < 0 }) {
+            throw LabError(.ppo, "trainer state: a running variance is negative")
+        }
         let steps = try values("episodes.step", whole: 0...1e15)
         let returns = try values("episodes.return", count: steps.count)
         let lengths = try values("episodes.length", count: steps.count, whole: 0...1e9)
@@ -117,7 +121,8 @@ extension PPOTrainer {
         updatesDone = Int(try counter("updates_done", whole: true))
         globalStep = Int(try counter("global_step", whole: true))
         guard globalStep == updatesDone * config.batchSize else {
-            throw PPOError(
+            throw LabError(
+                .ppo,
                 "trainer state: global_step \(globalStep) is not updates_done \(updatesDone) x the batch \(config.batchSize)"
             )
         }

@@ -1,7 +1,8 @@
-// The pretraining corpus as BPE tokens: Shakespeare from Data/fetch (or the committed sample),
-// a GPT-4-pattern byte-level BPE trained on it, one <|endoftext|> after each text.
 import ExperimentKit
 import Foundation
+// The pretraining corpus as BPE tokens: Shakespeare from Data/fetch (or the committed sample),
+// a GPT-4-pattern byte-level BPE trained on it, one <|endoftext|> after each text.
+import LabSupport
 import Tokenizer
 
 public enum CorpusTokens {
@@ -17,7 +18,7 @@ public enum CorpusTokens {
         }
         let dir = c.data == "sample" ? "\(root)/Data/sample" : "\(root)/Data/corpora/english/shakespeare"
         guard let files = try? FileManager.default.contentsOfDirectory(atPath: dir) else {
-            throw ConfigError("\(dir): missing; run Data/fetch first (or --set data=sample)")
+            throw LabError(.config, "\(dir): missing; run Data/fetch first (or --set data=sample)")
         }
         let texts = try files.sorted().filter {
             $0.hasSuffix(".txt") && (c.data == "corpora" || $0.hasPrefix("english"))

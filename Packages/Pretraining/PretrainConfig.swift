@@ -1,6 +1,7 @@
+import ExperimentKit
 // Pretraining the nano transformer on a tokenized corpus: the settings every pretraining
 // experiment shares (nano-transformer, mla, moe). Keys are config-file keys.
-import ExperimentKit
+import LabSupport
 import NanoTransformer
 
 public struct PretrainConfig: ExperimentConfig, Equatable {
@@ -51,7 +52,7 @@ public struct PretrainConfig: ExperimentConfig, Equatable {
 
     /// Every field's range and the rules between fields, each error naming its key path.
     public func validate() throws {
-        try ConfigError.checking(prefix: "model") { try model.check() }
+        try LabError.checking(prefix: "model") { try model.check() }
         try Check.range("tokenizerVocab", tokenizerVocab, 257...(1 << 20))
         try Check.range("batchSize", batchSize, 1...65536)
         try Check.range("gradAccumulation", gradAccumulation, 1...65536)
@@ -79,9 +80,9 @@ public struct PretrainConfig: ExperimentConfig, Equatable {
     }
 }
 
-extension ConfigError {
+extension LabError {
     /// Runs a nano-transformer config check (the model's, MoE's, MLA's) and turns its
-    /// TransformerError into a ConfigError on the field's key path: its own fields go under
+    /// model-domain LabError into a config one on the field's key path: its own fields go under
     /// `prefix` (`moe.topK`), the model's ("model.mlp" in MoE's check) under `modelPrefix`
     /// (`training.model.mlp`).
     public static func checking(prefix: String, modelPrefix: String? = nil, _ body: () throws -> Void) throws {
@@ -89,9 +90,9 @@ extension ConfigError {
             if let modelPrefix, field.hasPrefix("model.") { return "\(modelPrefix).\(field)" }
             return "\(prefix).\(field)"
         }
-        do { try body() } catch let e as TransformerError {
-            guard let field = e.field else { throw ConfigError(e.message) }
-            throw ConfigError.invalid(key: path(field), e.reason, related: e.related.map(path))
+        do { try body() } catch let e as LabError where e.domain == .model {
+            guard let field = e.key else { throw LabError(.config, e.message) }
+            throw LabError.invalid(key: path(field), e.reason, related: e.related.map(path))
         }
     }
 }

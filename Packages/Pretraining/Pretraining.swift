@@ -1,3 +1,6 @@
+import ExperimentKit
+import Foundation
+import HDF5Store
 // The pretraining loop (nanoGPT's recipe): random windows, AdamW with warmup and cosine decay,
 // gradient accumulation and clipping, an optional loss-spike guard, periodic validation,
 // checkpoint and bit-identical resume; then a sample, context extension and inference speed.
@@ -16,9 +19,7 @@
 //   summaries: perf/prefill_tokens_per_s, perf/decode_tokens_per_s_{kv_cache,recompute},
 //              inference/kv_cache_bytes_per_token (measured), model/parameters, train/diverged_at_step
 //   plus whatever afterUpdate returns each step (MoE: moe/*, see MoEStep.swift)
-import ExperimentKit
-import Foundation
-import HDF5Store
+import LabSupport
 import ModelStore
 import NanoTransformer
 import TensorCore
@@ -49,8 +50,8 @@ public enum Pretraining {
         let data: TokenWindows
         do {
             data = try TokenWindows(tokens: array, seed: 1234)  // split fixed, the same for every seed
-        } catch let e as TransformerError {
-            throw ConfigError("data '\(c.data)' with tokenizerVocab \(c.tokenizerVocab): \(e.message)")
+        } catch let e as LabError where e.domain == .model {
+            throw LabError(.config, "data '\(c.data)' with tokenizerVocab \(c.tokenizerVocab): \(e.message)")
         }
         var root = RNG(seed: UInt64(run.seed))
         var initRNG = root.split()
@@ -141,7 +142,8 @@ public enum Pretraining {
         let longestTraining = c.contextEvaluation && c.contextFinetuneSteps > 0 ? 2 * t : t
         if !data.fits(time: longestTraining, validation: false) || !data.fits(time: longestValidation, validation: true)
         {
-            throw ConfigError(
+            throw LabError(
+                .config,
                 "key 'model.contextLength' = \(t): the corpus ('\(c.data)') splits into \(data.trainTokens) training and \(data.validationTokens) validation tokens in runs of at most \(data.trainSegments.map(\.count).max() ?? 0) and \(data.validationSegments.map(\.count).max() ?? 0); windows of \(longestTraining + 1) and \(longestValidation + 1) tokens do not fit"
                     + (longestValidation > t
                         ? " (contextEvaluation reads 4x the context: set it to false, or shorten the context)" : "")

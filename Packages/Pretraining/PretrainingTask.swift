@@ -1,11 +1,12 @@
+import ExperimentKit
+import Foundation
+import HDF5Store
 // One pretraining update, as the shared loop (ExperimentKit's TrainingLoop) drives it: random
 // windows for gradAccumulation micro-batches, the gradient clipped, the loss-spike detector (always
 // counting) and guard (when on), AdamW at the schedule's rate, the drop-in layers' per-step hook;
 // the validation loss at the loop's cadence; and everything a resumed run needs (data and dropout
 // streams, both spike histories, the drop-in layers' buffers).
-import ExperimentKit
-import Foundation
-import HDF5Store
+import LabSupport
 import NanoTransformer
 import TensorCore
 
@@ -120,7 +121,7 @@ final class PretrainingTask: TrainingTask {
         dataRNG = try state.stream("data", path: path)
         dropoutRNG = try state.stream("dropout", path: path)
         func values(_ key: String) throws -> [Double] {
-            guard let v = state.values[key] else { throw ConfigError("\(path): no values '\(key)'") }
+            guard let v = state.values[key] else { throw LabError(.config, "\(path): no values '\(key)'") }
             return v
         }
         try guardRail.restore(

@@ -5,6 +5,7 @@
 // Causal: query i sits at absolute position Tk - Tq + i and sees keys 0...that position,
 // so Tq < Tk is decoding with a KV cache. mask: additive, (Tq, Tk) or (B, Tq, Tk).
 // Heads run in parallel, each with its own single-threaded sgemm calls.
+import LabSupport
 
 #if canImport(Glibc)
     import Glibc
@@ -156,7 +157,7 @@ public func attention(
     let sc = scale ?? 1 / Float(s.headDim).squareRoot()
     let out = Tensor(shape: [s.batch, s.tq, s.heads, s.valueDim], zeroed: false)
     let probs = Tensor(shape: [s.batch, s.heads, s.tq, s.tk], zeroed: false)
-    let box = UncheckedBox((out.data, probs.data, q.data, k.data, v.data, mask?.data))
+    let box = UncheckedSendable((out.data, probs.data, q.data, k.data, v.data, mask?.data))
     do {
         parallelFor(s.batch * s.heads, costPerItem: s.tq * s.tk * s.headDim * 4) { range in
             let (o, p, qd, kd, vd, md) = box.value
@@ -175,7 +176,8 @@ public func attention(
         let dq = Tensor(shape: q.shape, zeroed: false)
         let dk = Tensor(shape: k.shape)
         let dv = Tensor(shape: v.shape)
-        let box = UncheckedBox((dq.data, dk.data, dv.data, dout.data, out.data, probs.data, q.data, k.data, v.data))
+        let box = UncheckedSendable(
+            (dq.data, dk.data, dv.data, dout.data, out.data, probs.data, q.data, k.data, v.data))
         do {
             parallelFor(s.batch * s.kvHeads, costPerItem: s.group * s.tq * s.tk * s.headDim * 8) { range in
                 let (dq, dk, dv, dout, o, p, qd, kd, vd) = box.value

@@ -1,5 +1,6 @@
 // Reverse-mode automatic differentiation: each op records a GradNode with its inputs and a
 // closure mapping the output gradient to input gradients; backward() runs them in reverse order.
+import LabSupport
 
 /// One recorded op: its inputs and the vector-Jacobian product for each of them.
 final class GradNode {
@@ -126,7 +127,7 @@ extension Tensor {
 func elementwiseSum(
     _ out: UnsafeMutablePointer<Float>, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, count: Int
 ) {
-    let box = UncheckedBox((out, a, b))
+    let box = UncheckedSendable((out, a, b))
     parallelFor(count, costPerItem: 2) { range in
         let (out, a, b) = box.value
         forEachBlock8(range) { i, lanes in store8(load8(a + i, lanes) + load8(b + i, lanes), out + i, lanes) }

@@ -1,5 +1,6 @@
 // Broadcasting binary ops (numpy rules) and their gradients, which sum the output gradient back
 // to each input's shape. Dimensions are collapsed first so the inner loop is a long run.
+import LabSupport
 
 /// The numpy broadcast of two shapes.
 public func broadcastShape(_ a: [Int], _ b: [Int]) -> [Int] {
@@ -89,7 +90,7 @@ func broadcastMap(
     let x = a.data
     let y = b.data
     if a.shape == b.shape, let f8 {
-        let box = UncheckedBox((o, x, y))
+        let box = UncheckedSendable((o, x, y))
         parallelFor(out.count) { range in
             let (o, x, y) = box.value
             forEachBlock8(range) { i, lanes in store8(f8(load8(x + i, lanes), load8(y + i, lanes)), o + i, lanes) }
@@ -114,7 +115,7 @@ func broadcastMap(
 
 extension Tensor {
     /// Sums this tensor over the dimensions that were broadcast to reach its shape from `target`.
-    public func sumToShape(_ target: [Int]) -> Tensor {
+    func sumToShape(_ target: [Int]) -> Tensor {
         if shape == target { return self }
         let out = Tensor(shape: target)
         let strides = broadcastStrides(target, to: shape)

@@ -3,6 +3,7 @@
 // attention (Attention.swift), reading keys and values in place from the cache's slabs.
 // q: (B, Tq, H, D); a slab: (S, capacity, width), S cache slots; row b reads slot slots[b], whose
 // first lengths[b] positions are its keys, the last Tq of them the queries' own (causal).
+import LabSupport
 
 #if canImport(Glibc)
     import Glibc
@@ -51,7 +52,7 @@ public func cachedAttention(
     let out = Tensor(shape: [b, tq, heads, dv], zeroed: false)
     let sc = scale ?? 1 / Float(d).squareRoot()
     let longest = lengths.max() ?? 0
-    let box = UncheckedBox((out.data, q.data))
+    let box = UncheckedSendable((out.data, q.data))
     parallelFor(b * heads, costPerItem: tq * longest * d * 4) { range in
         let (o, qd) = box.value
         let scratch = UnsafeMutablePointer<Float>.allocate(capacity: max(tq * longest, 1))

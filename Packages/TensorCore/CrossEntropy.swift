@@ -1,5 +1,7 @@
 // Fused softmax cross-entropy with an ignore index (as PyTorch's F.cross_entropy):
 // loss_r = logsumexp(logits_r) - logits_r[target_r]; rows whose target is ignoreIndex add nothing.
+import LabSupport
+
 #if canImport(Glibc)
     import Glibc
 #elseif canImport(Darwin)
@@ -21,9 +23,9 @@ func crossEntropyForward(
     _ losses: UnsafeMutablePointer<Float>, _ lse: UnsafeMutablePointer<Float>, _ logits: UnsafePointer<Float>,
     _ targets: [Int], rows: Int, vocab: Int, ignoreIndex: Int
 ) {
-    let box = UncheckedBox((losses, lse, logits))
+    let box = UncheckedSendable((losses, lse, logits))
     targets.withUnsafeBufferPointer { t in
-        let tb = UncheckedBox(t)
+        let tb = UncheckedSendable(t)
         parallelFor(rows, costPerItem: vocab * 4) { range in
             let (losses, lse, logits) = box.value
             for r in range {
@@ -42,9 +44,9 @@ func crossEntropyBackward(
     _ dlogits: UnsafeMutablePointer<Float>, _ rowScale: UnsafePointer<Float>, _ logits: UnsafePointer<Float>,
     _ lse: UnsafePointer<Float>, _ targets: [Int], rows: Int, vocab: Int, ignoreIndex: Int
 ) {
-    let box = UncheckedBox((dlogits, rowScale, logits, lse))
+    let box = UncheckedSendable((dlogits, rowScale, logits, lse))
     targets.withUnsafeBufferPointer { t in
-        let tb = UncheckedBox(t)
+        let tb = UncheckedSendable(t)
         parallelFor(rows, costPerItem: vocab * 4) { range in
             let (dlogits, rowScale, logits, lse) = box.value
             for r in range {

@@ -1,5 +1,7 @@
 // Elementwise unary and tensor-scalar ops. Each op is a forward map and a local derivative
 // written in terms of the input x and the output y, so backward needs no recomputation.
+import LabSupport
+
 #if canImport(Glibc)
     import Glibc
 #elseif canImport(Darwin)
@@ -12,14 +14,14 @@ func unaryOp(
     _ x: Tensor, _ op: String, _ f: @escaping (Float) -> Float, derivative df: @escaping (Float, Float) -> Float
 ) -> Tensor {
     let out = Tensor(shape: x.shape, zeroed: false)
-    let box = UncheckedBox((out.data, x.data))
+    let box = UncheckedSendable((out.data, x.data))
     parallelFor(x.count, costPerItem: 4) { range in
         let (o, i) = box.value
         for j in range { o[j] = f(i[j]) }
     }
     return recordUsingOutput(out, op, [x]) { g, out in
         let dx = Tensor(shape: x.shape, zeroed: false)
-        let box = UncheckedBox((dx.data, g.data, x.data, out.data))
+        let box = UncheckedSendable((dx.data, g.data, x.data, out.data))
         parallelFor(x.count, costPerItem: 4) { range in
             let (d, g, i, o) = box.value
             for j in range { d[j] = g[j] * df(i[j], o[j]) }
@@ -41,14 +43,14 @@ func unaryOpSIMD(
     derivative df: @escaping (Float8, Float8) -> Float8
 ) -> Tensor {
     let out = Tensor(shape: x.shape, zeroed: false)
-    let box = UncheckedBox((out.data, x.data))
+    let box = UncheckedSendable((out.data, x.data))
     parallelFor(x.count, costPerItem: 4) { range in
         let (o, i) = box.value
         forEachBlock8(range) { j, lanes in store8(f(load8(i + j, lanes)), o + j, lanes) }
     }
     return recordUsingOutput(out, op, [x]) { g, out in
         let dx = Tensor(shape: x.shape, zeroed: false)
-        let box = UncheckedBox((dx.data, g.data, x.data, out.data))
+        let box = UncheckedSendable((dx.data, g.data, x.data, out.data))
         parallelFor(x.count, costPerItem: 4) { range in
             let (d, g, i, o) = box.value
             forEachBlock8(range) { j, lanes in

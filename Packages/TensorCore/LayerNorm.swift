@@ -1,11 +1,12 @@
 // LayerNorm (Ba et al. 2016): y = (x - mean) / sqrt(var + eps) * g + b, fused forward/backward.
 // x, y: (N, C) rows (any leading shape); g, b: (C); mean, rstd: (N), saved for backward.
+import LabSupport
 
 func layerNormForward(
     _ y: UnsafeMutablePointer<Float>, _ mean: UnsafeMutablePointer<Float>, _ rstd: UnsafeMutablePointer<Float>,
     _ x: UnsafePointer<Float>, _ g: UnsafePointer<Float>, _ b: UnsafePointer<Float>, rows: Int, cols: Int, eps: Float
 ) {
-    let box = UncheckedBox((y, mean, rstd, x, g, b))
+    let box = UncheckedSendable((y, mean, rstd, x, g, b))
     parallelFor(rows, costPerItem: cols * 4) { range in
         let (y, mean, rstd, x, g, b) = box.value
         for r in range {
@@ -40,7 +41,7 @@ func layerNormBackward(
     _ dy: UnsafePointer<Float>, _ x: UnsafePointer<Float>, _ g: UnsafePointer<Float>,
     _ mean: UnsafePointer<Float>, _ rstd: UnsafePointer<Float>, rows: Int, cols: Int
 ) {
-    let box = UncheckedBox((dx, dy, x, g, mean, rstd))
+    let box = UncheckedSendable((dx, dy, x, g, mean, rstd))
     parallelFor(rows, costPerItem: cols * 6) { range in
         let (dx, dy, x, g, mean, rstd) = box.value
         for r in range {

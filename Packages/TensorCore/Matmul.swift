@@ -1,3 +1,4 @@
+import CBLAS
 // Matrix multiplication through cblas_sgemm. Transposed operands are passed to BLAS as flags
 // (CblasTrans), never copied. Batched matmul loops sgemm over the leading batch dimensions.
 //
@@ -6,7 +7,7 @@
 // So OpenBLAS always runs single-threaded here, and a large product is cut into row (or column)
 // blocks whose layout depends only on M, N and K; the tensor core's threads take the blocks.
 // Every block is then computed the same way at any thread count: results are bit-identical.
-import CBLAS
+import LabSupport
 
 /// OpenBLAS is set to one thread once, before the first product.
 let blasSingleThreaded: Void = openblas_set_num_threads(1)
@@ -63,7 +64,7 @@ public func sgemmBlocked(
     }
     let splitRows = m >= n
     let side = splitRows ? m : n
-    let box = UncheckedBox((a, b, c))
+    let box = UncheckedSendable((a, b, c))
     parallelFor(blocks, costPerItem: Int.max / blocks) { range in
         let (a, b, c) = box.value
         for block in range {
@@ -149,7 +150,7 @@ func batchedMatmul(_ a: Tensor, _ b: Tensor, transposeA ta: Bool, transposeB tb:
     let bStride = b.shape[b.rank - 2] * b.shape[b.rank - 1]
     if k > 0 && m > 0 && n > 0 {
         // One single-threaded call per batch item, the items spread over the threads.
-        let box = UncheckedBox((a.data, b.data, out.data))
+        let box = UncheckedSendable((a.data, b.data, out.data))
         let (lda, ldb) = (a.shape[a.rank - 1], b.shape[b.rank - 1])
         parallelFor(batch, costPerItem: m * n * k) { range in
             let (ad, bd, od) = box.value

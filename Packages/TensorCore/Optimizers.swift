@@ -1,11 +1,6 @@
 // Optimisers: SGD with momentum, Adam and AdamW (Loshchilov & Hutter 2019), as PyTorch defines
 // them, plus global-norm gradient clipping. Their state exports to named tensors for checkpoints.
-
-public struct TensorCoreError: Error, CustomStringConvertible, Equatable {
-    public let message: String
-    public init(_ message: String) { self.message = message }
-    public var description: String { message }
-}
+import LabSupport
 
 /// Everything an optimiser's future depends on: its step count and named state tensors.
 public struct OptimizerState {
@@ -34,12 +29,12 @@ extension Optimizer {
     func importBuffers(_ prefix: String, from state: OptimizerState, into buffers: [Tensor]) throws {
         for ((name, _), buffer) in zip(parameters, buffers) {
             let key = "\(prefix)/\(name)"
-            guard let t = state.tensors[key] else { throw TensorCoreError("optimizer state is missing '\(key)'") }
+            guard let t = state.tensors[key] else { throw LabError(.tensorCore, "optimizer state is missing '\(key)'") }
             guard t.array.allSatisfy(\.isFinite) else {
-                throw TensorCoreError("optimizer state '\(key)' is not finite")
+                throw LabError(.tensorCore, "optimizer state '\(key)' is not finite")
             }
             guard t.shape == buffer.shape else {
-                throw TensorCoreError("optimizer state '\(key)' has shape \(t.shape), expected \(buffer.shape)")
+                throw LabError(.tensorCore, "optimizer state '\(key)' has shape \(t.shape), expected \(buffer.shape)")
             }
             buffer.assign(t)
         }
@@ -89,7 +84,7 @@ public final class SGD: Optimizer {
     }
 
     public func importState(_ state: OptimizerState) throws {
-        guard state.step >= 0 else { throw TensorCoreError("optimizer step \(state.step) is negative") }
+        guard state.step >= 0 else { throw LabError(.tensorCore, "optimizer step \(state.step) is negative") }
         try importBuffers("momentum_buffer", from: state, into: buffers)
         stepCount = state.step
     }
@@ -143,7 +138,7 @@ public final class Adam: Optimizer {
         for (index, (name, p)) in parameters.enumerated() {
             guard let grad = p.grad else { continue }
             let wd = noDecay.contains(name) ? 0 : weightDecay
-            let box = UncheckedBox((p.data, grad.data, firstMoments[index].data, secondMoments[index].data))
+            let box = UncheckedSendable((p.data, grad.data, firstMoments[index].data, secondMoments[index].data))
             let (b1, b2, eps, decoupled) = (beta1, beta2, eps, decoupledWeightDecay)
             // Element by element (8 lanes, each lane the scalar formula in the same order), so
             // splitting the range over threads changes no bit.
@@ -179,11 +174,11 @@ public final class Adam: Optimizer {
     }
 
     public func importState(_ state: OptimizerState) throws {
-        guard state.step >= 0 else { throw TensorCoreError("optimizer step \(state.step) is negative") }
+        guard state.step >= 0 else { throw LabError(.tensorCore, "optimizer step \(state.step) is negative") }
         try importBuffers("exp_avg", from: state, into: firstMoments)
         try importBuffers("exp_avg_sq", from: state, into: secondMoments)
         if let negative = zip(parameters, secondMoments).first(where: { $0.1.array.contains { $0 < 0 } }) {
-            throw TensorCoreError("optimizer state 'exp_avg_sq/\(negative.0.name)' has negative values")
+            throw LabError(.tensorCore, "optimizer state 'exp_avg_sq/\(negative.0.name)' has negative values")
         }
         stepCount = state.step
     }
@@ -199,7 +194,7 @@ public func clipGradNorm(_ parameters: [Tensor], maxNorm: Float) -> Float {
     if coefficient < 1 {
         for p in parameters {
             guard let g = p.grad else { continue }
-            let box = UncheckedBox(g.data)
+            let box = UncheckedSendable(g.data)
             parallelFor(g.count, costPerItem: 2) { range in
                 let g = box.value
                 for i in range { g[i] *= coefficient }

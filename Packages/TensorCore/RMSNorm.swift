@@ -1,11 +1,12 @@
 // RMSNorm (Zhang & Sennrich 2019): y = x / sqrt(mean(x^2) + eps) * g, fused forward/backward.
 // x, y: (N, C) rows (any leading shape); g: (C); rstd: (N), saved for backward.
+import LabSupport
 
 func rmsNormForward(
     _ y: UnsafeMutablePointer<Float>, _ rstd: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>,
     _ g: UnsafePointer<Float>, rows: Int, cols: Int, eps: Float
 ) {
-    let box = UncheckedBox((y, rstd, x, g))
+    let box = UncheckedSendable((y, rstd, x, g))
     parallelFor(rows, costPerItem: cols * 3) { range in
         let (y, rstd, x, g) = box.value
         for r in range {
@@ -24,7 +25,7 @@ func rmsNormBackward(
     _ dx: UnsafeMutablePointer<Float>, _ dg: UnsafeMutablePointer<Float>, _ dy: UnsafePointer<Float>,
     _ x: UnsafePointer<Float>, _ g: UnsafePointer<Float>, _ rstd: UnsafePointer<Float>, rows: Int, cols: Int
 ) {
-    let box = UncheckedBox((dx, dy, x, g, rstd))
+    let box = UncheckedSendable((dx, dy, x, g, rstd))
     parallelFor(rows, costPerItem: cols * 4) { range in
         let (dx, dy, x, g, rstd) = box.value
         for r in range {
@@ -54,7 +55,7 @@ func columnSumOverRows(
     _ out: UnsafeMutablePointer<Float>, rows: Int, cols: Int, _ term: (Int, Int, Int) -> Float8
 ) {
     let strips = (cols + 7) / 8
-    let box = UncheckedBox(out)
+    let box = UncheckedSendable(out)
     parallelFor(strips, costPerItem: rows * 8) { range in
         let out = box.value
         for strip in range {

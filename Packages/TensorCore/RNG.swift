@@ -1,5 +1,6 @@
 // RNG: xoshiro256** (Blackman & Vigna 2018) seeded through SplitMix64.
 // Fast, splittable into independent streams, and its whole state can be saved and restored.
+import LabSupport
 
 public struct RNG: Sendable, Equatable {
     /// The four words of xoshiro256** state; saving and restoring them replays the stream exactly.
@@ -21,7 +22,7 @@ public struct RNG: Sendable, Equatable {
     /// words, not all zero (xoshiro's one invalid state).
     public init(checkedStateWords words: [UInt64], name: String) throws {
         guard words.count == 4, words.contains(where: { $0 != 0 }) else {
-            throw TensorCoreError("RNG state '\(name)': needs 4 words, not all zero; got \(words)")
+            throw LabError(.tensorCore, "RNG state '\(name)': needs 4 words, not all zero; got \(words)")
         }
         self.init(stateWords: words)
     }

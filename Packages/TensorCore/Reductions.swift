@@ -1,6 +1,8 @@
 // Reductions over one axis or the whole tensor, and the softmax family (fused forward/backward).
 // A tensor is viewed as (outer, n, inner) around the reduced axis; each output element is
 // reduced sequentially by one thread, so sums do not depend on the thread count.
+import LabSupport
+
 #if canImport(Glibc)
     import Glibc
 #elseif canImport(Darwin)
@@ -182,7 +184,7 @@ func forEachLine(outer: Int, n: Int, inner: Int, _ body: (Int) -> Void) {
 func softmaxRows(
     _ x: UnsafeMutablePointer<Float>, _ y: UnsafeMutablePointer<Float>, outer: Int, n: Int, inner: Int, log: Bool
 ) {
-    let box = UncheckedBox((x, y))
+    let box = UncheckedSendable((x, y))
     if inner == 1 {
         // Contiguous rows (the last axis): vectorised exp.
         parallelFor(outer, costPerItem: n * 4) { range in

@@ -2,6 +2,7 @@
 // Pairing: "rotate-half" (GPT-NeoX / HF Llama): dimension i pairs with i + D/2, i < D/2,
 // rotated by angle m * theta_i with theta_i = base^(-2i/D) and m the (scaled) position.
 // x, y: (B, T, H, D); positions: T (shared by the batch) or B*T values.
+import LabSupport
 import Synchronization
 
 #if canImport(Glibc)
@@ -69,10 +70,10 @@ func ropeApply(
 ) {
     let half = headDim / 2
     let sign: Float = inverse ? -1 : 1
-    let box = UncheckedBox((y, x))
+    let box = UncheckedSendable((y, x))
     cos.withUnsafeBufferPointer { cp in
         sin.withUnsafeBufferPointer { sp in
-            let tables = UncheckedBox((cp, sp))
+            let tables = UncheckedSendable((cp, sp))
             parallelFor(batch * time, costPerItem: heads * headDim * 2) { range in
                 let (y, x) = box.value
                 let (cp, sp) = tables.value

@@ -1,5 +1,6 @@
 // SwiGLU gate (Shazeer 2020): h = SiLU(a) * b with a = x W1, b = x W3, fused forward/backward.
 // a, b, h, sig: same shape (N, hidden).
+import LabSupport
 
 /// h = a * sigmoid(a) * b; when `sig` is given, sigmoid(a) is kept there for the backward pass
 /// (the exp and division are most of the kernel's cost).
@@ -7,7 +8,7 @@ func swigluForward(
     _ h: UnsafeMutablePointer<Float>, _ sig: UnsafeMutablePointer<Float>?, _ a: UnsafePointer<Float>,
     _ b: UnsafePointer<Float>, count: Int
 ) {
-    let box = UncheckedBox((h, sig, a, b))
+    let box = UncheckedSendable((h, sig, a, b))
     parallelFor(count, costPerItem: 8) { range in
         let (h, sig, a, b) = box.value
         var i = range.lowerBound
@@ -27,7 +28,7 @@ func swigluBackward(
     _ da: UnsafeMutablePointer<Float>, _ db: UnsafeMutablePointer<Float>, _ dh: UnsafePointer<Float>,
     _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ sig: UnsafePointer<Float>, count: Int
 ) {
-    let box = UncheckedBox((da, db, dh, a, b, sig))
+    let box = UncheckedSendable((da, db, dh, a, b, sig))
     parallelFor(count, costPerItem: 4) { range in
         let (da, db, dh, a, b, sig) = box.value
         var i = range.lowerBound

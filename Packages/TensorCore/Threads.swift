@@ -16,12 +16,6 @@ public enum Threads {
     }
 }
 
-/// Pointer wrapper that lets a parallel loop body capture raw buffers.
-struct SendablePointer<T>: @unchecked Sendable {
-    let pointer: UnsafeMutablePointer<T>
-    init(_ p: UnsafeMutablePointer<T>) { pointer = p }
-}
-
 /// Runs `body` over `0..<n` split into contiguous ranges, in parallel when the work is large
 /// enough (`n * costPerItem` above a threshold). Each index is handled exactly once.
 /// Four ranges per thread, claimed as threads come free: a thread that starts late (or loses
@@ -39,9 +33,4 @@ func parallelFor(_ n: Int, costPerItem: Int = 1, _ body: (Range<Int>) -> Void) {
         let hi = n * (c + 1) / chunks
         if lo < hi { body(lo..<hi) }
     }
-}
-
-struct UncheckedBox<T>: @unchecked Sendable {
-    let value: T
-    init(_ value: T) { self.value = value }
 }

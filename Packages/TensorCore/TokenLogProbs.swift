@@ -3,6 +3,8 @@
 // the logits rows, no (N, V) log-softmax tensor. The sampler (NanoTransformer/Generation.swift)
 // calls the same row function, so a behaviour log-prob and its recomputation differ only where
 // the logits themselves differ.
+import LabSupport
+
 #if canImport(Glibc)
     import Glibc
 #elseif canImport(Darwin)
@@ -56,9 +58,9 @@ public func tokenLogProbs(
     let entropy = wantEntropy ? Tensor(shape: rowShape, zeroed: false) : nil
     let lse = Tensor(shape: [rows], zeroed: false)
     let mean = Tensor(shape: [rows], zeroed: false)
-    let box = UncheckedBox((logits.data, logProbs.data, entropy?.data, lse.data, mean.data))
+    let box = UncheckedSendable((logits.data, logProbs.data, entropy?.data, lse.data, mean.data))
     targets.withUnsafeBufferPointer { t in
-        let tb = UncheckedBox(t)
+        let tb = UncheckedSendable(t)
         parallelFor(rows, costPerItem: v * 4) { range in
             let (x, lp, h, lse, mean) = box.value
             for r in range {
@@ -79,9 +81,9 @@ public func tokenLogProbs(
     /// dL/dx for one node: the log-prob's (entropy false) or the entropy's, rows in parallel.
     func rowGradients(_ g: Tensor, entropy: Bool) -> Tensor {
         let dx = Tensor(shape: logits.shape, zeroed: false)
-        let box = UncheckedBox((dx.data, logits.data, g.data, lse.data, mean.data))
+        let box = UncheckedSendable((dx.data, logits.data, g.data, lse.data, mean.data))
         targets.withUnsafeBufferPointer { t in
-            let tb = UncheckedBox(t)
+            let tb = UncheckedSendable(t)
             parallelFor(rows, costPerItem: v * 4) { range in
                 let (dx, x, g, lse, mean) = box.value
                 for r in range {

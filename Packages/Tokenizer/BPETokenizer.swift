@@ -1,15 +1,10 @@
+import Dispatch
+import Foundation
 // Byte-level BPE (Sennrich et al. 2016; GPT-2's byte-level variant, Radford et al. 2019).
 // Ids 0..<256 are the bytes themselves, merge i creates id 256 + i, special tokens follow.
 // Any byte string encodes (there is no unknown token) and decodes back to the same bytes.
-import Dispatch
-import Foundation
+import LabSupport
 import Synchronization
-
-public struct TokenizerError: Error, CustomStringConvertible, Equatable {
-    public let message: String
-    public init(_ message: String) { self.message = message }
-    public var description: String { message }
-}
 
 public final class BPETokenizer: Sendable {
     public let pattern: SplitPattern
@@ -31,10 +26,10 @@ public final class BPETokenizer: Sendable {
         var ranks: [UInt64: Int32] = [:]
         for (i, m) in merges.enumerated() {
             guard m.left >= 0, m.left < bytes.count, m.right >= 0, m.right < bytes.count else {
-                throw TokenizerError("merge \(i) (\(m.left), \(m.right)) refers to an id not defined before it")
+                throw LabError(.tokenizer, "merge \(i) (\(m.left), \(m.right)) refers to an id not defined before it")
             }
             guard ranks[pairKey(m.left, m.right)] == nil else {
-                throw TokenizerError("merge \(i) (\(m.left), \(m.right)) appears twice")
+                throw LabError(.tokenizer, "merge \(i) (\(m.left), \(m.right)) appears twice")
             }
             ranks[pairKey(m.left, m.right)] = Int32(i)
             bytes.append(bytes[m.left] + bytes[m.right])
@@ -44,7 +39,7 @@ public final class BPETokenizer: Sendable {
         var specials: [String: Int] = [:]
         for (i, s) in specialTokens.enumerated() {
             guard !s.isEmpty, specials[s] == nil else {
-                throw TokenizerError("special token '\(s)' is empty or repeated")
+                throw LabError(.tokenizer, "special token '\(s)' is empty or repeated")
             }
             specials[s] = 256 + merges.count + i
         }
@@ -61,19 +56,28 @@ public final class BPETokenizer: Sendable {
 
     // MARK: Encoding
 
-    /// Which special tokens may be produced from text.
+    /// Which special tokens may be produced from text. A special token's string inside text is
+    /// matched leftmost first, then longest, byte for byte (no Unicode equivalence).
     public enum AllowedSpecial: Sendable {
+        /// None: a special token's string is ordinary text (tiktoken's default; HF with
+        /// `encode_special_tokens = True`). Safe for untrusted text.
         case none
+        /// Every special token (HF `tokenizers`' default, for every text).
         case all
         case some(Set<String>)
+
+        /// HF `tokenizers`' behaviour: every added token is matched in any text. An exported
+        /// tokenizer.json encodes as this does (`.none` there needs `encode_special_tokens`).
+        public static let huggingFace = AllowedSpecial.all
     }
 
     /// Encodes text. Special-token strings become their ids only when allowed; otherwise they
-    /// are ordinary text.
+    /// are ordinary text. The default differs from HF's (see `AllowedSpecial.huggingFace`): text
+    /// from users cannot inject a special token unless the caller allows it.
     public func encode(_ text: String, allowedSpecial: AllowedSpecial = .none) -> [Int] {
         var out: [Int] = []
         for (segment, special) in splitSpecial(text, allowedSpecial) {
-            if let special { out.append(special) } else { encodeOrdinary(Array(segment.utf8), into: &out) }
+            if let special { out.append(special) } else { encodeOrdinary(Array(segment), into: &out) }
         }
         return out
     }
@@ -100,32 +104,40 @@ public final class BPETokenizer: Sendable {
         return results
     }
 
-    func splitSpecial(_ text: String, _ allowed: AllowedSpecial) -> [(Substring, Int?)] {
+    /// The text's bytes cut at every allowed special token: runs of ordinary bytes (nil id) and
+    /// special tokens (their id). Matching is on bytes, leftmost first, then longest, as HF's
+    /// added-token matcher does: String comparison would match canonically equivalent text (a
+    /// decomposed "e\u{301}" for "é") and never inside a grapheme cluster.
+    func splitSpecial(_ text: String, _ allowed: AllowedSpecial) -> [(bytes: ArraySlice<UInt8>, special: Int?)] {
+        let bytes = Array(text.utf8)
         let names: [String]
         switch allowed {
-        case .none: return [(text[...], nil)]
+        case .none: return [(bytes[...], nil)]
         case .all: names = Array(specialTokens.keys)
         case .some(let set): names = specialTokens.keys.filter { set.contains($0) }
         }
-        if names.isEmpty { return [(text[...], nil)] }
-        let longestFirst = names.sorted { $0.count > $1.count }
-        var out: [(Substring, Int?)] = []
-        var rest = text[...]
-        while !rest.isEmpty {
-            var earliest: (Range<Substring.Index>, String)? = nil
-            for name in longestFirst {
-                if let r = rest.range(of: name), earliest == nil || r.lowerBound < earliest!.0.lowerBound {
-                    earliest = (r, name)
-                }
+        if names.isEmpty { return [(bytes[...], nil)] }
+        let longestFirst = names.map { (bytes: Array($0.utf8), id: specialTokens[$0]!) }
+            .sorted { ($0.bytes.count, $1.id) > ($1.bytes.count, $0.id) }
+        var firstBytes = [Bool](repeating: false, count: 256)
+        for name in longestFirst { firstBytes[Int(name.bytes[0])] = true }
+        var out: [(bytes: ArraySlice<UInt8>, special: Int?)] = []
+        var (runStart, i) = (0, 0)
+        while i < bytes.count {
+            if firstBytes[Int(bytes[i])],
+                let match = longestFirst.first(where: {
+                    i + $0.bytes.count <= bytes.count && bytes[i..<(i + $0.bytes.count)].elementsEqual($0.bytes)
+                })
+            {
+                if i > runStart { out.append((bytes[runStart..<i], nil)) }
+                out.append((bytes[i..<i], match.id))
+                i += match.bytes.count
+                runStart = i
+            } else {
+                i += 1
             }
-            guard let (range, name) = earliest else {
-                out.append((rest, nil))
-                break
-            }
-            if range.lowerBound > rest.startIndex { out.append((rest[..<range.lowerBound], nil)) }
-            out.append(("", specialTokens[name]))
-            rest = rest[range.upperBound...]
         }
+        if runStart < bytes.count { out.append((bytes[runStart...], nil)) }
         return out
     }
 
@@ -208,7 +220,7 @@ public final class BPETokenizer: Sendable {
         var out: [UInt8] = []
         for id in ids {
             guard id >= 0 && id < vocabSize else {
-                throw TokenizerError("token id \(id) is outside the vocabulary 0..<\(vocabSize)")
+                throw LabError(.tokenizer, "token id \(id) is outside the vocabulary 0..<\(vocabSize)")
             }
             out += bytes(of: id)
         }
@@ -221,13 +233,14 @@ public final class BPETokenizer: Sendable {
         let bytes = try decodeBytes(ids)
         if lossy { return String(decoding: bytes, as: UTF8.self) }
         guard let text = String(validating: bytes, as: UTF8.self) else {
-            throw TokenizerError("the ids decode to bytes that are not valid UTF-8 (use lossy: true to replace them)")
+            throw LabError(
+                .tokenizer, "the ids decode to bytes that are not valid UTF-8 (use lossy: true to replace them)")
         }
         return text
     }
 
     /// Chunks of text as the pattern splits them (byte ranges), for inspection and tests.
-    public func chunkRanges(_ bytes: [UInt8]) -> [Range<Int>] { pretokenize(bytes, pattern: pattern) }
+    func chunkRanges(_ bytes: [UInt8]) -> [Range<Int>] { pretokenize(bytes, pattern: pattern) }
 }
 
 /// Byte ranges of the chunks `pattern` splits `bytes` into.
@@ -242,11 +255,6 @@ public func pretokenize(_ bytes: [UInt8], pattern: SplitPattern) -> [Range<Int>]
 }
 
 @inline(__always) func pairKey(_ a: Int, _ b: Int) -> UInt64 { UInt64(UInt32(a)) << 32 | UInt64(UInt32(b)) }
-
-struct UncheckedSendable<T>: @unchecked Sendable {
-    var value: T
-    init(_ value: T) { self.value = value }
-}
 
 /// A binary min-heap of UInt64 keys.
 struct MinHeap {

@@ -1,3 +1,4 @@
+import Foundation
 // Training byte-level BPE: split the corpus into chunks, count each distinct chunk once (with its
 // frequency), then repeatedly merge the most frequent adjacent pair. Pair counts are updated
 // incrementally, only in the chunks that contain the merged pair (never a full recount), and a
@@ -9,7 +10,7 @@
 //   .huggingFace      the smaller pair in HF `tokenizers` ids (its BpeTrainer orders equal counts
 //                     by pair, and numbers the 256 byte characters by their code point), which
 //                     reproduces HF's merges exactly.
-import Foundation
+import LabSupport
 
 public enum TieRule: String, Codable, Sendable {
     case firstOccurrence
@@ -66,7 +67,8 @@ public enum BPETrainer {
     public static func train(_ texts: [String], options: BPETrainingOptions) throws -> BPETokenizer {
         let targetMerges = options.vocabSize - 256 - options.specialTokens.count
         guard targetMerges >= 0 else {
-            throw TokenizerError(
+            throw LabError(
+                .tokenizer,
                 "vocabSize \(options.vocabSize) is below 256 bytes + \(options.specialTokens.count) special tokens")
         }
         var (words, counts) = countChunks(texts, pattern: options.pattern)

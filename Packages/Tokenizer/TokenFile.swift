@@ -1,8 +1,9 @@
+import Foundation
 // Token files: a corpus encoded once, read by the model packages without decoding.
 // Layout: a 32-byte header, then the ids as little-endian uint16 (vocabularies up to 65,536) or
 // uint32. Header: magic "LABTOKS1", uint32 bytes per id, uint32 vocabulary size, uint64 count,
 // 8 reserved bytes. In numpy: np.memmap(path, dtype="<u2", mode="r", offset=32).
-import Foundation
+import LabSupport
 
 #if canImport(Glibc)
     import Glibc
@@ -10,7 +11,7 @@ import Foundation
 
 public enum TokenFile {
     static let magic = Array("LABTOKS1".utf8)
-    public static let headerSize = 32
+    static let headerSize = 32
 
     /// Writes `ids` (all below `vocabSize`) atomically.
     public static func write(_ ids: [Int], vocabSize: Int, to path: String) throws {
@@ -26,7 +27,7 @@ public enum TokenFile {
         data.append(contentsOf: [UInt8](repeating: 0, count: 8))
         for id in ids {
             guard id >= 0 && id < vocabSize else {
-                throw TokenizerError("\(path): token id \(id) is outside 0..<\(vocabSize)")
+                throw LabError(.tokenizer, "\(path): token id \(id) is outside 0..<\(vocabSize)")
             }
             if width == 2 {
                 var x = UInt16(id).littleEndian
@@ -52,25 +53,25 @@ public final class TokenArray: RandomAccessCollection, @unchecked Sendable {
     public init(path: String) throws {
         self.path = path
         let fd = open(path, O_RDONLY)
-        guard fd >= 0 else { throw TokenizerError("\(path): cannot open token file") }
+        guard fd >= 0 else { throw LabError(.tokenizer, "\(path): cannot open token file") }
         defer { close(fd) }
         var info = stat()
         fstat(fd, &info)
         let size = Int(info.st_size)
         guard size >= TokenFile.headerSize, let mapped = mmap(nil, size, PROT_READ, MAP_PRIVATE, fd, 0),
             mapped != MAP_FAILED
-        else { throw TokenizerError("\(path): not a token file (too short or unmappable)") }
+        else { throw LabError(.tokenizer, "\(path): not a token file (too short or unmappable)") }
         let header = UnsafeRawBufferPointer(start: mapped, count: TokenFile.headerSize)
         guard Array(header[0..<8]) == TokenFile.magic else {
             munmap(mapped, size)
-            throw TokenizerError("\(path): not a token file (bad magic)")
+            throw LabError(.tokenizer, "\(path): not a token file (bad magic)")
         }
         width = Int(UInt32(littleEndian: header.loadUnaligned(fromByteOffset: 8, as: UInt32.self)))
         vocabSize = Int(UInt32(littleEndian: header.loadUnaligned(fromByteOffset: 12, as: UInt32.self)))
         count = Int(UInt64(littleEndian: header.loadUnaligned(fromByteOffset: 16, as: UInt64.self)))
         guard width == 2 || width == 4, size == TokenFile.headerSize + count * width else {
             munmap(mapped, size)
-            throw TokenizerError("\(path): truncated or corrupt token file (\(size) bytes for \(count) ids)")
+            throw LabError(.tokenizer, "\(path): truncated or corrupt token file (\(size) bytes for \(count) ids)")
         }
         base = UnsafeRawPointer(mapped) + TokenFile.headerSize
         mappedLength = size

@@ -1,7 +1,8 @@
+import Foundation
 // Saving and loading: the project's own JSON format, and export to a HF `tokenizers`
 // tokenizer.json (BPE model over GPT-2's byte-to-character map) that the real library loads and
 // that encodes to the same ids.
-import Foundation
+import LabSupport
 
 extension BPETokenizer {
     static let format = "llm-pipeline-lab/bpe/1"
@@ -32,7 +33,7 @@ extension BPETokenizer {
 
     public static func load(from path: String) throws -> BPETokenizer {
         guard let data = FileManager.default.contents(atPath: path) else {
-            throw TokenizerError("\(path): no such file")
+            throw LabError(.tokenizer, "\(path): no such file")
         }
         return try decode(json: data, source: path)
     }
@@ -43,18 +44,20 @@ extension BPETokenizer {
         do {
             stored = try JSONDecoder().decode(Stored.self, from: data)
         } catch {
-            throw TokenizerError("\(source): not a tokenizer of this project (\(error))")
+            throw LabError(.tokenizer, "\(source): not a tokenizer of this project (\(error))")
         }
-        guard stored.format == format else { throw TokenizerError("\(source): unknown format '\(stored.format)'") }
+        guard stored.format == format else {
+            throw LabError(.tokenizer, "\(source): unknown format '\(stored.format)'")
+        }
         guard stored.merges.allSatisfy({ $0.count == 2 }) else {
-            throw TokenizerError("\(source): a merge is not a pair")
+            throw LabError(.tokenizer, "\(source): a merge is not a pair")
         }
         do {
             return try BPETokenizer(
                 pattern: stored.pattern, merges: stored.merges.map { ($0[0], $0[1]) },
                 specialTokens: stored.specialTokens)
-        } catch let error as TokenizerError {
-            throw TokenizerError("\(source): \(error.message)")
+        } catch let error as LabError where error.domain == .tokenizer {
+            throw LabError(.tokenizer, "\(source): \(error.message)")
         }
     }
 
@@ -63,7 +66,7 @@ extension BPETokenizer {
     /// model's NanoTransformer.resizedVocabulary adds).
     public func addingSpecialTokens(_ tokens: [String]) throws -> BPETokenizer {
         if let duplicate = tokens.first(where: { specialTokens[$0] != nil }) {
-            throw TokenizerError("addingSpecialTokens: '\(duplicate)' is already a special token")
+            throw LabError(.tokenizer, "addingSpecialTokens: '\(duplicate)' is already a special token")
         }
         return try BPETokenizer(pattern: pattern, merges: merges, specialTokens: specialTokensInOrder + tokens)
     }

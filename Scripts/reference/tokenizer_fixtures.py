@@ -8,6 +8,8 @@
   classification over all of Unicode.
 - hf_bpe: merges and ids from HF `tokenizers` BpeTrainer (ByteLevel, GPT-2 regex, no prefix
   space) on Data/sample text, for the HF-parity mode of the trainer.
+- hf_special: ids HF gives special-token strings inside text, by default (matched) and with
+  encode_special_tokens = True (not matched).
 Run: python3 Scripts/reference/tokenizer_fixtures.py  (needs regex and tokenizers; tests never do)
 Writes: Tests/TokenizerTests/Fixtures/tokenizer_reference.json
 """
@@ -116,12 +118,33 @@ for vocab_size, min_frequency in [(256 + 300, 2), (256 + 120, 5)]:
         "encodings": [{"text": t, "tokens": [as_bytes(s) for s in tok.encode(t).tokens]} for t in texts],
     })
 
+# Special-token strings inside text: HF's default (every added token is matched, leftmost-longest,
+# on the raw text) and HF with encode_special_tokens = True (never matched), on a byte-level
+# tokenizer with no merges so that both sides need nothing but the special tokens.
+specials = ["<|endoftext|>", "<think>", "</think>", "<th", "café"]
+special_texts = [
+    "<think>why</think><|endoftext|>", "<th<think>", "<thin", "<|endoftext|<|endoftext|>>",
+    "café and cafe\u0301", "<think>\u0301 combining after", "x<|endoftext|>\n<think>", "<<think>>", "",
+]
+hf = Tokenizer(models.BPE(vocab={byte_to_char[b]: b for b in range(256)}, merges=[]))
+hf.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=True)
+hf.add_special_tokens(specials)
+assert [hf.token_to_id(t) for t in specials] == list(range(256, 256 + len(specials)))
+hf_special = {"specials": specials, "cases": []}
+for t in special_texts:
+    matched = hf.encode(t, add_special_tokens=False).ids
+    hf.encode_special_tokens = True
+    unmatched = hf.encode(t, add_special_tokens=False).ids
+    hf.encode_special_tokens = False
+    hf_special["cases"].append({"text": t, "matched": matched, "unmatched": unmatched})
+
 out = ROOT / "Tests/TokenizerTests/Fixtures/tokenizer_reference.json"
 out.write_text(json.dumps({
     "generator": f"regex {regex.__version__}, tokenizers {tokenizers.__version__}",
     "pretokenize": pretokenize,
     "unicode": unicode,
     "hf_bpe": hf_cases,
+    "hf_special": hf_special,
 }, ensure_ascii=False))
 print(f"wrote {out}: {len(pretokenize)} split cases, {len(unicode['letters'])} letter ranges, "
       f"{sum(len(c['merges']) for c in hf_cases)} HF merges")

@@ -1,7 +1,9 @@
-// Config layering: defaults, then base.json, the ablation file, --set; and the errors for
-// unknown keys, wrong types, malformed JSON and bad values, each naming the key and the file.
 import ExperimentKit
 import Foundation
+// Config layering: defaults, then base.json, the ablation file, --set; and the errors for
+// unknown keys, wrong types, malformed JSON and bad values, each naming the key and the file.
+import LabSupport
+import TestSupport
 import Testing
 
 struct NestedConfig: ExperimentConfig, Equatable {
@@ -15,7 +17,7 @@ struct NestedConfig: ExperimentConfig, Equatable {
     var optim = Optim()
     init() {}
     func validate() throws {
-        if optim.lr <= 0 { throw ConfigError.invalid(key: "optim.lr", "must be positive") }
+        if optim.lr <= 0 { throw LabError.invalid(key: "optim.lr", "must be positive") }
     }
 }
 
@@ -45,7 +47,7 @@ func writeJSON(_ text: String, _ name: String, in folder: String) -> String {
 
     @Test func unknownKeyNamesKeyAndFile() throws {
         let path = writeJSON(#"{"optim": {"learning_rate": 0.5}}"#, "typo.json", in: temporaryFolder())
-        let error = #expect(throws: ConfigError.self) {
+        let error = expectLabError(.config) {
             try ConfigResolver.resolve(NestedConfig.self, layers: [try ConfigLayer.file(path)!])
         }
         #expect(error?.message == "\(path): unknown key 'optim.learning_rate' (known keys: betas, lr)")
@@ -53,12 +55,12 @@ func writeJSON(_ text: String, _ name: String, in folder: String) -> String {
 
     @Test func wrongTypeNamesKeyAndFile() throws {
         let path = writeJSON(#"{"useBias": "yes"}"#, "type.json", in: temporaryFolder())
-        let error = #expect(throws: ConfigError.self) {
+        let error = expectLabError(.config) {
             try ConfigResolver.resolve(NestedConfig.self, layers: [try ConfigLayer.file(path)!])
         }
         #expect(error?.message == "\(path): key 'useBias' must be a boolean, got a string")
         let integer = writeJSON(#"{"steps": 2.5}"#, "int.json", in: temporaryFolder())
-        let intError = #expect(throws: ConfigError.self) {
+        let intError = expectLabError(.config) {
             try ConfigResolver.resolve(NestedConfig.self, layers: [try ConfigLayer.file(integer)!])
         }
         #expect(intError?.message.hasPrefix("\(integer): key 'steps': ") == true, "\(intError?.message ?? "")")
@@ -66,19 +68,20 @@ func writeJSON(_ text: String, _ name: String, in folder: String) -> String {
 
     @Test func malformedJSONNamesTheFile() throws {
         let path = writeJSON(#"{"steps": 3 "name": "x"}"#, "broken.json", in: temporaryFolder())
-        let error = #expect(throws: ConfigError.self) { try ConfigLayer.file(path) }
+        let error = expectLabError(.config) { try ConfigLayer.file(path) }
         #expect(error?.message.hasPrefix("\(path): malformed JSON") == true)
-        #expect(throws: ConfigError("\(path)x: no such config file")) { try ConfigLayer.file(path + "x") }
+        #expect(throws: LabError(.config, "\(path)x: no such config file")) { try ConfigLayer.file(path + "x") }
     }
 
     @Test func badValueFromValidateNamesKeyAndItsSource() throws {
         let sets = try ConfigLayer.sets(["optim.lr=-1"])
         #expect(
-            throws: ConfigError(
+            throws: LabError(
+                .config,
                 "--set: key 'optim.lr' = -1: must be positive", key: "optim.lr", reason: "must be positive")
         ) {
             try ConfigResolver.resolve(NestedConfig.self, layers: [sets])
         }
-        #expect(throws: ConfigError.self) { try ConfigLayer.sets(["no-equals-sign"]) }
+        expectLabError(.config) { try ConfigLayer.sets(["no-equals-sign"]) }
     }
 }

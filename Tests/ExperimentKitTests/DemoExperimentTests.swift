@@ -1,9 +1,10 @@
-// The kit end to end on its demo experiment: ablations x seeds into results files, compare and
-// plots, bit-identical resume, Ctrl-C, a process killed while checkpointing, and one-line
-// errors with a non-zero exit for every kind of bad input.
 import ExperimentKit
 import Foundation
 import HDF5Store
+// The kit end to end on its demo experiment: ablations x seeds into results files, compare and
+// plots, bit-identical resume, Ctrl-C, a process killed while checkpointing, and one-line
+// errors with a non-zero exit for every kind of bad input.
+import LabSupport
 import TensorCore
 import TestSupport
 import Testing
@@ -115,7 +116,7 @@ func runDemo(_ arguments: [String]) async throws -> RunOutcome {
     @Test func resumeRefusesACheckpointOfAnotherConfig() async throws {
         let out = temporaryFolder()
         _ = try await runDemo(["--out", out, "--set", "steps=20", "--set", "hidden=[8]"])
-        let error = await #expect(throws: ConfigError.self) {
+        let error = await expectLabError(.config) {
             try await runDemo(["--out", out, "--set", "steps=20", "--resume", "\(out)/mlp-demo/base/seed-0.ckpt.h5"])
         }
         #expect(error?.message.contains("checkpoint was written with a different config (keys: hidden)") == true)
@@ -326,13 +327,13 @@ func runDemo(_ arguments: [String]) async throws -> RunOutcome {
         // steps from family (over base), batchSize from the child (over family).
         #expect(r.metrics["loss/train"]!.steps.count == 5)
         #expect(r.configJSON.contains(#""batchSize":8"#), "\(r.configJSON)")
-        await #expect(throws: ConfigError.self) {
+        await expectLabError(.config) {
             _ = try await runDemo(["--ablation", "loop-a", "--configs", configs, "--out", out])
         }
         do {
             _ = try await runDemo(["--ablation", "orphan", "--configs", configs, "--out", out])
             Issue.record("an _extends of a missing ablation must fail")
-        } catch let e as ConfigError {
+        } catch let e as LabError where e.domain == .config {
             #expect(e.description.contains("orphan.json") && e.description.contains("missing"), "\(e)")
         }
     }

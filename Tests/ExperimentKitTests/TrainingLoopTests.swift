@@ -1,8 +1,9 @@
-// The shared training loop on a counting task: when it evaluates, when it checkpoints, what a stop
-// request and a task's own stop do, and that resume hands the task back exactly what it saved.
 import ExperimentKit
 import Foundation
 import HDF5Store
+// The shared training loop on a counting task: when it evaluates, when it checkpoints, what a stop
+// request and a task's own stop do, and that resume hands the task back exactly what it saved.
+import LabSupport
 import TensorCore
 import TestSupport
 import Testing
@@ -48,7 +49,7 @@ final class CountingTask: TrainingTask {
     func exportState() -> TaskState { TaskState(counters: ["extra": extra]) }
 
     func restore(_ state: TaskState, step: Int, path: String) throws {
-        guard let e = state.counters["extra"] else { throw ConfigError("\(path): no counter 'extra'") }
+        guard let e = state.counters["extra"] else { throw LabError(.config, "\(path): no counter 'extra'") }
         extra = e
         updatesDone = step
     }

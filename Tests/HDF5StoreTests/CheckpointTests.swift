@@ -1,7 +1,8 @@
-// Checkpoints and results files: full round trips, shape-mismatch reports, truncation on
-// resume, and reading a checkpoint from Python with h5py alone (Scripts/inspect_h5.py).
 import Foundation
 import HDF5Store
+// Checkpoints and results files: full round trips, shape-mismatch reports, truncation on
+// resume, and reading a checkpoint from Python with h5py alone (Scripts/inspect_h5.py).
+import LabSupport
 import TensorCore
 import TestSupport
 import Testing
@@ -50,7 +51,7 @@ func sampleState() -> TrainingState {
         var params = other.namedParameters()
         params.removeLast()  // layers.1.bias missing from the model
         params.append((name: "extra.weight", tensor: Tensor.zeros([1])))
-        let error = #expect(throws: HDF5Error.self) { try Checkpoint.restore(params, from: state, path: path) }
+        let error = expectLabError(.hdf5) { try Checkpoint.restore(params, from: state, path: path) }
         let message = error?.message ?? ""
         #expect(message.hasPrefix("\(path): checkpoint does not fit the model: "))
         #expect(message.contains("'layers.0.weight' is [4, 3] in the checkpoint, [5, 3] in the model"))
@@ -90,14 +91,15 @@ func sampleState() -> TrainingState {
         let folder = temporaryFolder()
         try Checkpoint.save(sampleState(), to: folder + "/c.h5")
         #expect(
-            throws: HDF5Error(
+            throws: LabError(
+                .hdf5,
                 "\(folder)/c.h5: not a results file of this project (no format attribute 'llm-pipeline-lab/results/1')")
         ) {
             try RunResults.load(from: folder + "/c.h5")
         }
         try RunResults(experiment: "x", ablation: "y", seed: 0, configJSON: "{}", provenanceJSON: "{}").save(
             to: folder + "/r.h5")
-        #expect(throws: HDF5Error.self) { try Checkpoint.load(from: folder + "/r.h5") }
+        expectLabError(.hdf5) { try Checkpoint.load(from: folder + "/r.h5") }
     }
 
     /// Needs python3 with h5py and numpy (Scripts/bootstrap installs them; CI has them).

@@ -1,7 +1,8 @@
-// HDF5Store: round trips of every element type, strings, attributes, extendable and gzipped
-// datasets, tensors; and the errors for bad files and bad requests, each naming file and object.
 import Foundation
 import HDF5Store
+// HDF5Store: round trips of every element type, strings, attributes, extendable and gzipped
+// datasets, tensors; and the errors for bad files and bad requests, each naming file and object.
+import LabSupport
 import TensorCore
 import TestSupport
 import Testing
@@ -50,8 +51,8 @@ import Testing
         #expect(try file.attribute("scale", as: Double.self, on: "d") == [0.5])
         #expect(try file.attribute("dims", as: Int64.self, on: "d") == [4, 5])
         #expect(try file.attributeNames(on: "d").sorted() == ["dims", "scale"])
-        #expect(throws: HDF5Error.self) { try file.attribute("config", as: Double.self) }
-        #expect(throws: HDF5Error.self) { try file.stringAttribute("missing") }
+        expectLabError(.hdf5) { try file.attribute("config", as: Double.self) }
+        expectLabError(.hdf5) { try file.stringAttribute("missing") }
     }
 
     @Test func extendableDatasetsGrowAlongTheFirstAxis() throws {
@@ -71,7 +72,7 @@ import Testing
         let rows = try file.read(Float.self, from: "rows")
         #expect(rows.shape == [3, 2] && rows.values == [1, 2, 3, 4, 5, 6])
         #expect(try file.readStrings(from: "log") == ["a", "b", "c"])
-        #expect(throws: HDF5Error.self) { try file.append([1, 2, 3] as [Float], to: "rows") }
+        expectLabError(.hdf5) { try file.append([1, 2, 3] as [Float], to: "rows") }
     }
 
     @Test func gzipCompressesLargeRepetitiveData() throws {
@@ -96,18 +97,18 @@ import Testing
         try file.write(t, to: "params/w")
         let back = try file.readTensor(from: "params/w", shape: [2, 3, 4])
         #expect(back.isBitIdentical(to: t))
-        let error = #expect(throws: HDF5Error.self) { try file.readTensor(from: "params/w", shape: [6, 4]) }
+        let error = expectLabError(.hdf5) { try file.readTensor(from: "params/w", shape: [6, 4]) }
         #expect(error?.message == "\(path): tensor 'params/w' has shape [2, 3, 4], expected [6, 4]")
     }
 
     @Test func badFilesAndRequestsGiveOneLineErrorsNamingFileAndObject() throws {
         let folder = temporaryFolder()
         let missing = folder + "/absent.h5"
-        #expect(throws: HDF5Error("\(missing): no such file")) { try HDF5File(path: missing, mode: .readOnly) }
+        #expect(throws: LabError(.hdf5, "\(missing): no such file")) { try HDF5File(path: missing, mode: .readOnly) }
 
         let text = folder + "/notes.h5"
         try "this is not HDF5".write(toFile: text, atomically: true, encoding: .utf8)
-        #expect(throws: HDF5Error("\(text): not an HDF5 file")) { try HDF5File(path: text, mode: .readOnly) }
+        #expect(throws: LabError(.hdf5, "\(text): not an HDF5 file")) { try HDF5File(path: text, mode: .readOnly) }
 
         let good = folder + "/good.h5"
         let file = try HDF5File(path: good, mode: .create)
@@ -117,20 +118,20 @@ import Testing
         let truncated = folder + "/truncated.h5"
         let bytes = try Data(contentsOf: URL(fileURLWithPath: good))
         try bytes.prefix(bytes.count / 2).write(to: URL(fileURLWithPath: truncated))
-        let truncatedError = #expect(throws: HDF5Error.self) {
+        let truncatedError = expectLabError(.hdf5) {
             let f = try HDF5File(path: truncated, mode: .readOnly)
             _ = try f.read(Float.self, from: "x")
         }
         #expect(truncatedError?.message.hasPrefix("\(truncated): truncated or corrupt HDF5 file") == true)
 
         let r = try HDF5File(path: good, mode: .readOnly)
-        #expect(throws: HDF5Error("\(good): no dataset 'params/w'")) { try r.read(Float.self, from: "params/w") }
-        #expect(throws: HDF5Error("\(good): dataset 'n' holds int32, expected float32")) {
+        #expect(throws: LabError(.hdf5, "\(good): no dataset 'params/w'")) { try r.read(Float.self, from: "params/w") }
+        #expect(throws: LabError(.hdf5, "\(good): dataset 'n' holds int32, expected float32")) {
             try r.read(Float.self, from: "n")
         }
-        #expect(throws: HDF5Error("\(good): dataset 'x' has shape [50000], expected [10]")) {
+        #expect(throws: LabError(.hdf5, "\(good): dataset 'x' has shape [50000], expected [10]")) {
             try r.read(Float.self, from: "x", shape: [10])
         }
-        #expect(throws: HDF5Error("\(good): no group 'metrics'")) { try r.children(of: "metrics") }
+        #expect(throws: LabError(.hdf5, "\(good): no group 'metrics'")) { try r.children(of: "metrics") }
     }
 }

@@ -1,10 +1,11 @@
+import Foundation
+import HDF5Store
 // Nothing written is lost or silently changed: a full disk is a named error that leaves the old
 // file as it was; any byte of a checkpoint flipped either reads back the same content or is an
 // error (never other weights); a truncated file is an error; strings HDF5 would cut short are
 // refused; temporaries of killed writers are cleaned up; and the superblock checksum this
 // project recomputes for in-memory images is the one HDF5 itself writes.
-import Foundation
-import HDF5Store
+import LabSupport
 import TensorCore
 import TestSupport
 import Testing
@@ -16,16 +17,16 @@ import Testing
 @Suite struct IntegrityTests {
     @Test func aFullDiskIsANamedErrorAndTheOldFileStays() throws {
         // /dev/full answers every write with ENOSPC, as a full filesystem does.
-        let error = #expect(throws: HDF5Error.self) { try writeFileDurably([1, 2, 3], to: "/dev/full") }
+        let error = expectLabError(.hdf5) { try writeFileDurably([1, 2, 3], to: "/dev/full") }
         #expect(error?.message.contains("No space left on device (errno 28)") == true, "\(String(describing: error))")
         // Through the atomic writer: a body that fails leaves the previous file and no temporary.
         let path = temporaryFolder() + "/c.h5"
         try Checkpoint.save(sampleState(), to: path)
         let before = try Data(contentsOf: URL(fileURLWithPath: path))
-        #expect(throws: HDF5Error.self) {
+        expectLabError(.hdf5) {
             try writeHDF5Atomically(to: path) { file in
                 try file.write([Float(1)], shape: [1], to: "x")
-                throw HDF5Error("simulated failure mid-write")
+                throw LabError(.hdf5, "simulated failure mid-write")
             }
         }
         #expect(try Data(contentsOf: URL(fileURLWithPath: path)) == before)
@@ -52,7 +53,7 @@ import Testing
                 let back = try Checkpoint.load(from: damaged)
                 #expect(back.contentDigest == state.contentDigest, "byte \(offset): loaded other content")
                 unchanged += 1
-            } catch is HDF5Error {
+            } catch is LabError {
                 errors += 1
             }
         }
@@ -60,7 +61,7 @@ import Testing
         // Truncated anywhere: an error.
         for length in [0, 8, bytes.count / 3, bytes.count - 1] {
             try Data(bytes.prefix(length)).write(to: URL(fileURLWithPath: damaged))
-            #expect(throws: HDF5Error.self, "truncated to \(length)") { try Checkpoint.load(from: damaged) }
+            #expect(throws: LabError.self, "truncated to \(length)") { try Checkpoint.load(from: damaged) }
         }
     }
 
@@ -73,19 +74,19 @@ import Testing
         let file = try HDF5File(path: path, mode: .readWrite)
         try file.write([Double(3), 1.5], shape: [2], to: "metrics/loss/train/value")
         file.close()
-        let error = #expect(throws: HDF5Error.self) { try RunResults.load(from: path) }
+        let error = expectLabError(.hdf5) { try RunResults.load(from: path) }
         #expect(error?.message.contains("does not match its checksum (content_sha256)") == true)
         // A results file missing a group it always has is damaged, not "no metrics".
         let file2 = try HDF5File(path: path, mode: .readWrite)
         try file2.delete("metrics")
         file2.close()
-        #expect(throws: HDF5Error.self) { try RunResults.load(from: path) }
+        expectLabError(.hdf5) { try RunResults.load(from: path) }
     }
 
     @Test func stringsHDF5WouldCutShortAreRefusedAndSamplesKeepTheirText() throws {
         let path = temporaryFolder() + "/s.h5"
         let file = try HDF5File(path: path, mode: .create)
-        #expect(throws: HDF5Error.self) { try file.writeStrings(["ok", "a\0b"], to: "t") }
+        expectLabError(.hdf5) { try file.writeStrings(["ok", "a\0b"], to: "t") }
         file.close()
         let results = temporaryFolder() + "/r.h5"
         let writer = try ResultsWriter(

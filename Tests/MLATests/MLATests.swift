@@ -1,8 +1,9 @@
+import Foundation
+import HDF5Store
 // Multi-head latent attention: the absorbed path equals the naive one, the cache holds d_c + d_R
 // numbers per token and layer, cached decoding equals recomputation, RoPE's relative property
 // survives the decoupled key, gradients match finite differences; the cache-size formula.
-import Foundation
-import HDF5Store
+import LabSupport
 import MLA
 import NanoTransformer
 import TensorCore
@@ -160,11 +161,10 @@ func cachedLogits(_ model: NanoTransformer, _ tokens: [Int], prompt: Int) -> ([T
         var c = tinyModel()
         c.positionEncoding = .learned
         // The model's field is named as the model's ("model." for the experiment to place).
-        #expect(throws: TransformerError(field: "model.positionEncoding", "must be rope: MLA's decoupled key needs it"))
-        {
+        #expect(throws: LabError(.model, key: "model.positionEncoding", "must be rope: MLA's decoupled key needs it")) {
             try mlaShape().check(c)
         }
-        #expect(throws: TransformerError(field: "ropeDim", "must be even and in 2...4096")) {
+        #expect(throws: LabError(.model, key: "ropeDim", "must be even and in 2...4096")) {
             try mlaShape(rope: 5).check(tinyModel())
         }
     }

@@ -1,5 +1,6 @@
-// The dedup stage end to end on small files with known duplicates, in both input formats.
 import Foundation
+// The dedup stage end to end on small files with known duplicates, in both input formats.
+import LabSupport
 import MinHash
 import TestSupport
 import Testing
@@ -87,18 +88,18 @@ func sampleParagraphs() -> [String] {
         let folder = NSTemporaryDirectory() + "dedup-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         try "{\"text\": \"ok\"}\nnot json\n".write(toFile: folder + "/bad.jsonl", atomically: true, encoding: .utf8)
-        #expect(throws: DedupError("\(folder)/bad.jsonl:2: not a JSON object")) {
+        #expect(throws: LabError(.dedup, "\(folder)/bad.jsonl:2: not a JSON object")) {
             try DedupPipeline.run(
                 inputs: [folder + "/bad.jsonl"], format: .jsonl(field: "text"), output: folder + "/o",
                 options: DedupOptions())
         }
         try "{\"body\": \"ok\"}\n".write(toFile: folder + "/field.jsonl", atomically: true, encoding: .utf8)
-        #expect(throws: DedupError("\(folder)/field.jsonl:1: no string field 'text'")) {
+        #expect(throws: LabError(.dedup, "\(folder)/field.jsonl:1: no string field 'text'")) {
             try DedupPipeline.run(
                 inputs: [folder + "/field.jsonl"], format: .jsonl(field: "text"), output: folder + "/o",
                 options: DedupOptions())
         }
-        #expect(throws: DedupError("\(folder)/absent: cannot open")) {
+        #expect(throws: LabError(.dedup, "\(folder)/absent: cannot open")) {
             try DedupPipeline.run(
                 inputs: [folder + "/absent"], format: .text(separator: ""), output: folder + "/o",
                 options: DedupOptions())

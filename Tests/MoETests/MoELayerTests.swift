@@ -1,7 +1,8 @@
+import Foundation
 // The MoE layer: gradients (router included) match finite differences, one expert equals the
 // dense MLP, the balancing bias evens a skewed router, capacity drops exactly the overflow,
 // routing replay reproduces a recorded choice, and the losses and statistics equal hand values.
-import Foundation
+import LabSupport
 import MoE
 import NanoTransformer
 import TensorCore
@@ -253,11 +254,11 @@ func skewRouter(_ layer: MixtureOfExperts) {
 
     @Test func badShapesNameTheField() {
         var c = TransformerConfig()
-        #expect(throws: TransformerError(field: "topK", "5 must be in 1...4 (experts)", related: ["experts"])) {
+        #expect(throws: LabError(.model, key: "topK", "5 must be in 1...4 (experts)", related: ["experts"])) {
             try moeShape(topK: 5).check(c)
         }
         c.mlp = .gelu
-        #expect(throws: TransformerError(field: "model.mlp", "must be swiglu: the experts are SwiGLU MLPs")) {
+        #expect(throws: LabError(.model, key: "model.mlp", "must be swiglu: the experts are SwiGLU MLPs")) {
             try moeShape().check(c)
         }
     }

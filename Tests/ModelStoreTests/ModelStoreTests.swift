@@ -1,9 +1,10 @@
+import Foundation
+import HDF5Store
 // Self-describing checkpoints: every language-model experiment's checkpoint rebuilds its model
 // from the file alone (drop-in layers, buffers and tokenizer included) and reproduces the run's
 // own final validation loss to the bit; one model seeds another through an explicit mapping; bad
 // records are named errors.
-import Foundation
-import HDF5Store
+import LabSupport
 import MLA
 import MoE
 import ModelStore
@@ -141,7 +142,7 @@ final class RewardModel: Module {
             [String(text.prefix(20_000))],
             options: .init(vocabSize: 300, pattern: .gpt4, specialTokens: ["<|endoftext|>"]))
         let model = try tinyLM { $0.vocabSize = tokenizer.vocabSize }
-        #expect(throws: TransformerError.self) {
+        expectLabError(.model) {
             _ = try model.modelRecord(tokenizer: try tokenizer.addingSpecialTokens(["x"]))
         }
         // R1's tags as single tokens: the tokenizer and the model grow together.
@@ -160,7 +161,7 @@ final class RewardModel: Module {
         #expect(back.encode(sample, allowedSpecial: .all).last == old + 1)
         #expect(tokenizer.encode("ALONSO") == back.encode("ALONSO"), "ordinary text keeps its ids")
         #expect(try NanoTransformer.load(checkpoint: path).config.vocabSize == old + 4)
-        #expect(throws: TokenizerError.self) { _ = try chat.addingSpecialTokens(["<think>"]) }
+        expectLabError(.tokenizer) { _ = try chat.addingSpecialTokens(["<think>"]) }
     }
 
     @Test func anLMCheckpointSeedsARewardModelAndAValueHeadThroughAMapping() throws {
@@ -170,7 +171,7 @@ final class RewardModel: Module {
         var rng = RNG(seed: 5)
         let reward = try RewardModel(lm.config, rng: &rng)
         // Strict: the LM head is unexpected and the score head missing, both named.
-        let strict = #expect(throws: HDF5Error.self) {
+        let strict = expectLabError(.hdf5) {
             try Checkpoint.restore(reward.namedParameters(), from: state, path: path)
         }
         #expect(strict?.message.contains("unexpected 'lm_head.weight'") == true)
@@ -209,7 +210,7 @@ final class RewardModel: Module {
         let a = withNoGrad { actorCritic.policy.logits(ids, batch: 1, time: 5, rng: &rng) }
         #expect(a.array == withNoGrad { lm.logits(ids, batch: 1, time: 5, rng: &rng) }.array)
         // A renamed tensor that fits nothing is named with both names.
-        let wrong = #expect(throws: HDF5Error.self) {
+        let wrong = expectLabError(.hdf5) {
             try Checkpoint.restore(
                 actorCritic.namedParameters(), from: state, path: path,
                 mapping: ParameterMapping(rename: [("", "actor.")], allowMissing: ["*"]))
@@ -249,10 +250,10 @@ final class RewardModel: Module {
                 step: 0, parameters: model.namedParameters(),
                 provenance: Provenance(gitCommit: "t", date: "t", swiftVersion: "t", threads: 1, command: "t")),
             to: path)
-        let error = #expect(throws: HDF5Error.self) { _ = try NanoTransformer.load(checkpoint: path) }
+        let error = expectLabError(.hdf5) { _ = try NanoTransformer.load(checkpoint: path) }
         #expect(error?.message.contains("no /model group") == true)
-        #expect(throws: HDF5Error.self) { _ = try BPETokenizer.load(checkpoint: path) }
+        expectLabError(.hdf5) { _ = try BPETokenizer.load(checkpoint: path) }
         record.fields["lm_head"] = "maybe"
-        #expect(throws: HDF5Error.self) { _ = try NanoTransformer.rebuild(from: record, source: "f.h5") }
+        expectLabError(.hdf5) { _ = try NanoTransformer.rebuild(from: record, source: "f.h5") }
     }
 }

@@ -1,9 +1,11 @@
+import Foundation
 // The post-training seam of the model: trunk and heads, the KV cache with one slot per sequence,
 // rollouts (per-sequence RNG streams, behaviour log-probs, finish reasons), the sampler's
 // selection without a full sort, and new tokens for a trained model.
-import Foundation
+import LabSupport
 import NanoTransformer
 import TensorCore
+import TestSupport
 import Testing
 
 /// A model with larger-than-init weights, so that its distributions are far from uniform.
@@ -211,7 +213,7 @@ func sharpModel(_ edit: (inout TransformerConfig) -> Void = { _ in }, seed: UInt
             ("RNG streams", { try model.generate(prompts: [[1]], maxNewTokens: 2, streams: []) }),
         ]
         for (expected, body) in cases {
-            #expect(throws: TransformerError.self, "\(expected)") { _ = try body() }
+            #expect(throws: LabError.self, "\(expected)") { _ = try body() }
             do { _ = try body() } catch { #expect("\(error)".contains(expected), "\(error)") }
         }
         // The last allowed length works: 2 prompt + 31 new tokens feed positions 0 ..< 32.
@@ -287,7 +289,7 @@ func sharpModel(_ edit: (inout TransformerConfig) -> Void = { _ in }, seed: UInt
                 let mean = (0..<61).reduce(0.0) { $0 + Double(old[$1, c]) } / 61
                 for row in 61..<64 { #expect(abs(Double(table[row, c]) - mean) < 1e-6) }
             }
-            #expect(throws: TransformerError.self) { _ = try model.resizedVocabulary(to: 60) }
+            expectLabError(.model) { _ = try model.resizedVocabulary(to: 60) }
         }
     }
 }

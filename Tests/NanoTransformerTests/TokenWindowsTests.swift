@@ -1,7 +1,9 @@
 // The train/validation split and its windows on a corpus whose tokens are their own positions
 // (token i at position i), so a window's contents show exactly where it came from.
+import LabSupport
 import NanoTransformer
 import TensorCore
+import TestSupport
 import Testing
 
 @Suite struct TokenWindowsTests {
@@ -44,7 +46,7 @@ import Testing
     }
 
     @Test func aCorpusOfOneBlockIsAnError() throws {
-        #expect(throws: TransformerError.self) { _ = try TokenWindows(tokens: Array(0..<100), blockSize: 100, seed: 1) }
+        expectLabError(.model) { _ = try TokenWindows(tokens: Array(0..<100), blockSize: 100, seed: 1) }
         let w = try TokenWindows(tokens: Array(0..<101), blockSize: 100, seed: 1)
         #expect(w.validationTokens + w.trainTokens == 101 && !w.validationSegments.isEmpty && !w.trainSegments.isEmpty)
         #expect(!w.fits(time: 100, validation: false) || !w.fits(time: 100, validation: true))

@@ -1,5 +1,6 @@
 // Reproducibility: seeds give bit-identical tensors and training steps, also across thread
 // counts; RNG and optimiser state round-trip exactly; gradient accumulation equals one batch.
+import LabSupport
 import TensorCore
 import TestSupport
 import Testing
@@ -145,7 +146,7 @@ func trainSmallModel(seed: UInt64, steps: Int) -> (losses: [Float], params: [Ten
         for (a, b) in zip(reference, resumed) { #expect(a.tensor.isBitIdentical(to: b.tensor)) }
 
         let sgd = SGD(makeParams(), momentum: 0.9)
-        #expect(throws: TensorCoreError.self) { try sgd.importState(state) }
+        expectLabError(.tensorCore) { try sgd.importState(state) }
     }
 
     @Test func gradientAccumulationEqualsOneBatch() {

@@ -1,6 +1,7 @@
+import Foundation
 // Tokenizer tests. Fixture: Tests/TokenizerTests/Fixtures/tokenizer_reference.json, written by
 // `python3 Scripts/reference/tokenizer_fixtures.py` (Python `regex` and HF `tokenizers`).
-import Foundation
+import LabSupport
 import TestSupport
 import Testing
 import Tokenizer
@@ -27,14 +28,26 @@ struct HFCase: Decodable {
     }
 }
 
+struct HFSpecialCases: Decodable {
+    struct Case: Decodable {
+        let text: String
+        let matched: [Int]
+        let unmatched: [Int]
+    }
+    let specials: [String]
+    let cases: [Case]
+}
+
 struct TokenizerFixture: Decodable {
     let generator: String
     let pretokenize: [SplitCase]
     let unicode: [String: [[UInt32]]]
     let hfBPE: [HFCase]
+    let hfSpecial: HFSpecialCases
     enum CodingKeys: String, CodingKey {
         case generator, pretokenize, unicode
         case hfBPE = "hf_bpe"
+        case hfSpecial = "hf_special"
     }
 
     static let shared: TokenizerFixture = {
@@ -112,6 +125,29 @@ func sample(_ name: String) -> String {
         #expect(hf.merges.map { [$0.left, $0.right] } == [[97, 97], [97, 98], [256, 257]])
     }
 
+    /// The fast trainer (incremental counts, a heap) learns exactly the merges of minbpe's naive
+    /// loop, under both tie rules and with a minimum frequency, on English and Chinese text.
+    @Test(arguments: [TieRule.firstOccurrence, .huggingFace])
+    func fastTrainerEqualsTheNaiveLoop(_ rule: TieRule) throws {
+        let corpus = [
+            String(sample("english-tempest.txt").unicodeScalars.prefix(12_000)),
+            String(sample("chinese-tang300.txt").unicodeScalars.prefix(3_000)), "aaabdaaabac",
+        ]
+        for (vocab, minFrequency, pattern) in [(256 + 200, 1, SplitPattern.gpt4), (256 + 400, 3, .gpt2)] {
+            let options = BPETrainingOptions(
+                vocabSize: vocab, pattern: pattern, minFrequency: minFrequency, tieRule: rule, specialTokens: ["<s>"])
+            let fast = try BPETrainer.train(corpus, options: options)
+            let naive = try BPETrainer.trainNaive(corpus, options: options)
+            #expect(fast.merges.count > 100)
+            #expect(fast.merges.map { [$0.left, $0.right] } == naive.merges.map { [$0.left, $0.right] })
+        }
+        let worked = try BPETrainer.trainNaive(["aaabdaaabac"], options: .init(vocabSize: 259, tieRule: rule))
+        #expect(
+            worked.merges.map { [$0.left, $0.right] }
+                == (rule == .firstOccurrence
+                    ? [[97, 97], [256, 97], [257, 98]] : [[97, 97], [97, 98], [256, 257]]))
+    }
+
     @Test(arguments: [0, 1])
     func huggingFaceModeReproducesBpeTrainerMerges(_ index: Int) throws {
         let c = TokenizerFixture.shared.hfBPE[index]
@@ -155,9 +191,9 @@ func sample(_ name: String) -> String {
         let text = String(String.UnicodeScalarView(scalars))
         #expect(try tok.decode(tok.encode(text)) == text)
         // Strict decoding refuses invalid UTF-8; lossy decoding replaces it.
-        #expect(throws: TokenizerError.self) { try tok.decode([0xC3]) }
+        expectLabError(.tokenizer) { try tok.decode([0xC3]) }
         #expect(try tok.decode([0xC3], lossy: true) == "\u{FFFD}")
-        #expect(throws: TokenizerError.self) { try tok.decodeBytes([tok.vocabSize]) }
+        expectLabError(.tokenizer) { try tok.decodeBytes([tok.vocabSize]) }
     }
 
     @Test func specialTokensNeverComeFromPlainText() throws {
@@ -174,6 +210,18 @@ func sample(_ name: String) -> String {
         #expect(try tok.decode(allowed) == text)
         let some = tok.encode(text, allowedSpecial: .some(["<|endoftext|>"]))
         #expect(some.filter { $0 >= 395 } == [395])
+    }
+
+    /// HF matches every added token in any text (leftmost, then longest, on the raw bytes: no
+    /// canonical equivalence); `.huggingFace` (= `.all`) does the same, and `.none` is HF with
+    /// `encode_special_tokens = True`. Fixture: HF `tokenizers` on a byte-level tokenizer.
+    @Test func specialTokensInTextMatchHuggingFaceInBothModes() throws {
+        let fixture = TokenizerFixture.shared.hfSpecial
+        let tok = try BPETokenizer(pattern: .gpt4, merges: [], specialTokens: fixture.specials)
+        for c in fixture.cases {
+            #expect(tok.encode(c.text, allowedSpecial: .huggingFace) == c.matched, "\(c.text.debugDescription)")
+            #expect(tok.encode(c.text, allowedSpecial: .none) == c.unmatched, "\(c.text.debugDescription)")
+        }
     }
 
     @Test func pathologicalInputEncodesAndRoundTrips() throws {
@@ -208,8 +256,8 @@ func sample(_ name: String) -> String {
         try TokenFile.write([70_000, 3], vocabSize: 100_000, to: folder + "/wide.bin")
         #expect(Array(try TokenArray(path: folder + "/wide.bin")) == [70_000, 3])
         try "junk".write(toFile: folder + "/bad.bin", atomically: true, encoding: .utf8)
-        #expect(throws: TokenizerError.self) { try TokenArray(path: folder + "/bad.bin") }
-        #expect(throws: TokenizerError.self) { try BPETokenizer.load(from: folder + "/bad.bin") }
+        expectLabError(.tokenizer) { try TokenArray(path: folder + "/bad.bin") }
+        expectLabError(.tokenizer) { try BPETokenizer.load(from: folder + "/bad.bin") }
     }
 
     /// Needs python3 with `tokenizers` (Scripts/bootstrap installs it; CI has it).
