@@ -1,11 +1,25 @@
 // Tokenizer benchmark: BPE training seconds and encoding MB/s against HF `tokenizers`
 // (Benchmarks/hf_twin/tokenizer_bench.py) on the same corpus, vocabulary and pattern (GPT-2,
 // HF tie rule, so both learn the same merges), single-threaded and on 2 threads; and the
-// pathological case, a megabyte of one letter with no whitespace.
+// pathological case, up to 2 MB of one letter with no whitespace (one pre-tokenisation chunk).
+// The training documents end with one run of 4,096 a's, so the vocabulary has the merges a one-
+// letter run needs (aa, aaaa, ... up to 4,096): without them the run stays one token per byte and
+// the case measures nothing but the merge loop's bookkeeping.
 import ArgumentParser
 import BenchmarkSupport
 import Foundation
 import Tokenizer
+
+/// The training document that gives the vocabulary its one-letter merges (the twin adds the same).
+let oneLetterRun = String(repeating: "a", count: 4096)
+let oneLetterSizes = [125_000, 250_000, 500_000, 1_000_000, 2_000_000]
+
+extension BPETokenizer {
+    /// Whether a merge joins two tokens made only of the letter a.
+    func isOneLetterMerge(_ merge: (left: Int, right: Int)) -> Bool {
+        ((try? decodeBytes([merge.left, merge.right])) ?? []).allSatisfy { $0 == UInt8(ascii: "a") }
+    }
+}
 
 @main
 struct TokenizerBench: ParsableCommand {
@@ -17,7 +31,7 @@ struct TokenizerBench: ParsableCommand {
 
     func run() throws {
         let texts = try corpus.map { try String(contentsOfFile: $0, encoding: .utf8) }
-        let documents = texts.flatMap { $0.components(separatedBy: "\n\n") }
+        let documents = texts.flatMap { $0.components(separatedBy: "\n\n") } + [oneLetterRun]
         let megabytes = Double(texts.reduce(0) { $0 + $1.utf8.count }) / 1e6
         var results: [BenchmarkResult] = []
         func report(_ name: String, _ seconds: Double, _ detail: String) {
@@ -37,8 +51,10 @@ struct TokenizerBench: ParsableCommand {
             report("encode \(threads) thread\(threads == 1 ? "" : "s")", seconds, shape)
             print(String(format: "    %.1f MB/s, %d tokens", megabytes / seconds, ids.reduce(0) { $0 + $1.count }))
         }
-        let huge = String(repeating: "a", count: 1_000_000)
-        for size in [250_000, 500_000, 1_000_000] {
+        let huge = String(repeating: "a", count: oneLetterSizes.last!)
+        let runMerges = tok.merges.filter { tok.isOneLetterMerge($0) }.count
+        print("    \(runMerges) merges made only of a's")
+        for size in oneLetterSizes {
             let fresh = try BPETokenizer(pattern: .gpt2, merges: tok.merges)
             start = Date()
             _ = fresh.encode(String(huge.prefix(size)))

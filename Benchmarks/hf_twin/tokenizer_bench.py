@@ -2,7 +2,8 @@
 """HF `tokenizers` twin of Benchmarks/TokenizerBench: ByteLevel BPE (GPT-2 regex, no prefix
 space) trained on the same documents and vocabulary, then encode_batch of the documents with
 1 and 2 Rayon threads (each in a fresh process, since Rayon reads RAYON_NUM_THREADS once), and
-the one-letter megabyte.
+one letter repeated up to 2 MB; the training documents end with one run of 4,096 a's, as ours do,
+so the vocabulary has the merges that run needs.
 Run: python3 tokenizer_bench.py --corpus FILE... --vocab-size 8192 --out hf.json
 """
 import argparse
@@ -17,7 +18,7 @@ def measure(args, threads):
     from tokenizers import Tokenizer, models, pre_tokenizers, trainers
 
     texts = [open(p, encoding="utf-8").read() for p in args.corpus]
-    docs = [d for t in texts for d in t.split("\n\n")]
+    docs = [d for t in texts for d in t.split("\n\n")] + ["a" * 4096]
     mb = sum(len(t.encode()) for t in texts) / 1e6
     shape = f"{mb:.1f} MB, vocab {args.vocab_size}"
     out = []
@@ -35,7 +36,7 @@ def measure(args, threads):
     name = f"encode {threads} thread{'s' if threads > 1 else ''}"
     out.append({"name": name, "shape": shape, "seconds": time.perf_counter() - start, "gflops": None})
     if threads == 1:
-        for size in (250_000, 500_000, 1_000_000):
+        for size in (125_000, 250_000, 500_000, 1_000_000, 2_000_000):
             fresh = Tokenizer.from_str(tok.to_str())
             start = time.perf_counter()
             fresh.encode("a" * size, add_special_tokens=False)

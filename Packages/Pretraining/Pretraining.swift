@@ -17,7 +17,8 @@ import HDF5Store
 //   context/{plain,interpolation,ntk}  val loss at 1x, 2x, 4x the training context (x = length)
 //   context/interpolation_finetuned  the same after contextFinetuneSteps at 2x with interpolation
 //   summaries: perf/prefill_tokens_per_s, perf/decode_tokens_per_s_{kv_cache,recompute},
-//              inference/kv_cache_bytes_per_token (measured), model/parameters, train/diverged_at_step
+//              inference/kv_cache_bytes_per_token (measured), model/parameters, train/diverged_at_step,
+//              data/unigram_entropy_train, data/unigram_loss_val (UnigramBaseline.swift)
 //   plus whatever afterUpdate returns each step (MoE: moe/*, see MoEStep.swift)
 import LabSupport
 import ModelStore
@@ -81,6 +82,9 @@ public enum Pretraining {
         var dropoutRNG = task.dropoutRNG
         run.results.summary("train/skipped_updates", Double(guardRail.skipped))
         run.results.summary("train/spikes", Double(spikeDetector.skipped))
+        let unigram = UnigramBaseline(data, vocabSize: modelConfig.vocabSize)
+        run.results.summary("data/unigram_entropy_train", unigram.trainEntropy)
+        run.results.summary("data/unigram_loss_val", unigram.validationLoss)
         run.results.summary("model/vocab_size", Double(modelConfig.vocabSize))
         run.results.summary("model/parameters", Double(model.parameterCount))
 
