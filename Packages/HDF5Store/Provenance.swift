@@ -18,8 +18,9 @@ public struct Provenance: Codable, Sendable, Equatable {
 
     /// The provenance of the current process. The git commit is that of the checkout holding the
     /// running executable (where it was built: `.build/release/...` of a clone), wherever the run
-    /// is started from; "+dirty" when that checkout has uncommitted changes to tracked files;
-    /// "unknown" for an executable outside any git checkout.
+    /// is started from; "+dirty" when that checkout has uncommitted changes to the code a result
+    /// depends on (Package.swift, Packages/, Experiments/: an edited note does not make a run
+    /// dirty); "unknown" for an executable outside any git checkout.
     public static func current(threads: Int) -> Provenance {
         Provenance(
             gitCommit: gitCommit(), date: ISO8601DateFormatter().string(from: Date()), swiftVersion: swiftVersion,
@@ -46,6 +47,10 @@ public struct Provenance: Codable, Sendable, Equatable {
         #endif
     }
 
+    /// What a run's results depend on, from the repository root (lab's staleness check looks at
+    /// the same paths).
+    public static let codePaths = ["Package.swift", "Packages", "Experiments"]
+
     static func gitCommit() -> String {
         let executable =
             (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe"))
@@ -53,9 +58,11 @@ public struct Provenance: Codable, Sendable, Equatable {
         let folder = (executable as NSString).deletingLastPathComponent
         guard let head = run("/usr/bin/env", ["git", "-C", folder, "rev-parse", "HEAD"]) else { return "unknown" }
         let dirty =
-            run("/usr/bin/env", ["git", "-C", folder, "status", "--porcelain", "--untracked-files=no"]).map {
-                !$0.isEmpty
-            } ?? false
+            run(
+                "/usr/bin/env",
+                ["git", "-C", folder, "status", "--porcelain", "--untracked-files=no", "--"]
+                    + codePaths.map { ":/" + $0 }
+            ).map { !$0.isEmpty } ?? false
         return head + (dirty ? "+dirty" : "")
     }
 
