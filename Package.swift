@@ -47,12 +47,14 @@ let packages: [LocalPackage] = [
     LocalPackage(
         name: "ExperimentKit", deps: ["HDF5Store", "ArgumentParser"], experiment: "mlp-demo",
         testDeps: ["mlp-demo", "lab"]),
+    LocalPackage(
+        name: "LabNotes", deps: ["ExperimentKit", "HDF5Store"], testDeps: ["HDF5Store", "mlp-demo", "lab"]),
 ]
 
 /// Executables that are not one package's experiment (benchmarks, tools).
 let tools: [(name: String, path: String, deps: [String])] = [
     ("tensorcore-bench", "Benchmarks/TensorCoreBench", ["TensorCore", "CBLAS", "BenchmarkSupport"]),
-    ("lab", "Experiments/lab", ["ExperimentKit"]),
+    ("lab", "Experiments/lab", ["LabNotes", "ExperimentKit"]),
     ("tokenizer-bench", "Benchmarks/TokenizerBench", ["Tokenizer", "BenchmarkSupport"]),
     ("minhash-bench", "Benchmarks/MinHashBench", ["MinHash", "BenchmarkSupport"]),
     ("dedup", "Experiments/dedup", ["MinHash"]),

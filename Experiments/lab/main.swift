@@ -2,6 +2,7 @@
 import ArgumentParser
 import ExperimentKit
 import Foundation
+import LabNotes
 
 /// The repository root: --root, else the current folder when it holds Package.swift, else the
 /// checkout this binary was built from.

@@ -191,7 +191,7 @@ public enum ConfigResolver {
             let with = error.related.map { "'\($0)' = \(shown($0)) from \(sources[$0] ?? "defaults")" }
             throw LabError(
                 .config,
-                "\(sources[key] ?? "defaults"): key '\(key)' = \(shown(key)): \(error.reason ?? error.message)"
+                "\(sources[key] ?? "defaults"): key '\(key)' = \(shown(key)): \(error.reason)"
                     + (with.isEmpty ? "" : " (with \(with.joined(separator: ", ")))"), key: key, related: error.related,
                 reason: error.reason)
         }

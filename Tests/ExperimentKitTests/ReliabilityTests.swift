@@ -195,7 +195,7 @@ func longRun(_ out: String, checkpointEvery: Int = 0, resume: String? = nil) thr
     @Test func temporariesLeftByAKilledWriterAreRemovedAtStart() throws {
         let out = try finishedRun(steps: 10)
         let stale = "\(out)/mlp-demo/base/seed-0.ckpt.h5.tmp-2147483646"
-        FileManager.default.createFile(atPath: stale, contents: Data(count: 1000))
+        _ = FileManager.default.createFile(atPath: stale, contents: Data(count: 1000))
         let r = try runProduct("mlp-demo", ["--out", out, "--set", "steps=10", "--overwrite"])
         #expect(r.status == 0 && r.stdout.contains("removed \(stale)"), "\(r.stdout)")
         #expect(!FileManager.default.fileExists(atPath: stale))
@@ -204,7 +204,7 @@ func longRun(_ out: String, checkpointEvery: Int = 0, resume: String? = nil) thr
     @Test func anUnwritablePlotFolderIsOneLine() throws {
         let out = try finishedRun(steps: 5)
         let blocker = "\(out)/file"
-        FileManager.default.createFile(atPath: blocker, contents: Data())
+        _ = FileManager.default.createFile(atPath: blocker, contents: Data())
         let r = try runProduct("lab", ["compare", "\(out)/mlp-demo", "--plots", "\(blocker)/plots"])
         #expect(
             r.status == 1

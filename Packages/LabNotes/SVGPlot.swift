@@ -1,5 +1,6 @@
 // Learning curves as a standalone SVG: one line per ablation (the mean over seeds) with a band
 // from the lowest to the highest seed, axes with round-number ticks, labels and a legend.
+import ExperimentKit
 import Foundation
 import HDF5Store
 

@@ -1,3 +1,4 @@
+import ExperimentKit
 import Foundation
 import HDF5Store
 // The `lab` command's work: list experiments and ablations, show one results file, compare
@@ -192,6 +193,50 @@ public enum Lab {
         commit.hasSuffix("+dirty") ? String(commit.prefix(10)) + "+dirty" : String(commit.prefix(10))
     }
 
+    /// The code an experiment's results depend on: Package.swift, its own folder under
+    /// Experiments, and under Packages the package it belongs to with everything that package and
+    /// its experiment depend on, transitively (read from the manifest's table of LocalPackage
+    /// rows; LabSupport, which every package uses, always). When the manifest cannot be read that
+    /// way, all of Packages.
+    static func codePaths(of experiment: String, root: String) -> [String] {
+        let fallback = ["Package.swift", "Packages", "Experiments/\(experiment)"]
+        guard let manifest = try? String(contentsOfFile: "\(root)/Package.swift", encoding: .utf8) else {
+            return fallback
+        }
+        func field(_ name: String, in row: String) -> String? {
+            guard let r = row.range(of: "(?<![A-Za-z])\(name):\\s*\"([^\"]+)\"", options: .regularExpression) else {
+                return nil
+            }
+            return row[r].split(separator: "\"")[1].description
+        }
+        func list(_ name: String, in row: String) -> [String] {
+            guard let r = row.range(of: "(?<![A-Za-z])\(name):\\s*\\[[^\\]]*\\]", options: .regularExpression) else {
+                return []
+            }
+            return row[r].split(separator: "\"").enumerated().filter { $0.offset % 2 == 1 }.map { String($0.element) }
+        }
+        var deps: [String: [String]] = [:]
+        var owner: String? = nil
+        for row in manifest.components(separatedBy: "LocalPackage(").dropFirst() {
+            guard let name = field("name", in: row) else { continue }
+            deps[name] = list("deps", in: row)
+            if field("experiment", in: row) == experiment {
+                owner = name
+                deps[name, default: []] += list("experimentDeps", in: row)
+            }
+        }
+        guard let owner else { return fallback }
+        var closure: Set<String> = []
+        var pending = [owner, "LabSupport"]
+        while let next = pending.popLast() {
+            guard closure.insert(next).inserted else { continue }
+            pending += (deps[next] ?? []).filter {
+                deps[$0] != nil || FileManager.default.fileExists(atPath: "\(root)/Packages/\($0)")
+            }
+        }
+        return ["Package.swift", "Experiments/\(experiment)"] + closure.sorted().map { "Packages/\($0)" }
+    }
+
     /// Why runs no longer stand for the code (nil: they do).
     static func staleness(of runs: [RunResults], root: String) -> String? {
         let commits = Set(
@@ -203,8 +248,8 @@ public enum Lab {
             return "made by a build with uncommitted changes (\(short(dirty)))"
         }
         let experiments = Set(runs.map(\.experiment))
+        let paths = Set(experiments.flatMap { codePaths(of: $0, root: root) }).sorted()
         for commit in commits.sorted() {
-            let paths = ["Packages", "Package.swift"] + experiments.sorted().map { "Experiments/\($0)" }
             guard
                 let changed = Provenance.run(
                     "/usr/bin/env", ["git", "-C", root, "diff", "--name-only", commit, "HEAD", "--"] + paths)

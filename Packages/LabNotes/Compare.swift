@@ -1,3 +1,4 @@
+import ExperimentKit
 import Foundation
 import HDF5Store
 // Comparing ablations from results files: runs are grouped by ablation and aggregated over
