@@ -1,13 +1,16 @@
+// Streaming documents from files, byte for byte: JSONL (one object per line, the text in a named
+// field) or plain text with a separator line between documents. Every document keeps its raw
+// bytes, so what the dedup stage writes is what it read (invalid UTF-8 and CRLF line ends
+// included). Reading is linear in the input however long a line is: the reader never rescans
+// bytes it has already searched for a newline.
 import Foundation
-// Streaming documents from files: JSONL (one object per line, text in a named field) or plain
-// text with a separator line between documents. Each document carries its file and byte offset
-// so a later pass can re-read it without keeping the text in memory.
 import LabSupport
 
 public enum DocumentFormat: Codable, Sendable, Equatable {
     /// One JSON object per line; the document is the string in `field`.
     case jsonl(field: String)
-    /// Plain text; a line equal to `separator` (for example "%" or "") ends a document.
+    /// Plain text; a line equal to `separator` (for example "%" or "", a trailing CR ignored)
+    /// ends a document.
     case text(separator: String)
 }
 
@@ -17,109 +20,136 @@ public struct DocumentLocation: Sendable, Hashable {
     public let length: Int
 }
 
-/// Reads documents one at a time; the file is read in blocks, never whole.
+/// One document: its raw record (a JSONL line without its newline; a text document's lines
+/// with their own line ends) and its text as UTF-8 (the JSON string; for text, the raw bytes).
+struct Document {
+    var raw: [UInt8]
+    var text: [UInt8]
+    var location: DocumentLocation
+}
+
+/// Reads documents one at a time; a file is read in blocks, never whole.
 struct DocumentStream {
     let paths: [String]
     let format: DocumentFormat
 
-    /// Calls `body(text, rawRecord, location)` for every document of every file, in order.
-    func forEachDocument(_ body: (String, Data, DocumentLocation) throws -> Void) throws {
+    /// The raw line that separates text documents, as the input writes it (CRLF kept).
+    private(set) var separatorLine: [UInt8]? = nil
+
+    init(paths: [String], format: DocumentFormat) {
+        self.paths = paths
+        self.format = format
+    }
+
+    /// Calls `body` for every document of every file, in order.
+    mutating func forEachDocument(_ body: (Document) throws -> Void) throws {
         for (fileIndex, path) in paths.enumerated() {
             guard let handle = FileHandle(forReadingAtPath: path) else {
                 throw LabError(.dedup, "\(path): cannot open")
             }
             defer { try? handle.close() }
-            var reader = LineReader(handle: handle)
+            var reader = LineReader(handle: handle, path: path)
             var lineNumber = 0
-            var pending = Data()
+            var pending: [UInt8] = []
             var pendingStart: UInt64 = 0
             func flushText() throws {
                 defer { pending.removeAll(keepingCapacity: true) }
                 guard !pending.isEmpty else { return }
-                var raw = pending
-                if raw.last == 0x0A { raw.removeLast() }
-                let text = String(decoding: raw, as: UTF8.self)
-                try body(text, raw, DocumentLocation(file: fileIndex, offset: pendingStart, length: pending.count))
+                try body(
+                    Document(
+                        raw: pending, text: pending,
+                        location: DocumentLocation(file: fileIndex, offset: pendingStart, length: pending.count)))
             }
             while let (line, offset) = try reader.next() {
                 lineNumber += 1
+                var content = line.last == 0x0A ? line.dropLast() : line[...]
                 switch format {
                 case .jsonl(let field):
-                    let trimmed = line.last == 0x0A ? line.dropLast() : line[...]
-                    if trimmed.allSatisfy({ $0 == 0x20 || $0 == 0x09 || $0 == 0x0D }) { continue }
-                    guard let object = try? JSONSerialization.jsonObject(with: Data(trimmed)) as? [String: Any] else {
+                    if content.allSatisfy({ $0 == 0x20 || $0 == 0x09 || $0 == 0x0D }) { continue }
+                    guard let object = try? JSONSerialization.jsonObject(with: Data(content)) as? [String: Any] else {
                         throw LabError(.dedup, "\(path):\(lineNumber): not a JSON object")
                     }
                     guard let text = object[field] as? String else {
                         throw LabError(.dedup, "\(path):\(lineNumber): no string field '\(field)'")
                     }
-                    try body(text, Data(trimmed), DocumentLocation(file: fileIndex, offset: offset, length: line.count))
+                    try body(
+                        Document(
+                            raw: Array(content), text: Array(text.utf8),
+                            location: DocumentLocation(file: fileIndex, offset: offset, length: line.count)))
                 case .text(let separator):
-                    let content = String(decoding: line.last == 0x0A ? line.dropLast() : line[...], as: UTF8.self)
-                    if content == separator {
+                    if content.last == 0x0D { content = content.dropLast() }
+                    if content.elementsEqual(separator.utf8) {
+                        if separatorLine == nil { separatorLine = line }
                         try flushText()
                         pendingStart = offset + UInt64(line.count)
                     } else {
                         if pending.isEmpty { pendingStart = offset }
-                        pending.append(line)
+                        pending += line
                     }
                 }
             }
             try flushText()
         }
     }
-
-    /// Re-reads one document's text.
-    func read(_ location: DocumentLocation) throws -> String {
-        guard let handle = FileHandle(forReadingAtPath: paths[location.file]) else {
-            throw LabError(.dedup, "\(paths[location.file]): cannot open")
-        }
-        defer { try? handle.close() }
-        try handle.seek(toOffset: location.offset)
-        var data = try handle.read(upToCount: location.length) ?? Data()
-        switch format {
-        case .jsonl(let field):
-            if data.last == 0x0A { data.removeLast() }
-            let object = try JSONSerialization.jsonObject(with: data) as? [String: Any]
-            return object?[field] as? String ?? ""
-        case .text:
-            if data.last == 0x0A { data.removeLast() }
-            return String(decoding: data, as: UTF8.self)
-        }
-    }
 }
 
-/// Lines of a file with their byte offsets, read in 1 MiB blocks.
-struct LineReader {
+/// Lines of a file (each with its newline, the last one perhaps without) and their byte offsets,
+/// read in 1 MiB blocks. Each byte is searched once; the buffer is compacted only when the
+/// consumed part is at least half of it, so a line of any length costs time linear in it.
+public struct LineReader {
     let handle: FileHandle
-    var buffer = Data()
-    var bufferOffset: UInt64 = 0
-    var position = 0
+    let path: String
+    var buffer: [UInt8] = []
+    var start = 0  // first byte not yet returned
+    var searched = 0  // buffer[start ..< searched] holds no newline
+    var bufferOffset: UInt64 = 0  // file offset of buffer[0]
     var eof = false
+    /// Bytes handed to the newline search so far (the test of linear reading counts them).
+    public private(set) var searchedBytes = 0
 
-    init(handle: FileHandle) { self.handle = handle }
+    /// Reads `handle`; errors name `path`.
+    public init(handle: FileHandle, path: String) {
+        self.handle = handle
+        self.path = path
+    }
 
-    mutating func next() throws -> (Data, UInt64)? {
+    /// The next line with its newline (the last one perhaps without), and its byte offset.
+    public mutating func next() throws -> ([UInt8], UInt64)? {
         while true {
-            if let newline = buffer[position...].firstIndex(of: 0x0A) {
-                let line = buffer[position...newline]
-                let offset = bufferOffset + UInt64(position - buffer.startIndex)
-                position = newline + 1
-                return (Data(line), offset)
+            let from = max(start, searched)
+            let newline: Int? = buffer.withUnsafeBufferPointer { b in
+                guard from < b.count, let base = b.baseAddress,
+                    let hit = memchr(base + from, 0x0A, b.count - from)
+                else { return nil }
+                return UnsafePointer<UInt8>(hit.assumingMemoryBound(to: UInt8.self)) - base
             }
+            searchedBytes += (newline.map { $0 + 1 } ?? buffer.count) - from
+            if let newline {
+                let line = Array(buffer[start...newline])
+                let offset = bufferOffset + UInt64(start)
+                start = newline + 1
+                searched = start
+                return (line, offset)
+            }
+            searched = buffer.count
             if eof {
-                guard position < buffer.endIndex else { return nil }
-                let line = buffer[position...]
-                let offset = bufferOffset + UInt64(position - buffer.startIndex)
-                position = buffer.endIndex
-                return (Data(line), offset)
+                guard start < buffer.count else { return nil }
+                let line = Array(buffer[start...])
+                let offset = bufferOffset + UInt64(start)
+                start = buffer.count
+                return (line, offset)
             }
-            let consumed = position - buffer.startIndex
-            buffer = Data(buffer[position...])
-            bufferOffset += UInt64(consumed)
-            position = buffer.startIndex
-            let more = try handle.read(upToCount: 1 << 20) ?? Data()
-            if more.isEmpty { eof = true } else { buffer.append(more) }
+            if start > 0 && start * 2 >= buffer.count {
+                buffer.removeFirst(start)
+                bufferOffset += UInt64(start)
+                searched -= start
+                start = 0
+            }
+            let more: Data
+            do { more = try handle.read(upToCount: 1 << 20) ?? Data() } catch {
+                throw LabError(.dedup, "\(path): cannot read at byte \(bufferOffset + UInt64(buffer.count)): \(error)")
+            }
+            if more.isEmpty { eof = true } else { buffer.append(contentsOf: more) }
         }
     }
 }

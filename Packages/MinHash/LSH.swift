@@ -123,3 +123,52 @@ public struct LSHIndex: Sendable {
         return pairs.sorted().map { (Int($0 >> 32), Int($0 & 0xFFFF_FFFF)) }
     }
 }
+
+extension LSHIndex {
+    /// The b band keys of a signature (what the hash tables are keyed by).
+    public func bandKeys(_ sig: [UInt64]) -> [UInt64] {
+        precondition(sig.count >= parameters.bands * parameters.rows, "signature shorter than bands x rows")
+        return (0..<parameters.bands).map { bandKey(sig, $0) }
+    }
+
+    /// Every pair (i < j) of `signatures` that agrees on all rows of at least one band, sorted:
+    /// what inserting them all and `candidatePairs()` give, without the hash tables.
+    public static func candidatePairs(
+        _ signatures: [[UInt64]], _ parameters: LSHParameters, threads: Int = 1
+    ) -> [(Int, Int)] {
+        let index = LSHIndex(parameters)
+        return candidatePairs(
+            bandKeys: signatures.flatMap { index.bandKeys($0) }, bands: parameters.bands, threads: threads)
+    }
+
+    /// The same from each document's b band keys, document after document in one array (n x b):
+    /// per band, the documents are sorted by their key and each run of equal keys gives its pairs.
+    public static func candidatePairs(bandKeys keys: [UInt64], bands: Int, threads: Int = 1) -> [(Int, Int)] {
+        let count = keys.count / bands
+        let perBand = parallelMap(Array(0..<bands), threads: threads) { band -> [UInt64] in
+            var keyed = (0..<count).map { (key: keys[$0 * bands + band], id: $0) }
+            keyed.sort { $0.key != $1.key ? $0.key < $1.key : $0.id < $1.id }
+            var pairs: [UInt64] = []
+            var start = 0
+            while start < keyed.count {
+                var end = start + 1
+                while end < keyed.count && keyed[end].key == keyed[start].key { end += 1 }
+                if end - start > 1 {
+                    for x in start..<end {
+                        for y in (x + 1)..<end { pairs.append(UInt64(keyed[x].id) << 32 | UInt64(keyed[y].id)) }
+                    }
+                }
+                start = end
+            }
+            return pairs
+        }
+        var all = perBand.flatMap { $0 }
+        all.sort()
+        var out: [(Int, Int)] = []
+        out.reserveCapacity(all.count)
+        for (i, pair) in all.enumerated() where i == 0 || pair != all[i - 1] {
+            out.append((Int(pair >> 32), Int(pair & 0xFFFF_FFFF)))
+        }
+        return out
+    }
+}

@@ -1,5 +1,6 @@
 import Crypto
 import Dispatch
+import Foundation
 // MinHash signatures (Broder 1997): sig_k(S) = min over x in S of h_k(x), so that
 // P[sig_k(A) = sig_k(B)] = Jaccard(A, B) and the share of equal positions estimates it.
 // Schemes: a fast 64-bit default, and datasketch 2.0's three schemes bit for bit.
@@ -78,20 +79,53 @@ public struct MinHasher: Sendable {
 
     /// Folds one shingle into a signature.
     public func update(_ sig: inout [UInt64], _ shingle: [UInt8]) {
+        let h = shingle.withUnsafeBytes { base(of: $0, hash64: scheme == .fast64 ? hash64($0) : 0) }
+        sig.withUnsafeMutableBufferPointer { fold(into: $0, base: h) }
+    }
+
+    /// The scheme's base hash of a shingle's bytes (`hash64`: their hash64, which fast64 uses).
+    @inline(__always) func base(of bytes: UnsafeRawBufferPointer, hash64 h: UInt64) -> UInt64 {
         switch scheme {
-        case .fast64:
-            let h = fmix64(hash64(shingle))
-            for k in 0..<numPerm { sig[k] = min(sig[k], a[k] &* h &+ b[k]) }
-        case .datasketchAffine32:
-            let h = UInt64(fmix32(sha1Prefix32(shingle)))
-            for k in 0..<numPerm { sig[k] = min(sig[k], (a[k] &* h &+ b[k]) & 0xFFFF_FFFF) }
-        case .datasketchAffine64:
-            let h = fmix64(sha1Prefix64(shingle))
-            for k in 0..<numPerm { sig[k] = min(sig[k], a[k] &* h &+ b[k]) }
-        case .datasketchLegacy:
-            let h = UInt64(sha1Prefix32(shingle))
-            for k in 0..<numPerm { sig[k] = min(sig[k], ((a[k] &* h &+ b[k]) % Self.mersenne) & 0xFFFF_FFFF) }
+        case .fast64: fmix64(h)
+        case .datasketchAffine32: UInt64(fmix32(sha1Prefix32(bytes)))
+        case .datasketchAffine64: fmix64(sha1Prefix64(bytes))
+        case .datasketchLegacy: UInt64(sha1Prefix32(bytes))
         }
+    }
+
+    /// sig_k = min(sig_k, h_k(x)) for every k, from x's base hash.
+    @inline(__always) func fold(into sig: UnsafeMutableBufferPointer<UInt64>, base h: UInt64) {
+        a.withUnsafeBufferPointer { a in
+            b.withUnsafeBufferPointer { b in
+                switch scheme {
+                case .fast64, .datasketchAffine64:
+                    for k in 0..<numPerm { sig[k] = min(sig[k], a[k] &* h &+ b[k]) }
+                case .datasketchAffine32:
+                    for k in 0..<numPerm { sig[k] = min(sig[k], (a[k] &* h &+ b[k]) & 0xFFFF_FFFF) }
+                case .datasketchLegacy:
+                    for k in 0..<numPerm { sig[k] = min(sig[k], ((a[k] &* h &+ b[k]) % Self.mersenne) & 0xFFFF_FFFF) }
+                }
+            }
+        }
+    }
+
+    /// The signature of normalised text's shingles, found and hashed in place (the dedup stage's
+    /// path; equal to `signature(shingles(of: text, kind))`).
+    public func signature(normalized: [UInt8], _ kind: Shingling) -> [UInt64] {
+        normalized.withUnsafeBufferPointer { signature(spans: shingleSpans($0, kind), text: $0) }
+    }
+
+    /// The signature of a document's distinct shingles, given as spans of its normalised text.
+    func signature(spans: [ShingleSpan], text: UnsafeBufferPointer<UInt8>) -> [UInt64] {
+        var sig = [UInt64](repeating: maxHash, count: numPerm)
+        let raw = UnsafeRawBufferPointer(text)
+        sig.withUnsafeMutableBufferPointer { s in
+            for span in spans {
+                let bytes = UnsafeRawBufferPointer(rebasing: raw[Int(span.start)..<Int(span.end)])
+                fold(into: s, base: base(of: bytes, hash64: span.hash))
+            }
+        }
+        return sig
     }
 
     /// Signatures of many documents on `threads` threads (results in input order).
@@ -118,14 +152,14 @@ public func estimatedJaccard(_ a: [UInt64], _ b: [UInt64]) -> Double {
     return Double(equal) / Double(a.count)
 }
 
-func sha1Prefix32(_ data: [UInt8]) -> UInt32 {
+func sha1Prefix32(_ data: some DataProtocol) -> UInt32 {
     var digest = Insecure.SHA1.hash(data: data).makeIterator()
     var v: UInt32 = 0
     for i in 0..<4 { v |= UInt32(digest.next()!) << (8 * UInt32(i)) }
     return v
 }
 
-func sha1Prefix64(_ data: [UInt8]) -> UInt64 {
+func sha1Prefix64(_ data: some DataProtocol) -> UInt64 {
     var digest = Insecure.SHA1.hash(data: data).makeIterator()
     var v: UInt64 = 0
     for i in 0..<8 { v |= UInt64(digest.next()!) << (8 * UInt64(i)) }
@@ -158,22 +192,21 @@ func sha1Prefix64(_ data: [UInt8]) -> UInt64 {
 }
 
 /// A fast 64-bit hash of bytes: 8-byte little-endian words folded through fmix64.
-func hash64(_ data: [UInt8]) -> UInt64 {
-    var h: UInt64 = 0x9E37_79B9_7F4A_7C15 ^ UInt64(data.count)
-    data.withUnsafeBytes { raw in
-        var i = 0
-        while i + 8 <= raw.count {
-            h = fmix64(h ^ raw.loadUnaligned(fromByteOffset: i, as: UInt64.self)) &* 0x9E37_79B9_7F4A_7C15
-            i += 8
-        }
-        var tail: UInt64 = 0
-        var shift: UInt64 = 0
-        while i < raw.count {
-            tail |= UInt64(raw[i]) << shift
-            shift += 8
-            i += 1
-        }
-        h = fmix64(h ^ tail)
+func hash64(_ data: [UInt8]) -> UInt64 { data.withUnsafeBytes { hash64($0) } }
+
+func hash64(_ raw: UnsafeRawBufferPointer) -> UInt64 {
+    var h: UInt64 = 0x9E37_79B9_7F4A_7C15 ^ UInt64(raw.count)
+    var i = 0
+    while i + 8 <= raw.count {
+        h = fmix64(h ^ raw.loadUnaligned(fromByteOffset: i, as: UInt64.self)) &* 0x9E37_79B9_7F4A_7C15
+        i += 8
     }
-    return h
+    var tail: UInt64 = 0
+    var shift: UInt64 = 0
+    while i < raw.count {
+        tail |= UInt64(raw[i]) << shift
+        shift += 8
+        i += 1
+    }
+    return fmix64(h ^ tail)
 }

@@ -80,8 +80,10 @@ func sampleParagraphs() -> [String] {
             inputs: [folder + "/in.txt"], format: .text(separator: "%"), output: folder + "/out.txt", options: options)
         #expect(report.documentsIn == docs.count + 1)
         #expect(report.exactDuplicatesRemoved == 2 && report.nearDuplicatesRemoved == 1)
-        let out = try String(contentsOfFile: folder + "/out.txt", encoding: .utf8)
-        #expect(out.components(separatedBy: "\n%\n").count == report.documentsOut)
+        // The output holds the invalid bytes as read ("%", then the last document), compared as bytes.
+        let out = [UInt8](try Data(contentsOf: URL(fileURLWithPath: folder + "/out.txt")))
+        #expect(out.split(separator: 0x0A).filter { $0 == [0x25] }.count == report.documentsOut - 1)
+        #expect(Array(out.suffix(8)) == [0x25, 0x0A, 0x61, 0xFF, 0x62, 0x20, 0xC3, 0x0A])
     }
 
     @Test func badInputIsReportedWithFileAndLine() throws {
@@ -146,5 +148,19 @@ func sampleParagraphs() -> [String] {
         #expect(report.documentsIn == 11 && report.exactDuplicatesRemoved == 1 && report.documentsOut == 10)
         let (bad, error) = try run([folder + "/in.txt", "--out", folder + "/o", "--shingle", "words5"])
         #expect(bad != 0 && error.contains("--shingle must be word:N or char:N"))
+        // Every bad option is named by its flag, with what is allowed, and nothing is written.
+        for (arguments, message) in [
+            (["--num-perm", "0"], "--num-perm: 0 must be in 1...65536"),
+            (["--threshold", "1.5"], "--threshold: 1.5 must be above 0 and at most 1"),
+            (["--threshold", "0"], "--threshold: 0.0 must be above 0 and at most 1"),
+            (["--seed", "4294967296", "--scheme", "datasketchAffine32"], "--seed: 4294967296 must be below 2^32"),
+            (["--bands", "20x10"], "--bands: 20 bands x 10 rows must be at least 1 x 1 and at most numPerm 112"),
+            (["--threads", "0"], "--threads: 0 must be in 1...256"),
+            (["--separator", "%", "--out", folder + "/in.txt"], "refusing to overwrite it"),
+        ] {
+            let (status, error) = try run([folder + "/in.txt", "--out", folder + "/o"] + arguments)
+            #expect(status != 0 && error.contains(message), "\(arguments): \(error)")
+        }
+        #expect(!FileManager.default.fileExists(atPath: folder + "/o"))
     }
 }
