@@ -101,7 +101,7 @@ import Testing
         let folder = temporaryFolder()
         // A pid that cannot be running (beyond pid_max), one that is (this process's parent), ours.
         let names = ["c.h5.tmp-2147483646", "c.h5.tmp-\(getppid())", "c.h5.tmp-\(getpid())", "c.h5", "notes.tmp-x"]
-        for name in names { FileManager.default.createFile(atPath: "\(folder)/\(name)", contents: Data([1])) }
+        for name in names { _ = FileManager.default.createFile(atPath: "\(folder)/\(name)", contents: Data([1])) }
         #expect(removeStaleTemporaries(in: folder) == ["c.h5.tmp-2147483646"])
         #expect(try FileManager.default.contentsOfDirectory(atPath: folder).sorted() == names.dropFirst().sorted())
     }

@@ -45,15 +45,6 @@ import Testing
         let layer = layer()
         let h = fixture.tensor(name, "h").requiringGrad()
         let out = layer(h, training: false)
-        let expected = fixture.tensor(name, "out")
-        #expect(out.isClose(to: expected, atol: 2e-5, rtol: 1e-4), "max diff \(out.maxAbsDifference(expected))")
-        (out * fixture.tensor(name, "probe")).sum().backward()
-        #expect(h.grad!.isClose(to: fixture.tensor(name, "grad.h"), atol: 2e-5, rtol: 1e-4))
-        for (parameter, tensor) in layer.namedParameters() {
-            let grad = fixture.tensor(name, "grad." + parameter)
-            #expect(
-                tensor.grad!.isClose(to: grad, atol: 2e-5, rtol: 1e-4),
-                "\(parameter): \(tensor.grad!.maxAbsDifference(grad))")
-        }
+        fixture.expectForwardAndGradients(name, out: out, input: h, parameters: layer.namedParameters())
     }
 }

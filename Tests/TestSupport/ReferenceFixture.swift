@@ -2,6 +2,7 @@
 // holding named tensors (shape + float32 data) and scalar parameters per case.
 import Foundation
 import TensorCore
+import Testing
 
 public struct ReferenceFixture {
     struct StoredTensor: Decodable {
@@ -47,5 +48,33 @@ public struct ReferenceFixture {
         let params = c["params"] as! [String: Any]
         guard let value = params[name] else { fatalError("fixture \(path) has no parameter \(caseName)/\(name)") }
         return value
+    }
+}
+
+extension ReferenceFixture {
+    /// Checks a layer against case `name`: `out` against its "out", then the gradients of
+    /// sum(out * probe) (its "probe") with respect to `input` ("grad.h") and every named parameter
+    /// ("grad.<name>"), all within atol + rtol * |expected|.
+    public func expectForwardAndGradients(
+        _ name: String, out: Tensor, input: Tensor, parameters: [(name: String, tensor: Tensor)],
+        atol: Float = 2e-5, rtol: Float = 1e-4, sourceLocation: SourceLocation = #_sourceLocation
+    ) {
+        let expected = tensor(name, "out")
+        #expect(
+            out.isClose(to: expected, atol: atol, rtol: rtol),
+            "\(name) out: max diff \(out.maxAbsDifference(expected))",
+            sourceLocation: sourceLocation)
+        (out * tensor(name, "probe")).sum().backward()
+        for (label, value) in [(name: "h", tensor: input)] + parameters {
+            let want = tensor(name, "grad." + label)
+            guard let got = value.grad else {
+                Issue.record("\(name): no gradient for \(label)", sourceLocation: sourceLocation)
+                continue
+            }
+            #expect(
+                got.isClose(to: want, atol: atol, rtol: rtol),
+                "\(name) d\(label): max diff \(got.maxAbsDifference(want))",
+                sourceLocation: sourceLocation)
+        }
     }
 }
