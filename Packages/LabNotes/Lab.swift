@@ -193,7 +193,7 @@ public enum Lab {
         commit.hasSuffix("+dirty") ? String(commit.prefix(10)) + "+dirty" : String(commit.prefix(10))
     }
 
-    /// The code an experiment's results depend on: Package.swift, its own folder under
+    /// The code an experiment's results depend on: Package.swift (unless it only gained lines), its own folder under
     /// Experiments, and under Packages the package it belongs to with everything that package and
     /// its experiment depend on, transitively (read from the manifest's table of LocalPackage
     /// rows; LabSupport, which every package uses, always). When the manifest cannot be read that
@@ -252,9 +252,15 @@ public enum Lab {
         for commit in commits.sorted() {
             guard
                 let changed = Provenance.run(
-                    "/usr/bin/env", ["git", "-C", root, "diff", "--name-only", commit, "HEAD", "--"] + paths)
+                    "/usr/bin/env", ["git", "-C", root, "diff", "--numstat", commit, "HEAD", "--"] + paths)
             else { return "commit \(short(commit)) is not in this checkout" }
-            let files = changed.split(separator: "\n")
+            // "added<TAB>removed<TAB>path" per file. A manifest that only gained lines (a new
+            // package or tool) builds the existing ones as before, so it does not count.
+            let files = changed.split(separator: "\n").compactMap { line -> Substring? in
+                let fields = line.split(separator: "\t", maxSplits: 2)
+                guard fields.count == 3 else { return nil }
+                return fields[2] == "Package.swift" && fields[1] == "0" ? nil : fields[2]
+            }
             if !files.isEmpty {
                 return
                     "\(files.count) files of the code changed since \(short(commit)) (\(files.prefix(3).joined(separator: ", "))\(files.count > 3 ? ", ..." : ""))"

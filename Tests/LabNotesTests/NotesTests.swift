@@ -125,7 +125,8 @@ import Testing
 
     /// A block goes stale when code its experiment depends on changes, and only then: the
     /// manifest's table says experiment "demo" is package A's, A uses Core, the experiment also
-    /// uses Kit, and every package uses LabSupport; package Other is none of these.
+    /// uses Kit, and every package uses LabSupport; package Other is none of these. A manifest
+    /// that only gains lines changes nothing built; one whose lines change does.
     @Test func onlyCodeTheExperimentDependsOnMakesItStale() throws {
         let root = temporaryFolder()
         func git(_ arguments: String...) {
@@ -149,6 +150,7 @@ import Testing
                 LocalPackage(name: "Kit"),
                 LocalPackage(name: "Other", deps: ["Core"], experiment: "other"),
             ]
+
             """)
         for package in ["Core", "A", "Kit", "Other", "LabSupport"] { try write("Packages/\(package)/x.swift", "1\n") }
         try write("Experiments/other/main.swift", "1\n")
@@ -165,12 +167,16 @@ import Testing
             ).json)
         r.metrics["loss/val"] = MetricSeries(steps: [1, 2], values: [2, 1])
         try r.save(to: "\(root)/runs/demo/base/seed-0.h5")
-        for (path, stale) in [
-            ("Packages/Other/x.swift", false), ("Experiments/other/main.swift", false), ("Notebooks-md/m.md", false),
-            ("Packages/Kit/x.swift", true), ("Packages/Core/x.swift", true), ("Packages/LabSupport/x.swift", true),
+        let manifest = try String(contentsOfFile: "\(root)/Package.swift", encoding: .utf8)
+        for (path, text, stale) in [
+            ("Packages/Other/x.swift", "2\n", false), ("Experiments/other/main.swift", "2\n", false),
+            ("Notebooks-md/m.md", "2\n", false), ("Package.swift", manifest + "// a new row\n", false),
+            ("Packages/Kit/x.swift", "2\n", true), ("Packages/Core/x.swift", "2\n", true),
+            ("Packages/LabSupport/x.swift", "2\n", true),
+            ("Package.swift", manifest.replacingOccurrences(of: "\"Kit\"]", with: "\"Kit\", \"Other\"]"), true),
         ] {
             git("reset", "-q", "--hard", head)
-            try write(path, "2\n")
+            try write(path, text)
             git("add", "-A")
             git("commit", "-q", "-m", path)
             let (lines, count) = try Lab.regenerateNotesReport(notesFolder: "\(root)/Notebooks-md", root: root)
