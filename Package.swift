@@ -49,7 +49,7 @@ let packages: [LocalPackage] = [
         testDeps: ["mlp-demo", "lab"]),
     LocalPackage(
         name: "LabNotes", deps: ["ExperimentKit", "HDF5Store"], testDeps: ["HDF5Store", "mlp-demo", "lab"]),
-    LocalPackage(name: "PostTraining", deps: ["TensorCore"]),
+    LocalPackage(name: "PostTraining", deps: ["TensorCore", "Tokenizer"]),
 ]
 
 /// Executables that are not one package's experiment (benchmarks, tools).
