@@ -49,7 +49,10 @@ let packages: [LocalPackage] = [
         testDeps: ["mlp-demo", "lab"]),
     LocalPackage(
         name: "LabNotes", deps: ["ExperimentKit", "HDF5Store"], testDeps: ["HDF5Store", "mlp-demo", "lab"]),
-    LocalPackage(name: "PostTraining", deps: ["TensorCore", "Tokenizer"]),
+    LocalPackage(
+        name: "PostTraining",
+        deps: ["TensorCore", "Tokenizer", "NanoTransformer", "ModelStore", "HDF5Store", "Crypto"],
+        testDeps: ["HDF5Store"]),
 ]
 
 /// Executables that are not one package's experiment (benchmarks, tools).
