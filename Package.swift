@@ -51,7 +51,7 @@ let packages: [LocalPackage] = [
         name: "LabNotes", deps: ["ExperimentKit", "HDF5Store"], testDeps: ["HDF5Store", "mlp-demo", "lab"]),
     LocalPackage(
         name: "PostTraining",
-        deps: ["TensorCore", "Tokenizer", "NanoTransformer", "ModelStore", "HDF5Store", "Crypto"],
+        deps: ["TensorCore", "Tokenizer", "NanoTransformer", "ModelStore", "HDF5Store", "ExperimentKit", "Crypto"],
         testDeps: ["HDF5Store"]),
 ]
 

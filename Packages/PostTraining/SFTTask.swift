@@ -1,0 +1,218 @@
+import ExperimentKit
+import HDF5Store
+// Supervised fine-tuning as the shared loop (ExperimentKit's TrainingLoop) drives it. Each epoch
+// visits every training example once in an order drawn from the data stream; an update takes the
+// next `batchSize` examples (the last one of an epoch may be smaller), splits them into
+// `microBatches` pieces, and steps AdamW on
+//   loss = Σ_{counted targets of the update} −log p(target) / N_update      (SFTBatch.swift)
+// (plus a drop-in MLP's auxiliary losses, each weighted by its micro-batch's share of N), with
+// the gradient clipped. The evaluation reports the response loss on held-out examples and
+// whatever `extraEvaluation` measures (the harness's accuracy, in the sft experiment). A resumed
+// run restores the data stream, the epoch's order and the cursor in it, so it equals an
+// uninterrupted one.
+import LabSupport
+import NanoTransformer
+import TensorCore
+
+public struct SFTSettings: Codable, Sendable, Equatable {
+    public var epochs = 1
+    public var batchSize = 16
+    public var microBatches = 1
+    public var layout = SFTLayout.packed
+    public var lossTokens = SFTLossTokens.response
+    /// Tokens per packed row (and the longest example allowed); 0: the model's context length.
+    public var window = 0
+    public var learningRate = 3e-4
+    public var warmupSteps = 10
+    public var decay = LearningRateSchedule.Decay.cosine
+    public var minLearningRateRatio = 0.1
+    public var weightDecay = 0.0
+    public var gradClip = 1.0
+    /// Held-out examples per evaluation batch.
+    public var evalBatchSize = 32
+
+    public init() {}
+
+    public func check() throws {
+        for (key, value) in [
+            ("sft.epochs", epochs), ("sft.batchSize", batchSize), ("sft.microBatches", microBatches),
+            ("sft.evalBatchSize", evalBatchSize),
+        ] where value < 1 {
+            throw LabError(.config, "\(key): \(value) must be at least 1")
+        }
+        if microBatches > batchSize {
+            throw LabError(.config, "sft.microBatches: \(microBatches) is more than sft.batchSize \(batchSize)")
+        }
+        if window < 0 { throw LabError(.config, "sft.window: \(window) must be >= 0 (0: the context length)") }
+        if !(learningRate > 0 && learningRate.isFinite) {
+            throw LabError(.config, "sft.learningRate: \(learningRate) must be positive")
+        }
+        if !(gradClip > 0) { throw LabError(.config, "sft.gradClip: \(gradClip) must be positive") }
+    }
+}
+
+public final class SFTTask: TrainingTask {
+    public let model: NanoTransformer
+    public let modelRecord: ModelRecord?
+    let settings: SFTSettings
+    let train: [SFTExample]
+    let heldOut: [SFTExample]
+    let window: Int
+    let adam: Adam
+    let schedule: LearningRateSchedule
+    public let parameters: [(name: String, tensor: Tensor)]
+    let buffers: [(name: String, tensor: Tensor)]
+    public var optimizer: any Optimizer { adam }
+    let extraEvaluation: ((NanoTransformer) throws -> [String: Double])?
+    var dataRNG: RNG
+    var dropoutRNG: RNG
+    /// The current epoch's order and the next example's place in it.
+    var order: [Int] = []
+    var cursor = 0
+    public private(set) var updatesDone = 0
+    var tokensSeen = 0
+
+    public let updatesPerEpoch: Int
+    public var totalUpdates: Int { updatesPerEpoch * settings.epochs }
+
+    public init(
+        model: NanoTransformer, record: ModelRecord?, train: [SFTExample], heldOut: [SFTExample],
+        settings: SFTSettings, seed: UInt64,
+        extraEvaluation: ((NanoTransformer) throws -> [String: Double])? = nil
+    ) throws {
+        try settings.check()
+        guard !train.isEmpty else { throw LabError(.config, "SFT: no training examples") }
+        self.model = model
+        modelRecord = record
+        self.settings = settings
+        self.train = train
+        self.heldOut = heldOut
+        window = settings.window == 0 ? model.config.contextLength : settings.window
+        if window > model.config.contextLength && model.config.positionEncoding == .learned {
+            throw LabError(
+                .config, "sft.window: \(window) is beyond the learned positions (\(model.config.contextLength))")
+        }
+        parameters = model.namedParameters()
+        buffers = model.namedBuffers()
+        adam = Adam.adamW(
+            parameters, beta2: 0.95, eps: 1e-8, weightDecay: Float(settings.weightDecay), noDecay: model.noDecayNames)
+        updatesPerEpoch = (train.count + settings.batchSize - 1) / settings.batchSize
+        schedule = LearningRateSchedule(
+            peak: Float(settings.learningRate), warmupSteps: settings.warmupSteps,
+            totalSteps: updatesPerEpoch * settings.epochs, decay: settings.decay,
+            floor: Float(settings.learningRate * settings.minLearningRateRatio))
+        var root = RNG(seed: seed)
+        dataRNG = root.split()
+        dropoutRNG = root.split()
+        self.extraEvaluation = extraEvaluation
+        // Every example must fit the window (named error now, not at the update that meets it).
+        _ = try SFTBatch(train + heldOut, layout: .padded, lossTokens: .all, window: window)
+    }
+
+    /// The examples of the next update, drawing a new epoch order when the last one is used up.
+    func nextExamples() -> [SFTExample] {
+        if cursor >= order.count {
+            order = dataRNG.permutation(train.count)
+            cursor = 0
+        }
+        let taken = order[cursor..<min(cursor + settings.batchSize, order.count)]
+        cursor += taken.count
+        return taken.map { train[$0] }
+    }
+
+    public func update() throws -> StepReport {
+        let examples = nextExamples()
+        let n = min(settings.microBatches, examples.count)
+        let pieces = try (0..<n).map { k in
+            try SFTBatch(
+                Array(examples[(examples.count * k / n)..<(examples.count * (k + 1) / n)]), layout: settings.layout,
+                lossTokens: settings.lossTokens, window: window)
+        }
+        let counted = pieces.map(\.counted).reduce(0, +)
+        let (meanLoss, norm) = GradientStep.accumulate(
+            adam, parameters: model.parameters, microBatches: n, clip: Float(settings.gradClip)
+        ) { k in
+            // GradientStep divides by n; this piece's share of the update's N, times n, undoes it.
+            let share = Float(n * pieces[k].counted) / Float(counted)
+            return sftLoss(pieces[k], training: true) * share
+        }
+        let lr = schedule(updatesDone)
+        adam.step(lr: lr)
+        updatesDone += 1
+        tokensSeen += pieces.map { $0.rows * $0.time }.reduce(0, +)
+        let loss = Double(meanLoss)
+        return StepReport(
+            metrics: [
+                "loss/train": loss, "optim/lr": Double(lr), "optim/grad_norm": Double(norm!),
+                "train/epoch": Double(updatesDone) / Double(updatesPerEpoch), "train/tokens": Double(tokensSeen),
+                "train/padding_share": 1 - Double(pieces.map { $0.ids.count - $0.padding }.reduce(0, +))
+                    / Double(pieces.map(\.ids.count).reduce(0, +)),
+            ], shown: [("loss", loss)], stop: !loss.isFinite)
+    }
+
+    /// Σ −log p over the batch's counted targets / N of the batch (the mean when alone), plus the
+    /// auxiliary losses of a training forward.
+    func sftLoss(_ batch: SFTBatch, training: Bool) -> Tensor {
+        let logits = model.logits(
+            batch.ids, batch: batch.rows, time: batch.time, positions: batch.positions, mask: batch.mask,
+            training: training, rng: &dropoutRNG
+        ).reshaped([batch.rows * batch.time, model.config.vocabSize])
+        var loss = batch.loss(logits)
+        if training, let auxiliary = model.auxiliaryLoss { loss = loss + auxiliary }
+        return loss
+    }
+
+    /// The response loss on the held-out examples: Σ −log p / N over all of them.
+    public func heldOutLoss() throws -> Double {
+        guard !heldOut.isEmpty else { return .nan }
+        return try withNoGrad {
+            var (sum, counted) = (0.0, 0)
+            for start in stride(from: 0, to: heldOut.count, by: settings.evalBatchSize) {
+                let batch = try SFTBatch(
+                    Array(heldOut[start..<min(start + settings.evalBatchSize, heldOut.count)]), layout: .padded,
+                    lossTokens: .response, window: window)
+                var unused = RNG(seed: 0)
+                let logits = model.logits(
+                    batch.ids, batch: batch.rows, time: batch.time, positions: batch.positions, rng: &unused
+                ).reshaped([batch.rows * batch.time, model.config.vocabSize])
+                sum += Double(batch.loss(logits, normalizer: 1).item)
+                counted += batch.counted
+            }
+            return sum / Double(counted)
+        }
+    }
+
+    public func evaluate() throws -> StepReport {
+        var metrics = ["loss/val_response": try heldOutLoss()]
+        if let extraEvaluation { metrics.merge(try extraEvaluation(model)) { a, _ in a } }
+        return StepReport(
+            metrics: metrics,
+            shown: [("val", metrics["loss/val_response"]!)]
+                + (metrics["eval/greedy_accuracy"].map { [("acc", $0)] } ?? []))
+    }
+
+    public func exportState() -> TaskState {
+        TaskState(
+            rngStreams: ["data": dataRNG.stateWords, "dropout": dropoutRNG.stateWords],
+            tensors: Dictionary(uniqueKeysWithValues: buffers.map { ("buffer/" + $0.name, $0.tensor) }),
+            values: ["order": order.map(Double.init)],
+            counters: ["cursor": Double(cursor), "tokens": Double(tokensSeen)])
+    }
+
+    public func restore(_ state: TaskState, step: Int, path: String) throws {
+        dataRNG = try state.stream("data", path: path)
+        dropoutRNG = try state.stream("dropout", path: path)
+        guard let saved = state.values["order"] else { throw LabError(.config, "\(path): no values 'order'") }
+        guard saved.allSatisfy({ $0.isFinite && $0 == $0.rounded() && $0 >= 0 && $0 < Double(train.count) }),
+            saved.isEmpty || saved.map({ Int($0) }).sorted() == Array(0..<train.count)
+        else {
+            throw LabError(
+                .config, "\(path): values 'order' is not an order of the \(train.count) training examples")
+        }
+        order = saved.map(Int.init)
+        cursor = try state.counter("cursor", in: 0...order.count, path: path)
+        tokensSeen = try state.counter("tokens", in: 0...Int.max / 2, path: path)
+        try Checkpoint.restoreBuffers(buffers, from: state.tensors, path: path)
+        updatesDone = step
+    }
+}
