@@ -53,6 +53,9 @@ let packages: [LocalPackage] = [
         name: "PostTraining",
         deps: ["TensorCore", "Tokenizer", "NanoTransformer", "ModelStore", "HDF5Store", "ExperimentKit", "Crypto"],
         testDeps: ["HDF5Store"]),
+    LocalPackage(
+        name: "RewardBPR", deps: ["PostTraining", "NanoTransformer", "ModelStore", "HDF5Store", "TensorCore"],
+        testDeps: ["HDF5Store", "NanoTransformer"]),
 ]
 
 /// Executables that are not one package's experiment (benchmarks, tools).
