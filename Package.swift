@@ -54,7 +54,8 @@ let packages: [LocalPackage] = [
         deps: ["TensorCore", "Tokenizer", "NanoTransformer", "ModelStore", "HDF5Store", "ExperimentKit", "Crypto"],
         testDeps: ["HDF5Store"]),
     LocalPackage(
-        name: "RewardBPR", deps: ["PostTraining", "NanoTransformer", "ModelStore", "HDF5Store", "TensorCore"],
+        name: "RewardBPR",
+        deps: ["PostTraining", "NanoTransformer", "ModelStore", "HDF5Store", "ExperimentKit", "TensorCore"],
         testDeps: ["HDF5Store", "NanoTransformer"]),
 ]
 

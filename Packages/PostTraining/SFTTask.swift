@@ -64,11 +64,8 @@ public final class SFTTask: TrainingTask {
     let buffers: [(name: String, tensor: Tensor)]
     public var optimizer: any Optimizer { adam }
     let extraEvaluation: ((NanoTransformer) throws -> [String: Double])?
-    var dataRNG: RNG
+    var epochs: EpochOrder
     var dropoutRNG: RNG
-    /// The current epoch's order and the next example's place in it.
-    var order: [Int] = []
-    var cursor = 0
     public private(set) var updatesDone = 0
     var tokensSeen = 0
 
@@ -96,32 +93,21 @@ public final class SFTTask: TrainingTask {
         buffers = model.namedBuffers()
         adam = Adam.adamW(
             parameters, beta2: 0.95, eps: 1e-8, weightDecay: Float(settings.weightDecay), noDecay: model.noDecayNames)
-        updatesPerEpoch = (train.count + settings.batchSize - 1) / settings.batchSize
+        var root = RNG(seed: seed)
+        epochs = EpochOrder(count: train.count, rng: root.split())
+        dropoutRNG = root.split()
+        updatesPerEpoch = epochs.batchesPerEpoch(settings.batchSize)
         schedule = LearningRateSchedule(
             peak: Float(settings.learningRate), warmupSteps: settings.warmupSteps,
             totalSteps: updatesPerEpoch * settings.epochs, decay: settings.decay,
             floor: Float(settings.learningRate * settings.minLearningRateRatio))
-        var root = RNG(seed: seed)
-        dataRNG = root.split()
-        dropoutRNG = root.split()
         self.extraEvaluation = extraEvaluation
         // Every example must fit the window (named error now, not at the update that meets it).
         _ = try SFTBatch(train + heldOut, layout: .padded, lossTokens: .all, window: window)
     }
 
-    /// The examples of the next update, drawing a new epoch order when the last one is used up.
-    func nextExamples() -> [SFTExample] {
-        if cursor >= order.count {
-            order = dataRNG.permutation(train.count)
-            cursor = 0
-        }
-        let taken = order[cursor..<min(cursor + settings.batchSize, order.count)]
-        cursor += taken.count
-        return taken.map { train[$0] }
-    }
-
     public func update() throws -> StepReport {
-        let examples = nextExamples()
+        let examples = epochs.next(settings.batchSize).map { train[$0] }
         let n = min(settings.microBatches, examples.count)
         let pieces = try (0..<n).map { k in
             try SFTBatch(
@@ -192,25 +178,17 @@ public final class SFTTask: TrainingTask {
     }
 
     public func exportState() -> TaskState {
-        TaskState(
-            rngStreams: ["data": dataRNG.stateWords, "dropout": dropoutRNG.stateWords],
+        var state = TaskState(
+            rngStreams: ["dropout": dropoutRNG.stateWords],
             tensors: Dictionary(uniqueKeysWithValues: buffers.map { ("buffer/" + $0.name, $0.tensor) }),
-            values: ["order": order.map(Double.init)],
-            counters: ["cursor": Double(cursor), "tokens": Double(tokensSeen)])
+            counters: ["tokens": Double(tokensSeen)])
+        epochs.export(into: &state)
+        return state
     }
 
     public func restore(_ state: TaskState, step: Int, path: String) throws {
-        dataRNG = try state.stream("data", path: path)
+        try epochs.restore(from: state, path: path)
         dropoutRNG = try state.stream("dropout", path: path)
-        guard let saved = state.values["order"] else { throw LabError(.config, "\(path): no values 'order'") }
-        guard saved.allSatisfy({ $0.isFinite && $0 == $0.rounded() && $0 >= 0 && $0 < Double(train.count) }),
-            saved.isEmpty || saved.map({ Int($0) }).sorted() == Array(0..<train.count)
-        else {
-            throw LabError(
-                .config, "\(path): values 'order' is not an order of the \(train.count) training examples")
-        }
-        order = saved.map(Int.init)
-        cursor = try state.counter("cursor", in: 0...order.count, path: path)
         tokensSeen = try state.counter("tokens", in: 0...Int.max / 2, path: path)
         try Checkpoint.restoreBuffers(buffers, from: state.tensors, path: path)
         updatesDone = step

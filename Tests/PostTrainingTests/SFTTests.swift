@@ -160,10 +160,10 @@ import Tokenizer
             model: Self.model(), record: nil, train: Self.examples(10), heldOut: [], settings: .init(), seed: 1)
         _ = try task.update()
         var state = task.exportState()
-        state.values["order"] = [0, 1, 2]
+        state.values["data.order"] = [0, 1, 2]
         let error = expectLabError(.config) { try task.restore(state, step: 1, path: "ck.h5") }
-        #expect(error?.message.contains("ck.h5: values 'order'") == true)
-        state.values["order"] = [.nan]
+        #expect(error?.message.contains("ck.h5: values 'data.order'") == true)
+        state.values["data.order"] = [.nan]
         expectLabError(.config) { try task.restore(state, step: 1, path: "ck.h5") }
         var s = SFTSettings()
         s.microBatches = 32

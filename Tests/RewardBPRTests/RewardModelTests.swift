@@ -95,56 +95,90 @@ import Testing
         expectLabError(.hdf5) { try PreferenceData.load(from: path) }
     }
 
-    /// Responses are 6 tokens from {1...8}; the true reward is linear in token counts (+0.1 per 1,
-    /// −0.1 per 2). The annotator ranks K = 4 with τ = 0.1; a fresh reward model trained with the
-    /// pairwise loss agrees with held-out noisy labels about as often as the Bayes ceiling allows.
-    @Test func aSyntheticLinearRewardIsLearnedToTheBayesCeiling() throws {
+    /// Responses are 6 tokens from {1...8} after a one-token prompt; the true reward is linear in
+    /// token counts (+0.1 per 1, −0.1 per 2); the annotator ranks K = 4 with τ = 0.1.
+    static func synthetic(_ n: Int, rng: inout RNG) throws -> PreferenceData {
         let annotator = try SimulatedAnnotator(temperature: 0.1)
+        var (prompts, responses, ranks, rewards): ([[Int]], [[[Int]]], [[Int]], [[Double]]) = ([], [], [], [])
+        for _ in 0..<n {
+            prompts.append([10 + rng.int(below: 5)])
+            let r = (0..<4).map { _ in (0..<6).map { _ in 1 + rng.int(below: 8) } + [9] }
+            let truth = r.map { Double($0.count { $0 == 1 }) * 0.1 - Double($0.count { $0 == 2 }) * 0.1 }
+            responses.append(r)
+            rewards.append(truth)
+            ranks.append(annotator.rank(truth, rng: &rng))
+        }
+        return try PreferenceData(
+            prompts: prompts, responses: responses, ranks: ranks, trueRewards: rewards, temperature: 0.1, endToken: 9)
+    }
+
+    /// A fresh reward model trained with the K-wise loss agrees with held-out noisy labels about as
+    /// often as the Bayes ceiling allows, and orders most pairs as the truth does.
+    @Test func aSyntheticLinearRewardIsLearnedToTheBayesCeiling() throws {
         var rng = RNG(seed: 8)
-        func sample(_ n: Int) throws -> PreferenceData {
-            var (prompts, responses, ranks, rewards): ([[Int]], [[[Int]]], [[Int]], [[Double]]) = ([], [], [], [])
-            for _ in 0..<n {
-                prompts.append([10 + rng.int(below: 5)])
-                let r = (0..<4).map { _ in (0..<6).map { _ in 1 + rng.int(below: 8) } + [9] }
-                let truth = r.map { Double($0.count { $0 == 1 }) * 0.1 - Double($0.count { $0 == 2 }) * 0.1 }
-                responses.append(r)
-                rewards.append(truth)
-                ranks.append(annotator.rank(truth, rng: &rng))
+        let (train, heldOut) = (try Self.synthetic(300, rng: &rng), try Self.synthetic(200, rng: &rng))
+        var settings = RewardSettings()
+        (settings.epochs, settings.promptsPerBatch, settings.learningRate, settings.loss.kind) = (8, 16, 3e-3, .kWise)
+        let task = try RewardTrainingTask(
+            model: Self.model(), train: train, heldOut: heldOut, annotator: SimulatedAnnotator(temperature: 0.1),
+            settings: settings, seed: 1)
+        for _ in 0..<task.totalUpdates { _ = try task.update() }
+        let m = try task.evaluate().metrics
+        #expect(m["eval/label_accuracy"]! > m["eval/bayes_ceiling"]! - 0.05, "\(m)")
+        #expect(m["eval/truth_accuracy"]! > 0.8 && m["eval/spearman"]! > 0.8, "\(m)")
+    }
+
+    @Test func resumeEqualsAnUninterruptedRun() throws {
+        var rng = RNG(seed: 2)
+        let (train, heldOut) = (try Self.synthetic(20, rng: &rng), try Self.synthetic(5, rng: &rng))
+        var settings = RewardSettings()
+        (settings.epochs, settings.promptsPerBatch, settings.loss.kind, settings.loss.centering) = (2, 6, .margin, 0.01)
+        func run(stopAt: Int?) throws -> [[Float]] {
+            let annotator = try SimulatedAnnotator(temperature: 0.1)
+            let task = try RewardTrainingTask(
+                model: Self.model(), train: train, heldOut: heldOut, annotator: annotator, settings: settings, seed: 3)
+            guard let stopAt else {
+                while task.updatesDone < task.totalUpdates { _ = try task.update() }
+                return task.model.parameters.map(\.array)
             }
-            return try PreferenceData(
-                prompts: prompts, responses: responses, ranks: ranks, trueRewards: rewards, temperature: 0.1,
-                endToken: 9)
+            while task.updatesDone < stopAt { _ = try task.update() }
+            let resumed = try RewardTrainingTask(
+                model: Self.model(seed: 9), train: train, heldOut: heldOut, annotator: annotator, settings: settings,
+                seed: 3)
+            for ((_, a), (_, b)) in zip(task.parameters, resumed.parameters) { b.assign(a) }
+            try resumed.optimizer.importState(task.optimizer.exportState())
+            try resumed.restore(task.exportState(), step: stopAt, path: "test")
+            while resumed.updatesDone < resumed.totalUpdates { _ = try resumed.update() }
+            return resumed.model.parameters.map(\.array)
         }
-        let (train, heldOut) = (try sample(300), try sample(200))
-        let rm = try Self.model()
-        let adam = Adam.adamW(rm.namedParameters(), beta2: 0.95, eps: 1e-8, weightDecay: 0)
-        let loss = PreferenceLoss(kind: .kWise)
-        for step in 0..<150 {
-            let batch = (0..<16).map { (step * 16 + $0) % train.count }
-            let prompts = batch.flatMap { Array(repeating: train.prompts[$0], count: 4) }
-            let responses = batch.flatMap { train.responses[$0] }
-            let pairs = batch.enumerated().flatMap { j, i in
-                PreferencePair.allPairs(ranking: train.ranks[i].map { j * 4 + $0 }, prompt: j)
-            }
-            var r = RNG(seed: 0)
-            adam.zeroGrad()
-            let (l, _, _) = loss(
-                scores: rm.scores(ResponseBatch(prompts: prompts, responses: responses), training: true, rng: &r),
-                pairs: pairs)
-            l.backward()
-            adam.step(lr: 3e-3)
-        }
-        let scores = rm.score(
-            prompts: heldOut.prompts.flatMap { Array(repeating: $0, count: 4) },
-            responses: heldOut.responses.flatMap { $0 })
-        let pairs = heldOut.pairs()
-        let agreement = Double(pairs.count { scores[$0.winner] > scores[$0.loser] }) / Double(pairs.count)
-        let flat = heldOut.trueRewards.flatMap { $0 }
-        let ceiling = annotator.bayesCeiling(differences: pairs.map { flat[$0.winner] - flat[$0.loser] })
-        let truthAgreement =
-            Double(pairs.count { (scores[$0.winner] > scores[$0.loser]) == (flat[$0.winner] > flat[$0.loser]) })
-            / Double(pairs.count)
-        #expect(agreement > ceiling - 0.05, "held-out label accuracy \(agreement), Bayes ceiling \(ceiling)")
-        #expect(truthAgreement > 0.8, "agreement with the true order \(truthAgreement)")
+        let straight = try run(stopAt: nil)
+        #expect(try run(stopAt: 3) == straight)  // inside the first epoch
+        #expect(try run(stopAt: 4) == straight)  // at the epoch's end
+    }
+
+    @Test func evaluationNumbersOnHandValues() throws {
+        // Spearman: 1 − 6 Σd² / (n(n² − 1)) = 0.8 without ties; with ties, Pearson of average ranks.
+        #expect(abs(RewardEvaluationProbe.spearman([1, 2, 3, 4], [1, 3, 2, 4]) - 0.8) < 1e-12)
+        #expect(abs(RewardEvaluationProbe.spearman([1, 1, 2], [1, 2, 3]) - 1.5 / 3.0.squareRoot()) < 1e-12)
+        let data = try Self.data()  // prompt 0: 1 ≻ 0 ≻ 2; prompt 1: 2 ≻ 0 ≻ 1
+        let e = RewardEvaluation(
+            scores: [0.2, 0.9, -1, 0.5, 0.1, 0.4], data: data, annotator: try SimulatedAnnotator(temperature: 0.2))
+        // Pairs (w, l): (1,0) (1,2) (0,2) (5,3) (5,4) (3,4): the scores get 5 ≻ 3 wrong.
+        #expect(abs(e.labelAccuracy - 5.0 / 6) < 1e-12)
+        #expect(e.calibration.map(\.count).reduce(0, +) == 6)
+        #expect(abs(e.scoreStd - 0.58713) < 1e-4)  // numpy: np.float32(scores).astype(float).std()
+    }
+}
+
+/// Spearman through the public evaluation: scores x against true rewards y of one prompt's K responses.
+enum RewardEvaluationProbe {
+    static func spearman(_ x: [Double], _ y: [Double]) -> Double {
+        let data = try! PreferenceData(
+            prompts: [[1]], responses: [x.map { _ in [9] }],
+            ranks: [Array(0..<x.count)], trueRewards: [y], temperature: 0, endToken: 9)
+        return RewardEvaluation(
+            scores: x.map(Float.init), data: data, annotator: try! SimulatedAnnotator(temperature: 0)
+        )
+        .spearman
     }
 }
