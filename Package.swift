@@ -57,6 +57,7 @@ let packages: [LocalPackage] = [
         name: "RewardBPR",
         deps: ["PostTraining", "NanoTransformer", "ModelStore", "HDF5Store", "ExperimentKit", "TensorCore"],
         testDeps: ["HDF5Store", "NanoTransformer"]),
+    LocalPackage(name: "DPO", deps: ["PostTraining", "RewardBPR", "NanoTransformer", "TensorCore"]),
 ]
 
 /// Executables that are not one package's experiment (benchmarks, tools).
