@@ -57,7 +57,8 @@ let packages: [LocalPackage] = [
         name: "RewardBPR",
         deps: ["PostTraining", "NanoTransformer", "ModelStore", "HDF5Store", "ExperimentKit", "TensorCore"],
         testDeps: ["HDF5Store", "NanoTransformer"]),
-    LocalPackage(name: "DPO", deps: ["PostTraining", "RewardBPR", "NanoTransformer", "TensorCore"]),
+    LocalPackage(
+        name: "DPO", deps: ["PostTraining", "RewardBPR", "NanoTransformer", "ExperimentKit", "HDF5Store", "TensorCore"]),
 ]
 
 /// Executables that are not one package's experiment (benchmarks, tools).
