@@ -12,13 +12,13 @@ struct DPOFixture: Decodable {
         let name: String
         let kind: String
         let beta: Double
-        let label_smoothing: Double?
-        let simpo_gamma: Double?
-        let chosen_logps, rejected_logps, ref_chosen_logps, ref_rejected_logps: [Float]
-        let chosen_lengths, rejected_lengths: [Int]
+        let labelSmoothing: Double?
+        let simpoGamma: Double?
+        let chosenLogps, rejectedLogps, refChosenLogps, refRejectedLogps: [Float]
+        let chosenLengths, rejectedLengths: [Int]
         let loss: Float
-        let grad_chosen, grad_rejected: [Float]
-        let rewards_chosen, rewards_rejected, rewards_margins, rewards_accuracies: Double
+        let gradChosen, gradRejected: [Float]
+        let rewardsChosen, rewardsRejected, rewardsMargins, rewardsAccuracies: Double
     }
     let cases: [Case]
 }
@@ -27,7 +27,9 @@ struct DPOFixture: Decodable {
     static let fixture: DPOFixture = {
         let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent(
             "Fixtures/dpo_objectives.json")
-        return try! JSONDecoder().decode(DPOFixture.self, from: Data(contentsOf: url))
+        let decoder = JSONDecoder()
+        decoder.keyDecodingStrategy = .convertFromSnakeCase
+        return try! decoder.decode(DPOFixture.self, from: Data(contentsOf: url))
     }()
 
     @Test func everyVariantMatchesTRL() throws {
@@ -36,28 +38,28 @@ struct DPOFixture: Decodable {
             var loss = DPOLoss()
             loss.kind = DPOLossKind(rawValue: c.kind)!
             loss.beta = c.beta
-            loss.labelSmoothing = c.label_smoothing ?? 0
-            loss.simpoGamma = c.simpo_gamma ?? 0
+            loss.labelSmoothing = c.labelSmoothing ?? 0
+            loss.simpoGamma = c.simpoGamma ?? 0
             try loss.check()
-            let chosen = Tensor(c.chosen_logps, shape: [c.chosen_logps.count])
-            let rejected = Tensor(c.rejected_logps, shape: [c.rejected_logps.count])
+            let chosen = Tensor(c.chosenLogps, shape: [c.chosenLogps.count])
+            let rejected = Tensor(c.rejectedLogps, shape: [c.rejectedLogps.count])
             chosen.requiresGrad = true
             rejected.requiresGrad = true
             let out = loss(
                 policyChosen: chosen, policyRejected: rejected,
-                referenceChosen: loss.kind.needsReference ? c.ref_chosen_logps : nil,
-                referenceRejected: loss.kind.needsReference ? c.ref_rejected_logps : nil,
-                chosenLengths: c.chosen_lengths, rejectedLengths: c.rejected_lengths)
+                referenceChosen: loss.kind.needsReference ? c.refChosenLogps : nil,
+                referenceRejected: loss.kind.needsReference ? c.refRejectedLogps : nil,
+                chosenLengths: c.chosenLengths, rejectedLengths: c.rejectedLengths)
             out.loss.backward()
             let close = { (a: Float, b: Float) in abs(a - b) <= 1e-5 + 1e-5 * abs(b) }
             #expect(close(out.loss.item, c.loss), "\(c.name): loss \(out.loss.item) vs \(c.loss)")
-            #expect(zip(chosen.grad!.array, c.grad_chosen).allSatisfy(close), "\(c.name): d/d chosen")
-            #expect(zip(rejected.grad!.array, c.grad_rejected).allSatisfy(close), "\(c.name): d/d rejected")
+            #expect(zip(chosen.grad!.array, c.gradChosen).allSatisfy(close), "\(c.name): d/d chosen")
+            #expect(zip(rejected.grad!.array, c.gradRejected).allSatisfy(close), "\(c.name): d/d rejected")
             for (mine, theirs, what) in [
-                (out.chosenReward, c.rewards_chosen, "rewards/chosen"),
-                (out.rejectedReward, c.rewards_rejected, "rewards/rejected"),
-                (out.rewardMargin, c.rewards_margins, "rewards/margins"),
-                (out.rewardAccuracy, c.rewards_accuracies, "rewards/accuracies"),
+                (out.chosenReward, c.rewardsChosen, "rewards/chosen"),
+                (out.rejectedReward, c.rewardsRejected, "rewards/rejected"),
+                (out.rewardMargin, c.rewardsMargins, "rewards/margins"),
+                (out.rewardAccuracy, c.rewardsAccuracies, "rewards/accuracies"),
             ] {
                 #expect(abs(mine - theirs) <= 1e-5 + 1e-5 * abs(theirs), "\(c.name): \(what) \(mine) vs \(theirs)")
             }
@@ -70,9 +72,9 @@ struct DPOFixture: Decodable {
             var loss = DPOLoss()
             edit(&loss)
             return loss(
-                policyChosen: Tensor(c.chosen_logps, shape: [6]), policyRejected: Tensor(c.rejected_logps, shape: [6]),
-                referenceChosen: c.ref_chosen_logps, referenceRejected: c.ref_rejected_logps,
-                chosenLengths: c.chosen_lengths, rejectedLengths: c.rejected_lengths
+                policyChosen: Tensor(c.chosenLogps, shape: [6]), policyRejected: Tensor(c.rejectedLogps, shape: [6]),
+                referenceChosen: c.refChosenLogps, referenceRejected: c.refRejectedLogps,
+                chosenLengths: c.chosenLengths, rejectedLengths: c.rejectedLengths
             ).loss.item
         }
         #expect(value { $0.kind = .conservative } == value { $0.kind = .sigmoid })
@@ -83,7 +85,7 @@ struct DPOFixture: Decodable {
         }
         let hand =
             (0..<6).map { i -> Float in
-                let h = (c.chosen_logps[i] - c.ref_chosen_logps[i]) - (c.rejected_logps[i] - c.ref_rejected_logps[i])
+                let h = (c.chosenLogps[i] - c.refChosenLogps[i]) - (c.rejectedLogps[i] - c.refRejectedLogps[i])
                 return (h - 1 / (2 * 0.1)) * (h - 1 / (2 * 0.1))
             }.reduce(0, +) / 6
         #expect(abs(plain - hand) <= 1e-4 * hand)
