@@ -4,7 +4,11 @@ import HDF5Store
 // Comparing ablations from results files: runs are grouped by ablation and aggregated over
 // seeds. For each metric: the final value (mean ± sample std over seeds), the best value, the
 // area under the curve (the trapezoid area divided by the step span: the curve's mean level),
-// and the final value's difference from the baseline ablation.
+// and the final value's difference from the baseline ablation, with its 95 % interval paired by
+// seed: d_s = final(ablation, s) − final(baseline, s) over the seeds both have, mean(d) ±
+// t(0.975, n − 1) · sd(d) / √n. A difference is beyond the seed noise when that interval excludes
+// 0 (marked *); with 2 seeds t is 12.7, so only a difference that is nearly the same in both
+// seeds qualifies.
 import LabSupport
 
 public struct AblationRow: Sendable {
@@ -15,6 +19,28 @@ public struct AblationRow: Sendable {
     public let bestMean: Double
     public let aucMean: Double
     public var deltaFinal: Double?
+    /// The paired 95 % interval of the difference from the baseline (nil: fewer than 2 common seeds).
+    public var pairedInterval: (low: Double, high: Double)?
+    /// Per seed, the final value (for pairing).
+    public let finals: [Int: Double]
+
+    /// Whether the paired interval excludes 0.
+    public var beyondNoise: Bool { pairedInterval.map { $0.low > 0 || $0.high < 0 } ?? false }
+}
+
+/// Two-sided 95 % quantiles of Student's t for 1...30 degrees of freedom (1.96 beyond).
+let tQuantile975: [Double] = [
+    12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160, 2.145, 2.131, 2.120,
+    2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048, 2.045, 2.042,
+]
+
+/// The 95 % interval of the mean of paired differences (nil for fewer than 2).
+func pairedInterval(_ differences: [Double]) -> (low: Double, high: Double)? {
+    guard differences.count >= 2 else { return nil }
+    let (mean, sd) = meanStd(differences)
+    let t = differences.count - 1 <= tQuantile975.count ? tQuantile975[differences.count - 2] : 1.96
+    let half = t * sd / Double(differences.count).squareRoot()
+    return (mean - half, mean + half)
 }
 
 public struct MetricComparison: Sendable {
@@ -123,14 +149,20 @@ public func compare(
         let best = curves.map { lower ? $0.values.min()! : $0.values.max()! }
         return AblationRow(
             ablation: ablation, seeds: group.map(\.seed), finalMean: finalMean, finalStd: finalStd,
-            bestMean: meanStd(best).0, aucMean: meanStd(curves.map(normalizedArea)).0, deltaFinal: nil)
+            bestMean: meanStd(best).0, aucMean: meanStd(curves.map(normalizedArea)).0, deltaFinal: nil,
+            pairedInterval: nil,
+            finals: Dictionary(zip(group.map(\.seed), curves.map { $0.values.last! }), uniquingKeysWith: { a, _ in a }))
     }
     let base = baseline ?? (byAblation["base"] != nil ? "base" : nil)
     if let base {
         guard let reference = rows.first(where: { $0.ablation == base }) else {
             throw LabError(.config, "baseline ablation '\(base)' has no runs with metric '\(metric)'")
         }
-        for i in rows.indices { rows[i].deltaFinal = rows[i].finalMean - reference.finalMean }
+        for i in rows.indices {
+            rows[i].deltaFinal = rows[i].finalMean - reference.finalMean
+            let common = rows[i].finals.keys.filter { reference.finals[$0] != nil }.sorted()
+            rows[i].pairedInterval = pairedInterval(common.map { rows[i].finals[$0]! - reference.finals[$0]! })
+        }
         // Baseline first, the rest by name.
         rows.sort { ($0.ablation == base ? 0 : 1, $0.ablation) < ($1.ablation == base ? 0 : 1, $1.ablation) }
     }
@@ -149,16 +181,22 @@ extension MetricComparison {
     public var markdown: String {
         let direction = lowerIsBetter ? "lower is better" : "higher is better"
         var lines = [
-            "**\(metric)** (\(direction); mean ± std over seeds)", "",
-            "| ablation | seeds | final | best | AUC | \(baseline.map { "Δ final vs \($0)" } ?? "Δ final") |",
-            "|---|---:|---:|---:|---:|---:|",
+            "**\(metric)** (\(direction); mean ± std over seeds; the Δ's 95 % interval paired by seed, "
+                + "* where it excludes 0)", "",
+            "| ablation | seeds | final | best | AUC | \(baseline.map { "Δ final vs \($0)" } ?? "Δ final") | paired 95 % CI |",
+            "|---|---:|---:|---:|---:|---:|---:|",
         ]
+        let signed = { (x: Double) in (x >= 0 ? "+" : "") + format(x) }
         for row in rows {
-            let delta = row.deltaFinal.map { ($0 >= 0 ? "+" : "") + format($0) } ?? "-"
+            let delta = row.deltaFinal.map(signed) ?? "-"
+            let interval =
+                row.pairedInterval.map { "[\(signed($0.low)), \(signed($0.high))]\(row.beyondNoise ? " *" : "")" }
+                ?? "-"
+            let isBaseline = row.ablation == baseline
             lines.append(
                 "| \(row.ablation) | \(row.seeds.count) | \(format(row.finalMean)) ± \(format(row.finalStd)) "
-                    + "| \(format(row.bestMean)) | \(format(row.aucMean)) | \(row.ablation == baseline ? "baseline" : delta) |"
-            )
+                    + "| \(format(row.bestMean)) | \(format(row.aucMean)) | \(isBaseline ? "baseline" : delta) "
+                    + "| \(isBaseline ? "" : interval) |")
         }
         return lines.joined(separator: "\n")
     }

@@ -8,6 +8,28 @@ import TestSupport
 import Testing
 
 @Suite(.serialized) struct CompareTests {
+    /// The Δ's interval paired by seed: mean(d) ± t(0.975, n − 1) sd(d) / √n, * only when it excludes 0.
+    @Test func differencesArePairedBySeed() throws {
+        func run(_ ablation: String, _ seed: Int, _ final: Double) -> RunResults {
+            var r = RunResults(experiment: "x", ablation: ablation, seed: seed, configJSON: "{}", provenanceJSON: "{}")
+            r.metrics["loss/val"] = MetricSeries(steps: [0, 10], values: [5, final])
+            return r
+        }
+        let runs =
+            zip([0, 1, 2], [1.0, 2.0, 3.0]).map { run("base", $0, $1) }
+            + zip([0, 1, 2], [1.5, 2.4, 3.6]).map { run("a", $0, $1) }  // d = 0.5, 0.4, 0.6
+            + zip([0, 1, 2], [1.1, 1.9, 3.2]).map { run("b", $0, $1) }  // d = 0.1, -0.1, 0.2
+            + [run("c", 0, 9)]
+        let c = try compare(runs, metric: "loss/val")
+        let row = { (name: String) in c.rows.first { $0.ablation == name }! }
+        let half = 4.303 * 0.1 / 3.0.squareRoot()
+        #expect(abs(row("a").pairedInterval!.low - (0.5 - half)) < 1e-9 && row("a").beyondNoise)
+        #expect(!row("b").beyondNoise && row("b").pairedInterval!.low < 0)
+        #expect(row("c").pairedInterval == nil && !row("c").beyondNoise)
+        #expect(c.markdown.contains("| a | 3 |") && c.markdown.contains("[+0.2516, +0.7484] *"))
+        #expect(c.markdown.contains("| c | 1 | 9.0000 ± 0.0000 | 5.0000 | 7.0000 | +7.0000 | - |"))
+    }
+
     @Test func ablationsAndSeedsCompareAsTablesAndPlots() throws {
         let out = temporaryFolder()
         let run = try runProduct(
