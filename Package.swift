@@ -59,7 +59,10 @@ let packages: [LocalPackage] = [
         testDeps: ["HDF5Store", "NanoTransformer"]),
     LocalPackage(
         name: "DPO", deps: ["PostTraining", "RewardBPR", "NanoTransformer", "ExperimentKit", "HDF5Store", "TensorCore"]),
-    LocalPackage(name: "GRPO", deps: ["PolicyGradient", "PostTraining", "NanoTransformer", "TensorCore"]),
+    LocalPackage(
+        name: "GRPO",
+        deps: ["PolicyGradient", "PostTraining", "NanoTransformer", "ExperimentKit", "HDF5Store", "TensorCore"],
+        testDeps: ["Tokenizer"]),
 ]
 
 /// Executables that are not one package's experiment (benchmarks, tools).

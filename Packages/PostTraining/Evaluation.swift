@@ -15,27 +15,38 @@ import LabSupport
 import NanoTransformer
 import TensorCore
 
-/// A prompt and the rule that says whether a parsed response answers it.
+/// A prompt, the rule that says whether a parsed response answers it, and the reward RL trains on
+/// (by default 1 when correct, else 0).
 public struct VerifiableTask: Sendable {
     public var prompt: String
     public var isCorrect: @Sendable (ParsedResponse) -> Bool
+    public var reward: @Sendable (ParsedResponse) -> Double
 
-    public init(prompt: String, isCorrect: @escaping @Sendable (ParsedResponse) -> Bool) {
+    public init(
+        prompt: String, isCorrect: @escaping @Sendable (ParsedResponse) -> Bool,
+        reward: (@Sendable (ParsedResponse) -> Double)? = nil
+    ) {
         (self.prompt, self.isCorrect) = (prompt, isCorrect)
+        self.reward = reward ?? { isCorrect($0) ? 1 : 0 }
     }
 }
 
 extension ArithmeticTask {
+    /// Judged by the answer's number; rewarded with TinyZero's 1.0 / 0.1 / 0.
     public func verifiable(_ language: CoTLanguage) -> VerifiableTask {
         let answer = answer
-        return VerifiableTask(prompt: prompt(language)) { $0.number == answer }
+        return VerifiableTask(
+            prompt: prompt(language), isCorrect: { $0.number == answer },
+            reward: { RuleReward.tinyZero($0, truth: answer) })
     }
 }
 
 extension CountdownTask {
+    /// Judged by the checker; rewarded with TinyZero's 1.0 / 0.1 / 0.
     public func verifiable(_ language: CoTLanguage) -> VerifiableTask {
         let task = self
-        return VerifiableTask(prompt: prompt(language)) { task.accuracy($0) == 1 }
+        return VerifiableTask(
+            prompt: prompt(language), isCorrect: { task.accuracy($0) == 1 }, reward: { task.tinyZeroReward($0) })
     }
 }
 

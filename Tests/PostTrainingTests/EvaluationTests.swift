@@ -104,5 +104,12 @@ import Tokenizer
         let countdown = CountdownTask(numbers: [44, 19, 2], target: 50).verifiable(.english)
         #expect(countdown.isCorrect(ParsedResponse("<answer>(44 - 19) * 2</answer>")))
         #expect(!countdown.isCorrect(ParsedResponse("<answer>50</answer>")))
+        // Their rewards are TinyZero's; a task made without one rewards correctness.
+        #expect(add.reward(ParsedResponse("<answer>535</answer>")) == 0.1 && add.reward(ParsedResponse("535")) == 0)
+        #expect(countdown.reward(ParsedResponse("<answer>(44 - 19) * 2</answer>")) == 1)
+        let plain = VerifiableTask(prompt: "p", isCorrect: { $0.number == 3 })
+        #expect(
+            plain.reward(ParsedResponse("<answer>3</answer>")) == 1
+                && plain.reward(ParsedResponse("<answer>4</answer>")) == 0)
     }
 }

@@ -1,0 +1,313 @@
+import ExperimentKit
+import HDF5Store
+// One GRPO step as the shared loop drives it:
+//   1. rollout   `promptsPerStep` tasks from the task source, G samples each from the current
+//                policy (π_old), each sample on its own RNG stream, stopped at <|end|> or the budget;
+//   2. score     the task's reward of each parsed response, plus the overlong penalty; with dynamic
+//                sampling (DAPO), groups whose rewards are all equal are dropped and new tasks drawn
+//                until the batch is full, up to `maxSamplingRounds` rounds (then a named error);
+//   3. baseline  advantages per group (GroupBaseline.swift); the reference's log-probs when a
+//                reference is given (for the KL term, or only to report KL when β = 0);
+//   4. update    μ passes over the batch, each in `minibatches` pieces, each piece one AdamW step on
+//                GRPOLoss with the policy's log-probs recomputed (at the sampling temperature);
+//                the first pass of the first piece sees ratio 1 (with top-p 1: the sampler's
+//                log-probs are the recomputed ones, up to the rounding of a cached vs a full forward).
+// Diagnostics each step: reward, accuracy, format rate, lengths (all, correct, wrong), the share
+// of zero-variance groups, sampling rounds, clip fractions, ratio mean and max, entropy, KL,
+// gradient norm. The evaluation runs the harness (PostTraining's Evaluation) on a fixed eval set.
+import LabSupport
+import NanoTransformer
+import PolicyGradient
+import PostTraining
+import TensorCore
+
+public struct GRPOSettings: Codable, Sendable, Equatable {
+    public var promptsPerStep = 8
+    /// G, samples per prompt.
+    public var groupSize = 8
+    public var maxNewTokens = 48
+    public var temperature: Float = 1
+    public var topP: Float = 1
+    public var baseline = GroupBaseline()
+    public var loss = GRPOLoss()
+    /// μ: passes over each rollout batch.
+    public var innerUpdates = 1
+    /// Pieces each pass is split into (one optimiser step each).
+    public var minibatches = 1
+    public var dynamicSampling = false
+    public var maxSamplingRounds = 4
+    public var overlong = OverlongShaping()
+    public var learningRate = 1e-5
+    public var warmupSteps = 0
+    public var gradClip = 1.0
+    public var weightDecay = 0.0
+
+    public init() {}
+
+    public func check() throws {
+        for (key, value) in [
+            ("grpo.promptsPerStep", promptsPerStep), ("grpo.groupSize", groupSize), ("grpo.maxNewTokens", maxNewTokens),
+            ("grpo.innerUpdates", innerUpdates), ("grpo.minibatches", minibatches),
+            ("grpo.maxSamplingRounds", maxSamplingRounds),
+        ] where value < 1 {
+            throw LabError(.config, "\(key): \(value) must be at least 1")
+        }
+        if groupSize < 2 {
+            throw LabError(.config, "grpo.groupSize: \(groupSize) must be at least 2 (a group needs a baseline)")
+        }
+        if minibatches > promptsPerStep * groupSize {
+            throw LabError(
+                .config,
+                "grpo.minibatches: \(minibatches) is more than the \(promptsPerStep * groupSize) sequences of a step")
+        }
+        if !(learningRate > 0 && learningRate.isFinite) {
+            throw LabError(.config, "grpo.learningRate: \(learningRate) must be positive")
+        }
+        if loss.clipLow < 0 || loss.clipHigh < 0 || !(loss.beta >= 0) {
+            throw LabError(.config, "grpo.loss: clipLow, clipHigh and beta must be >= 0")
+        }
+        try Sampling(temperature: temperature, topP: topP).check()
+    }
+}
+
+/// Tasks with fresh prompts, drawn from the data stream.
+public typealias TaskSource = (inout RNG) -> VerifiableTask
+
+public final class GRPOTask: TrainingTask {
+    public let model: NanoTransformer
+    public let modelRecord: ModelRecord?
+    let reference: ReferenceModel?
+    let format: ConversationFormat
+    let settings: GRPOSettings
+    let source: TaskSource
+    let evaluationTasks: [VerifiableTask]
+    let evaluationSettings: EvaluationSettings
+    let adam: Adam
+    public let parameters: [(name: String, tensor: Tensor)]
+    let buffers: [(name: String, tensor: Tensor)]
+    public var optimizer: any Optimizer { adam }
+    var dataRNG: RNG
+    var sampleRNG: RNG
+    var dropoutRNG: RNG
+    public private(set) var updatesDone = 0
+
+    public init(
+        policy: NanoTransformer, record: ModelRecord?, reference: ReferenceModel?, format: ConversationFormat,
+        source: @escaping TaskSource, evaluationTasks: [VerifiableTask], evaluation: EvaluationSettings,
+        settings: GRPOSettings, seed: UInt64
+    ) throws {
+        try settings.check()
+        if settings.loss.beta > 0 && reference == nil {
+            throw LabError(.config, "grpo.loss.beta: \(settings.loss.beta) needs a reference model (or set it to 0)")
+        }
+        (model, modelRecord, self.reference, self.format, self.settings, self.source) = (
+            policy, record, reference, format, settings, source
+        )
+        self.evaluationTasks = evaluationTasks
+        evaluationSettings = evaluation
+        parameters = policy.namedParameters()
+        buffers = policy.namedBuffers()
+        adam = Adam.adamW(
+            parameters, beta2: 0.99, eps: 1e-8, weightDecay: Float(settings.weightDecay), noDecay: policy.noDecayNames)
+        var root = RNG(seed: seed)
+        (dataRNG, sampleRNG, dropoutRNG) = (root.split(), root.split(), root.split())
+    }
+
+    /// Scored samples, prompt-major: what the update needs of the rollout, and the scores.
+    struct Scored {
+        var prompts: [[Int]] = []
+        var responses: [[Int]] = []
+        /// The sampler's log-probs (π_old).
+        var logProbs: [[Float]] = []
+        var stopped: [Bool] = []
+        var rewards: [Float] = []
+        var correct: [Bool] = []
+        var wellFormed: [Bool] = []
+
+        var count: Int { responses.count }
+
+        static func + (a: Scored, b: Scored) -> Scored {
+            Scored(
+                prompts: a.prompts + b.prompts, responses: a.responses + b.responses, logProbs: a.logProbs + b.logProbs,
+                stopped: a.stopped + b.stopped, rewards: a.rewards + b.rewards, correct: a.correct + b.correct,
+                wellFormed: a.wellFormed + b.wellFormed)
+        }
+
+        func rows(_ r: [Int]) -> Scored {
+            Scored(
+                prompts: r.map { prompts[$0] }, responses: r.map { responses[$0] }, logProbs: r.map { logProbs[$0] },
+                stopped: r.map { stopped[$0] }, rewards: r.map { rewards[$0] }, correct: r.map { correct[$0] },
+                wellFormed: r.map { wellFormed[$0] })
+        }
+    }
+
+    /// Samples `prompts` tasks' groups and scores them.
+    func sampleGroups(_ prompts: Int) throws -> Scored {
+        let tasks = (0..<prompts).map { _ in source(&dataRNG) }
+        let g = settings.groupSize
+        let streams = (0..<(prompts * g)).map { _ in sampleRNG.split() }
+        let rollout = try model.generate(
+            prompts: tasks.map { format.promptIds($0.prompt) }, samplesPerPrompt: g,
+            maxNewTokens: settings.maxNewTokens,
+            sampling: Sampling(temperature: settings.temperature, topP: settings.topP), stopTokens: [format.end],
+            streams: streams)
+        var scored = Scored(
+            prompts: rollout.prompts, responses: rollout.responses, logProbs: rollout.logProbs,
+            stopped: rollout.finish.map { $0 == .stop })
+        for i in 0..<rollout.count {
+            let stopped = rollout.finish[i] == .stop
+            let parsed = ParsedResponse(try format.responseText(rollout.responses[i]))
+            let task = tasks[i / g]
+            let length = rollout.responses[i].count - (stopped ? 1 : 0)
+            scored.rewards.append(
+                Float(task.reward(parsed)) + settings.overlong.penalty(length: length, budget: settings.maxNewTokens))
+            scored.correct.append(task.isCorrect(parsed))
+            scored.wellFormed.append(parsed.wellFormed)
+        }
+        return scored
+    }
+
+    /// The step's groups: one draw, or with dynamic sampling as many as it takes to fill the batch
+    /// with groups whose rewards differ. Returns them and the rounds it took.
+    func collect() throws -> (Scored, rounds: Int, zeroVarianceShare: Double) {
+        let g = settings.groupSize
+        let first = try sampleGroups(settings.promptsPerStep)
+        let zeroShare =
+            Double(GroupBaseline.zeroVarianceGroups(first.rewards, groupSize: g)) / Double(settings.promptsPerStep)
+        guard settings.dynamicSampling else { return (first, 1, zeroShare) }
+        var kept: [Int] = []  // group indices of `all` with rewards that differ
+        var all = first
+        var rounds = 1
+        func informative(_ s: Scored, _ k: Int) -> Bool {
+            s.rewards[(k * g)..<((k + 1) * g)].contains { $0 != s.rewards[k * g] }
+        }
+        kept = (0..<settings.promptsPerStep).filter { informative(all, $0) }
+        while kept.count < settings.promptsPerStep {
+            guard rounds < settings.maxSamplingRounds else {
+                throw LabError(
+                    .config,
+                    "grpo.dynamicSampling: only \(kept.count) of \(settings.promptsPerStep) groups had rewards that differ after \(rounds) rounds (grpo.maxSamplingRounds): every answer of the others was equally right or wrong; the tasks are too easy or too hard for this policy",
+                    key: "grpo.maxSamplingRounds")
+            }
+            let more = try sampleGroups(settings.promptsPerStep)
+            let offset = all.count / g
+            kept += (0..<settings.promptsPerStep).filter { informative(more, $0) }.map { $0 + offset }
+            all = all + more
+            rounds += 1
+        }
+        let rows = kept.prefix(settings.promptsPerStep).flatMap { k in (k * g)..<((k + 1) * g) }
+        return (all.rows(rows), rounds, zeroShare)
+    }
+
+    public func update() throws -> StepReport {
+        let (batch, rounds, zeroShare) = try collect()
+        let n = batch.count
+        let advantages = settings.baseline.advantages(batch.rewards, groupSize: settings.groupSize)
+        let stopped = batch.stopped
+        let keep = stopped.map { settings.overlong.keepsInLoss(stopped: $0) }
+        let referenceLogProbs = reference.map { $0.logProbs(prompts: batch.prompts, responses: batch.responses) }
+        var diagnostics: [PolicyDiagnostics] = []
+        var (klSum, entropySum, entropyTokens, normSum, steps) = (0.0, 0.0, 0.0, 0.0, 0)
+        for _ in 0..<settings.innerUpdates {
+            for piece in 0..<settings.minibatches {
+                let rows = Array((n * piece / settings.minibatches)..<(n * (piece + 1) / settings.minibatches))
+                let part = batch.rows(rows)
+                let responseBatch = ResponseBatch(prompts: part.prompts, responses: part.responses)
+                let width = responseBatch.width
+                // Responses the overlong rule leaves out weigh 0: their mask rows are zeroed.
+                let maskValues = zip(rows, responseBatch.mask.array.chunked(width)).flatMap { row, m in
+                    keep[row] ? m : [Float](repeating: 0, count: width)
+                }
+                let mask = Tensor(maskValues, shape: [rows.count, width])
+                adam.zeroGrad()
+                let current = model.responseLogProbs(
+                    responseBatch, temperature: settings.temperature, entropy: true, training: true, rng: &dropoutRNG)
+                let reference = referenceLogProbs.map { r in
+                    padded(rows.map { r[$0] }, width: width)
+                }
+                let out = settings.loss(
+                    logProbs: current.logProbs, oldLogProbs: padded(part.logProbs, width: width),
+                    referenceLogProbs: reference,
+                    advantages: rows.map { advantages[$0] }, mask: mask, budget: settings.maxNewTokens)
+                var loss = out.loss
+                if let auxiliary = current.auxiliaryLoss { loss = loss + auxiliary }
+                loss.backward()
+                normSum += Double(clipGradNorm(model.parameters, maxNorm: Float(settings.gradClip)))
+                adam.step(lr: Float(settings.learningRate) * warmup)
+                steps += 1
+                diagnostics.append(out.diagnostics)
+                klSum += out.kl ?? 0
+                if let h = current.entropy {
+                    entropySum += Double((h * mask).sum().item)
+                    entropyTokens += Double(mask.array.reduce(0, +))
+                }
+            }
+        }
+        updatesDone += 1
+        let lengths = (0..<n).map { Double(batch.responses[$0].count - (stopped[$0] ? 1 : 0)) }
+        let mean = { (xs: [Double]) in xs.isEmpty ? Double.nan : xs.reduce(0, +) / Double(xs.count) }
+        let correctLengths = (0..<n).filter { batch.correct[$0] }.map { lengths[$0] }
+        let wrongLengths = (0..<n).filter { !batch.correct[$0] }.map { lengths[$0] }
+        let reward = mean(batch.rewards.map(Double.init))
+        var metrics: [String: Double] = [
+            "train/reward": reward, "train/accuracy": mean(batch.correct.map { $0 ? 1 : 0 }),
+            "train/format_rate": mean(batch.wellFormed.map { $0 ? 1 : 0 }), "train/length": mean(lengths),
+            "train/stop_rate": mean(stopped.map { $0 ? 1 : 0 }), "train/zero_variance_groups": zeroShare,
+            "train/sampling_rounds": Double(rounds),
+            "train/zero_variance_groups_kept": Double(
+                GroupBaseline.zeroVarianceGroups(batch.rewards, groupSize: settings.groupSize))
+                / Double(n / settings.groupSize), "policy/clip_low": mean(diagnostics.map(\.clipLow)),
+            "policy/clip_high": mean(diagnostics.map(\.clipHigh)),
+            "policy/ratio_mean": mean(diagnostics.map(\.ratioMean)),
+            "policy/ratio_max": diagnostics.map(\.ratioMax).max() ?? 1,
+            "policy/entropy": entropyTokens > 0 ? entropySum / entropyTokens : .nan,
+            "optim/grad_norm": normSum / Double(steps),
+            "optim/lr": settings.learningRate * Double(warmupFactor(updatesDone - 1)),
+        ]
+        if !correctLengths.isEmpty { metrics["train/length_correct"] = mean(correctLengths) }
+        if !wrongLengths.isEmpty { metrics["train/length_wrong"] = mean(wrongLengths) }
+        if reference != nil { metrics["policy/kl"] = klSum / Double(steps) }
+        return StepReport(
+            metrics: metrics, shown: [("reward", reward), ("acc", metrics["train/accuracy"]!)], stop: !reward.isFinite)
+    }
+
+    /// Linear warmup over the first `warmupSteps` updates, then the constant rate.
+    var warmup: Float { warmupFactor(updatesDone) }
+
+    func warmupFactor(_ update: Int) -> Float {
+        settings.warmupSteps > 0 && update < settings.warmupSteps
+            ? Float(update + 1) / Float(settings.warmupSteps) : 1
+    }
+
+    /// Rows of per-token values right-padded with 0 to `width`: (B, width).
+    func padded(_ rows: [[Float]], width: Int) -> Tensor {
+        Tensor(rows.flatMap { $0 + [Float](repeating: 0, count: width - $0.count) }, shape: [rows.count, width])
+    }
+
+    public func evaluate() throws -> StepReport {
+        guard !evaluationTasks.isEmpty else { return StepReport(metrics: [:]) }
+        let report = try Evaluation.run(model, format: format, tasks: evaluationTasks, settings: evaluationSettings)
+            .report
+        return StepReport(metrics: report.metrics, shown: [("eval acc", report.greedyAccuracy)])
+    }
+
+    public func exportState() -> TaskState {
+        TaskState(
+            rngStreams: ["data": dataRNG.stateWords, "sample": sampleRNG.stateWords, "dropout": dropoutRNG.stateWords],
+            tensors: Dictionary(uniqueKeysWithValues: buffers.map { ("buffer/" + $0.name, $0.tensor) }))
+    }
+
+    public func restore(_ state: TaskState, step: Int, path: String) throws {
+        dataRNG = try state.stream("data", path: path)
+        sampleRNG = try state.stream("sample", path: path)
+        dropoutRNG = try state.stream("dropout", path: path)
+        try Checkpoint.restoreBuffers(buffers, from: state.tensors, path: path)
+        updatesDone = step
+    }
+}
+
+extension Array {
+    fileprivate func chunked(_ size: Int) -> [[Element]] {
+        stride(from: 0, to: count, by: size).map { Array(self[$0..<Swift.min($0 + size, count)]) }
+    }
+}
