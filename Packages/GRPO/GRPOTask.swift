@@ -205,7 +205,10 @@ public final class GRPOTask: TrainingTask {
         let advantages = settings.baseline.advantages(batch.rewards, groupSize: settings.groupSize)
         let stopped = batch.stopped
         let keep = stopped.map { settings.overlong.keepsInLoss(stopped: $0) }
-        let referenceLogProbs = reference.map { $0.logProbs(prompts: batch.prompts, responses: batch.responses) }
+        // At the sampling temperature, as the policy's (TRL scales both logits the same way).
+        let referenceLogProbs = reference.map {
+            $0.logProbs(prompts: batch.prompts, responses: batch.responses, temperature: settings.temperature)
+        }
         var diagnostics: [PolicyDiagnostics] = []
         var (klSum, entropySum, entropyTokens, normSum, steps) = (0.0, 0.0, 0.0, 0.0, 0)
         for _ in 0..<settings.innerUpdates {
