@@ -2,7 +2,7 @@
 // answered by the model in the conversation format, scored by rules.
 //   greedy accuracy   one greedy answer per task, the share that is correct
 //   mean@n            n samples per task at the sampling temperature, the share that is correct
-//                     (what R1 reports as pass@1, with n = 16... 64 samples at T = 0.6)
+//                     (what R1 reports as pass@1, from 4 to 64 samples at T = 0.6)
 //   pass@k            per task the unbiased estimate from its n samples (PassAtK.swift), averaged
 //   format rate       the share of samples in the strict R1 format (ThinkAnswerFormat.swift)
 //   stop rate         the share of samples that ended on <|end|> before the length limit
