@@ -127,6 +127,11 @@ public enum Lab {
             var searchFrom = text.startIndex
             var changed = false
             while let open = text.range(of: openMarker, range: searchFrom..<text.endIndex) {
+                // A marker quoted in inline code (`<!-- lab:compare ...`) documents the syntax.
+                if open.lowerBound > text.startIndex && text[text.index(before: open.lowerBound)] == "`" {
+                    searchFrom = open.upperBound
+                    continue
+                }
                 guard let openEnd = text.range(of: "-->", range: open.upperBound..<text.endIndex),
                     let close = text.range(of: closeMarker, range: openEnd.upperBound..<text.endIndex)
                 else { throw LabError(.config, "\(path): unclosed '\(openMarker)' block") }

@@ -80,6 +80,7 @@ import Testing
             <!-- lab:compare runs=runs/absent metric=loss/val -->
             kept as is
             <!-- /lab:compare -->
+            The syntax, quoted: `<!-- lab:compare runs=DIR metric=KEY -->` ... `<!-- /lab:compare -->`.
             Text after.
             """
         try note.write(toFile: "\(root)/Notebooks-md/demo.md", atomically: true, encoding: .utf8)
