@@ -53,12 +53,7 @@ public struct DPOSettings: Codable, Sendable, Equatable {
     public var pairsPerBatch = 8
     public var pairs = PairSelection.allPairs
     public var loss = DPOLoss()
-    public var learningRate = 1e-5
-    public var warmupSteps = 10
-    public var decay = LearningRateSchedule.Decay.constant
-    public var minLearningRateRatio = 1.0
-    public var weightDecay = 0.0
-    public var gradClip = 1.0
+    public var optimizer = OptimizerSettings(learningRate: 1e-5, decay: .constant, minLearningRateRatio: 1)
 
     public init() {}
 
@@ -66,10 +61,7 @@ public struct DPOSettings: Codable, Sendable, Equatable {
         for (key, value) in [("dpo.epochs", epochs), ("dpo.pairsPerBatch", pairsPerBatch)] where value < 1 {
             throw LabError(.config, "\(key): \(value) must be at least 1")
         }
-        if !(learningRate > 0 && learningRate.isFinite) {
-            throw LabError(.config, "dpo.learningRate: \(learningRate) must be positive")
-        }
-        if !(gradClip > 0) { throw LabError(.config, "dpo.gradClip: \(gradClip) must be positive") }
+        try optimizer.check("dpo.optimizer")
         try loss.check()
     }
 }
@@ -124,16 +116,12 @@ public final class DPOTask: TrainingTask {
         referenceHeldOut = try sums(heldOut, "reference-held-out")
         parameters = policy.namedParameters()
         buffers = policy.namedBuffers()
-        adam = Adam.adamW(
-            parameters, beta2: 0.95, eps: 1e-8, weightDecay: Float(settings.weightDecay), noDecay: policy.noDecayNames)
+        adam = settings.optimizer.adamW(parameters, noDecay: policy.noDecayNames)
         var root = RNG(seed: seed)
         epochs = EpochOrder(count: train.count, rng: root.split())
         dropoutRNG = root.split()
         updatesPerEpoch = epochs.batchesPerEpoch(settings.pairsPerBatch)
-        schedule = LearningRateSchedule(
-            peak: Float(settings.learningRate), warmupSteps: settings.warmupSteps,
-            totalSteps: updatesPerEpoch * settings.epochs, decay: settings.decay,
-            floor: Float(settings.learningRate * settings.minLearningRateRatio))
+        schedule = settings.optimizer.schedule(totalSteps: updatesPerEpoch * settings.epochs)
     }
 
     /// The loss's output and the policy's mean summed log-probs of the chosen and rejected responses.
@@ -164,7 +152,7 @@ public final class DPOTask: TrainingTask {
         var loss = out.loss
         if let auxiliary = model.auxiliaryLoss { loss = loss + auxiliary }
         loss.backward()
-        let norm = clipGradNorm(model.parameters, maxNorm: Float(settings.gradClip))
+        let norm = clipGradNorm(model.parameters, maxNorm: Float(settings.optimizer.gradClip))
         let lr = schedule(updatesDone)
         adam.step(lr: lr)
         updatesDone += 1

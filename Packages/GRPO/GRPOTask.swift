@@ -37,10 +37,9 @@ public struct GRPOSettings: Codable, Sendable, Equatable {
     public var dynamicSampling = false
     public var maxSamplingRounds = 4
     public var overlong = OverlongShaping()
-    public var learningRate = 1e-5
-    public var warmupSteps = 0
-    public var gradClip = 1.0
-    public var weightDecay = 0.0
+    /// Constant after the warmup: an RL run has no fixed length to decay over.
+    public var optimizer = OptimizerSettings(
+        learningRate: 1e-5, warmupSteps: 0, decay: .constant, minLearningRateRatio: 1, beta2: 0.99)
 
     public init() {}
 
@@ -60,9 +59,7 @@ public struct GRPOSettings: Codable, Sendable, Equatable {
                 .config,
                 "grpo.minibatches: \(minibatches) is more than the \(promptsPerStep * groupSize) sequences of a step")
         }
-        if !(learningRate > 0 && learningRate.isFinite) {
-            throw LabError(.config, "grpo.learningRate: \(learningRate) must be positive")
-        }
+        try optimizer.check("grpo.optimizer")
         if loss.clipLow < 0 || loss.clipHigh < 0 || !(loss.beta >= 0) {
             throw LabError(.config, "grpo.loss: clipLow, clipHigh and beta must be >= 0")
         }
@@ -83,6 +80,7 @@ public final class GRPOTask: TrainingTask {
     let evaluationTasks: [VerifiableTask]
     let evaluationSettings: EvaluationSettings
     let adam: Adam
+    let schedule: LearningRateSchedule
     public let parameters: [(name: String, tensor: Tensor)]
     let buffers: [(name: String, tensor: Tensor)]
     public var optimizer: any Optimizer { adam }
@@ -107,8 +105,8 @@ public final class GRPOTask: TrainingTask {
         evaluationSettings = evaluation
         parameters = policy.namedParameters()
         buffers = policy.namedBuffers()
-        adam = Adam.adamW(
-            parameters, beta2: 0.99, eps: 1e-8, weightDecay: Float(settings.weightDecay), noDecay: policy.noDecayNames)
+        adam = settings.optimizer.adamW(parameters, noDecay: policy.noDecayNames)
+        schedule = settings.optimizer.schedule(totalSteps: 1)
         var root = RNG(seed: seed)
         (dataRNG, sampleRNG, dropoutRNG) = (root.split(), root.split(), root.split())
     }
@@ -235,8 +233,8 @@ public final class GRPOTask: TrainingTask {
                 var loss = out.loss
                 if let auxiliary = current.auxiliaryLoss { loss = loss + auxiliary }
                 loss.backward()
-                normSum += Double(clipGradNorm(model.parameters, maxNorm: Float(settings.gradClip)))
-                adam.step(lr: Float(settings.learningRate) * warmup)
+                normSum += Double(clipGradNorm(model.parameters, maxNorm: Float(settings.optimizer.gradClip)))
+                adam.step(lr: schedule(updatesDone))
                 steps += 1
                 diagnostics.append(out.diagnostics)
                 klSum += out.kl ?? 0
@@ -265,21 +263,13 @@ public final class GRPOTask: TrainingTask {
             "policy/ratio_max": diagnostics.map(\.ratioMax).max() ?? 1,
             "policy/entropy": entropyTokens > 0 ? entropySum / entropyTokens : .nan,
             "optim/grad_norm": normSum / Double(steps),
-            "optim/lr": settings.learningRate * Double(warmupFactor(updatesDone - 1)),
+            "optim/lr": Double(schedule(updatesDone - 1)),
         ]
         if !correctLengths.isEmpty { metrics["train/length_correct"] = mean(correctLengths) }
         if !wrongLengths.isEmpty { metrics["train/length_wrong"] = mean(wrongLengths) }
         if reference != nil { metrics["policy/kl"] = klSum / Double(steps) }
         return StepReport(
             metrics: metrics, shown: [("reward", reward), ("acc", metrics["train/accuracy"]!)], stop: !reward.isFinite)
-    }
-
-    /// Linear warmup over the first `warmupSteps` updates, then the constant rate.
-    var warmup: Float { warmupFactor(updatesDone) }
-
-    func warmupFactor(_ update: Int) -> Float {
-        settings.warmupSteps > 0 && update < settings.warmupSteps
-            ? Float(update + 1) / Float(settings.warmupSteps) : 1
     }
 
     /// Rows of per-token values right-padded with 0 to `width`: (B, width).

@@ -132,3 +132,16 @@ extension ArithmeticTask {
         }
     }
 }
+
+extension ArithmeticTask {
+    /// This task's worked solution as an SFT example in the conversation format.
+    public func sftExample(
+        _ format: ConversationFormat, language: CoTLanguage, response: ResponseFormat, wrongStepShare: Double = 0,
+        rng: inout RNG
+    ) -> SFTExample {
+        let (ids, start) = format.render(
+            prompt: prompt(language),
+            response: solution(language, wrongStepShare: wrongStepShare, rng: &rng).response(response))
+        return SFTExample(ids: ids, responseStart: start)
+    }
+}

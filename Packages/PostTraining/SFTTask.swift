@@ -22,12 +22,7 @@ public struct SFTSettings: Codable, Sendable, Equatable {
     public var lossTokens = SFTLossTokens.response
     /// Tokens per packed row (and the longest example allowed); 0: the model's context length.
     public var window = 0
-    public var learningRate = 3e-4
-    public var warmupSteps = 10
-    public var decay = LearningRateSchedule.Decay.cosine
-    public var minLearningRateRatio = 0.1
-    public var weightDecay = 0.0
-    public var gradClip = 1.0
+    public var optimizer = OptimizerSettings(learningRate: 3e-4)
     /// Held-out examples per evaluation batch.
     public var evalBatchSize = 32
 
@@ -44,10 +39,7 @@ public struct SFTSettings: Codable, Sendable, Equatable {
             throw LabError(.config, "sft.microBatches: \(microBatches) is more than sft.batchSize \(batchSize)")
         }
         if window < 0 { throw LabError(.config, "sft.window: \(window) must be >= 0 (0: the context length)") }
-        if !(learningRate > 0 && learningRate.isFinite) {
-            throw LabError(.config, "sft.learningRate: \(learningRate) must be positive")
-        }
-        if !(gradClip > 0) { throw LabError(.config, "sft.gradClip: \(gradClip) must be positive") }
+        try optimizer.check("sft.optimizer")
     }
 }
 
@@ -91,16 +83,12 @@ public final class SFTTask: TrainingTask {
         }
         parameters = model.namedParameters()
         buffers = model.namedBuffers()
-        adam = Adam.adamW(
-            parameters, beta2: 0.95, eps: 1e-8, weightDecay: Float(settings.weightDecay), noDecay: model.noDecayNames)
+        adam = settings.optimizer.adamW(parameters, noDecay: model.noDecayNames)
         var root = RNG(seed: seed)
         epochs = EpochOrder(count: train.count, rng: root.split())
         dropoutRNG = root.split()
         updatesPerEpoch = epochs.batchesPerEpoch(settings.batchSize)
-        schedule = LearningRateSchedule(
-            peak: Float(settings.learningRate), warmupSteps: settings.warmupSteps,
-            totalSteps: updatesPerEpoch * settings.epochs, decay: settings.decay,
-            floor: Float(settings.learningRate * settings.minLearningRateRatio))
+        schedule = settings.optimizer.schedule(totalSteps: updatesPerEpoch * settings.epochs)
         self.extraEvaluation = extraEvaluation
         // Every example must fit the window (named error now, not at the update that meets it).
         _ = try SFTBatch(train + heldOut, layout: .padded, lossTokens: .all, window: window)
@@ -116,7 +104,7 @@ public final class SFTTask: TrainingTask {
         }
         let counted = pieces.map(\.counted).reduce(0, +)
         let (meanLoss, norm) = GradientStep.accumulate(
-            adam, parameters: model.parameters, microBatches: n, clip: Float(settings.gradClip)
+            adam, parameters: model.parameters, microBatches: n, clip: Float(settings.optimizer.gradClip)
         ) { k in
             // GradientStep divides by n; this piece's share of the update's N, times n, undoes it.
             let share = Float(n * pieces[k].counted) / Float(counted)

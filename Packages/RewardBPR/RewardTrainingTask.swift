@@ -17,12 +17,7 @@ public struct RewardSettings: Codable, Sendable, Equatable {
     public var loss = PreferenceLoss()
     /// Margin loss: m = marginScale · max(0, true r_w − true r_l).
     public var marginScale = 1.0
-    public var learningRate = 1e-4
-    public var warmupSteps = 10
-    public var decay = LearningRateSchedule.Decay.cosine
-    public var minLearningRateRatio = 0.1
-    public var weightDecay = 0.0
-    public var gradClip = 1.0
+    public var optimizer = OptimizerSettings(learningRate: 1e-4)
 
     public init() {}
 
@@ -30,12 +25,9 @@ public struct RewardSettings: Codable, Sendable, Equatable {
         for (key, value) in [("reward.epochs", epochs), ("reward.promptsPerBatch", promptsPerBatch)] where value < 1 {
             throw LabError(.config, "\(key): \(value) must be at least 1")
         }
-        if !(learningRate > 0 && learningRate.isFinite) {
-            throw LabError(.config, "reward.learningRate: \(learningRate) must be positive")
-        }
         if !(marginScale >= 0) { throw LabError(.config, "reward.marginScale: \(marginScale) must be >= 0") }
         if !(loss.centering >= 0) { throw LabError(.config, "reward.loss.centering: \(loss.centering) must be >= 0") }
-        if !(gradClip > 0) { throw LabError(.config, "reward.gradClip: \(gradClip) must be positive") }
+        try optimizer.check("reward.optimizer")
     }
 }
 
@@ -67,17 +59,13 @@ public final class RewardTrainingTask: TrainingTask {
             model, train, heldOut, annotator, settings
         )
         parameters = model.namedParameters()
-        adam = Adam.adamW(
-            parameters, beta2: 0.95, eps: 1e-8, weightDecay: Float(settings.weightDecay),
-            noDecay: Set(parameters.map(\.name).filter { $0.contains("norm") || $0.hasSuffix(".bias") }))
+        adam = settings.optimizer.adamW(
+            parameters, noDecay: Set(parameters.map(\.name).filter { $0.contains("norm") || $0.hasSuffix(".bias") }))
         var root = RNG(seed: seed)
         epochs = EpochOrder(count: train.count, rng: root.split())
         dropoutRNG = root.split()
         updatesPerEpoch = epochs.batchesPerEpoch(settings.promptsPerBatch)
-        schedule = LearningRateSchedule(
-            peak: Float(settings.learningRate), warmupSteps: settings.warmupSteps,
-            totalSteps: updatesPerEpoch * settings.epochs, decay: settings.decay,
-            floor: Float(settings.learningRate * settings.minLearningRateRatio))
+        schedule = settings.optimizer.schedule(totalSteps: updatesPerEpoch * settings.epochs)
     }
 
     /// The batch of prompts `indices` of `data`: every response, and the labelled pairs among them.
@@ -99,7 +87,7 @@ public final class RewardTrainingTask: TrainingTask {
         let (loss, accuracy, margin) = settings.loss(
             scores: model.scores(batch, training: true, rng: &dropoutRNG), pairs: pairs)
         loss.backward()
-        let norm = clipGradNorm(model.parameters, maxNorm: Float(settings.gradClip))
+        let norm = clipGradNorm(model.parameters, maxNorm: Float(settings.optimizer.gradClip))
         let lr = schedule(updatesDone)
         adam.step(lr: lr)
         updatesDone += 1

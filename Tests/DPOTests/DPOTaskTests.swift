@@ -65,7 +65,9 @@ import Testing
     @Test func aShortRunLearnsTheSyntheticPreference() throws {
         let (train, heldOut) = (try Self.preferences(120, seed: 2), try Self.preferences(40, seed: 3))
         var settings = DPOSettings()
-        (settings.epochs, settings.pairsPerBatch, settings.learningRate, settings.warmupSteps) = (3, 16, 2e-3, 5)
+        (settings.epochs, settings.pairsPerBatch, settings.optimizer.learningRate, settings.optimizer.warmupSteps) = (
+            3, 16, 2e-3, 5
+        )
         settings.loss.beta = 0.5
         let task = try Self.task(settings, train: train.dpoPairs(.allPairs), heldOut: heldOut.dpoPairs(.allPairs))
         let first = try task.update()
@@ -88,7 +90,7 @@ import Testing
             try Self.preferences(4, seed: 6).dpoPairs(.bestVsWorst)
         )
         var settings = DPOSettings()
-        (settings.epochs, settings.pairsPerBatch, settings.learningRate, settings.loss.kind) = (
+        (settings.epochs, settings.pairsPerBatch, settings.optimizer.learningRate, settings.loss.kind) = (
             2, 16, 1e-3, .conservative
         )
         settings.loss.labelSmoothing = 0.1

@@ -23,13 +23,11 @@ func additionWorld(sftUpdates: Int) throws -> (NanoTransformer, ConversationForm
     var rng = RNG(seed: 1)
     let model = try NanoTransformer(c, rng: &rng)
     var solutionRNG = RNG(seed: 0)
-    let examples = pairs.map { task in
-        let (ids, start) = format.render(
-            prompt: task.prompt(.english), response: task.solution(.english, rng: &solutionRNG).response(.answerOnly))
-        return SFTExample(ids: ids, responseStart: start)
-    }
+    let examples = pairs.map { $0.sftExample(format, language: .english, response: .answerOnly, rng: &solutionRNG) }
     var s = SFTSettings()
-    (s.batchSize, s.epochs, s.learningRate, s.warmupSteps, s.decay) = (20, 100, 3e-3, 10, .constant)
+    (s.batchSize, s.epochs, s.optimizer.learningRate, s.optimizer.warmupSteps, s.optimizer.decay) = (
+        20, 100, 3e-3, 10, .constant
+    )
     let sft = try SFTTask(model: model, record: nil, train: examples, heldOut: [], settings: s, seed: 3)
     for _ in 0..<sftUpdates { _ = try sft.update() }
     return (model, format, pairs)
@@ -50,7 +48,7 @@ func additionWorld(sftUpdates: Int) throws -> (NanoTransformer, ConversationForm
 
     static var settings: GRPOSettings {
         var s = GRPOSettings()
-        (s.promptsPerStep, s.groupSize, s.maxNewTokens, s.learningRate, s.loss.beta) = (8, 8, 8, 1e-3, 0)
+        (s.promptsPerStep, s.groupSize, s.maxNewTokens, s.optimizer.learningRate, s.loss.beta) = (8, 8, 8, 1e-3, 0)
         return s
     }
 
@@ -59,7 +57,7 @@ func additionWorld(sftUpdates: Int) throws -> (NanoTransformer, ConversationForm
     @Test func aShortRunRaisesAccuracyAndStartsAtRatioOne() throws {
         let (model, format, pairs) = try additionWorld(sftUpdates: 100)
         var s = Self.settings
-        (s.learningRate, s.warmupSteps) = (3e-4, 10)
+        (s.optimizer.learningRate, s.optimizer.warmupSteps) = (3e-4, 10)
         let task = try Self.task(model, format, pairs, s)
         var eval = EvaluationSettings()
         (eval.samples, eval.passK, eval.maxNewTokens, eval.temperature, eval.promptsPerBatch) = (8, [1, 8], 8, 1, 100)

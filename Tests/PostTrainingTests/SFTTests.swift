@@ -135,7 +135,7 @@ import Tokenizer
 
     @Test func resumeEqualsAnUninterruptedRun() throws {
         var s = SFTSettings()
-        (s.batchSize, s.epochs, s.warmupSteps) = (6, 2, 2)
+        (s.batchSize, s.epochs, s.optimizer.warmupSteps) = (6, 2, 2)
         // 20 examples, 6 per update: 4 updates per epoch; stop inside the second epoch and at its start.
         let straight = try Self.run(s, updates: 8)
         #expect(try Self.run(s, updates: 8, resumeAt: 5) == straight)
@@ -144,7 +144,7 @@ import Tokenizer
 
     @Test func microBatchesDoNotChangeTheUpdate() throws {
         var s = SFTSettings()
-        (s.batchSize, s.warmupSteps) = (8, 0)
+        (s.batchSize, s.optimizer.warmupSteps) = (8, 0)
         let whole = try Self.run(s, updates: 3)
         for pieces in [2, 3] {
             s.microBatches = pieces
@@ -170,6 +170,10 @@ import Tokenizer
         expectLabError(.config) {
             try SFTTask(model: Self.model(), record: nil, train: Self.examples(3), heldOut: [], settings: s, seed: 1)
         }
+        s = SFTSettings()
+        s.optimizer.gradClip = 0
+        let error2 = expectLabError(.config) { try s.check() }
+        #expect(error2?.message.hasPrefix("sft.optimizer.gradClip") == true)
     }
 
     /// One-digit addition, answer only: an untrained model gets almost none right; a short SFT run
@@ -185,18 +189,15 @@ import Tokenizer
         var rng = RNG(seed: 1)
         let model = try NanoTransformer(c, rng: &rng)
         var solutionRNG = RNG(seed: 0)
-        let examples = pairs.map { task in
-            let (ids, start) = format.render(
-                prompt: task.prompt(.english),
-                response: task.solution(.english, rng: &solutionRNG).response(.answerOnly))
-            return SFTExample(ids: ids, responseStart: start)
+        let examples = pairs.map {
+            $0.sftExample(format, language: .english, response: .answerOnly, rng: &solutionRNG)
         }
         let tasks = pairs.map { $0.verifiable(.english) }
         var eval = EvaluationSettings()
         (eval.samples, eval.passK, eval.maxNewTokens, eval.promptsPerBatch) = (0, [], 8, 100)
         let before = try Evaluation.run(model, format: format, tasks: tasks, settings: eval).report.greedyAccuracy
         var s = SFTSettings()
-        (s.batchSize, s.epochs, s.learningRate, s.warmupSteps) = (20, 60, 3e-3, 20)
+        (s.batchSize, s.epochs, s.optimizer.learningRate, s.optimizer.warmupSteps) = (20, 60, 3e-3, 20)
         let task = try SFTTask(model: model, record: nil, train: examples, heldOut: [], settings: s, seed: 3)
         for _ in 0..<task.totalUpdates { _ = try task.update() }
         let after = try Evaluation.run(model, format: format, tasks: tasks, settings: eval).report

@@ -118,7 +118,9 @@ import Testing
         var rng = RNG(seed: 8)
         let (train, heldOut) = (try Self.synthetic(300, rng: &rng), try Self.synthetic(200, rng: &rng))
         var settings = RewardSettings()
-        (settings.epochs, settings.promptsPerBatch, settings.learningRate, settings.loss.kind) = (8, 16, 3e-3, .kWise)
+        (settings.epochs, settings.promptsPerBatch, settings.optimizer.learningRate, settings.loss.kind) = (
+            8, 16, 3e-3, .kWise
+        )
         let task = try RewardTrainingTask(
             model: Self.model(), train: train, heldOut: heldOut, annotator: SimulatedAnnotator(temperature: 0.1),
             settings: settings, seed: 1)
