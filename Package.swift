@@ -63,6 +63,7 @@ let packages: [LocalPackage] = [
         name: "GRPO",
         deps: ["PolicyGradient", "PostTraining", "NanoTransformer", "ExperimentKit", "HDF5Store", "TensorCore"],
         testDeps: ["Tokenizer"]),
+    LocalPackage(name: "RLHF", deps: ["PolicyGradient", "PostTraining", "RewardBPR", "NanoTransformer", "TensorCore"]),
 ]
 
 /// Executables that are not one package's experiment (benchmarks, tools).
