@@ -63,7 +63,13 @@ let packages: [LocalPackage] = [
         name: "GRPO",
         deps: ["PolicyGradient", "PostTraining", "NanoTransformer", "ExperimentKit", "HDF5Store", "TensorCore"],
         testDeps: ["Tokenizer"]),
-    LocalPackage(name: "RLHF", deps: ["PolicyGradient", "PostTraining", "RewardBPR", "NanoTransformer", "TensorCore"]),
+    LocalPackage(
+        name: "RLHF",
+        deps: [
+            "PolicyGradient", "PostTraining", "RewardBPR", "NanoTransformer", "ExperimentKit", "HDF5Store",
+            "TensorCore",
+        ],
+        testDeps: ["Tokenizer", "RewardBPR", "NanoTransformer"]),
 ]
 
 /// Executables that are not one package's experiment (benchmarks, tools).
