@@ -62,7 +62,7 @@ let packages: [LocalPackage] = [
     LocalPackage(
         name: "GRPO",
         deps: ["PolicyGradient", "PostTraining", "NanoTransformer", "ExperimentKit", "HDF5Store", "TensorCore"],
-        testDeps: ["Tokenizer"]),
+        testDeps: ["Tokenizer", "MoE"]),
     LocalPackage(
         name: "RLHF",
         deps: [

@@ -14,7 +14,10 @@ import HDF5Store
 //                log-probs are the recomputed ones, up to the rounding of a cached vs a full forward).
 // Diagnostics each step: reward, accuracy, format rate, lengths (all, correct, wrong), the share
 // of zero-variance groups, sampling rounds, clip fractions, ratio mean and max, entropy, KL,
-// gradient norm. The evaluation runs the harness (PostTraining's Evaluation) on a fixed eval set.
+// gradient norm. With an MoE policy the sampler records every routed layer's experts; the update
+// either replays them (`routingReplay`: π is computed with the experts π_old chose, the GSPO
+// paper's Routing Replay) or reports the share of sampled tokens whose experts changed
+// (`moe/routing_change`, and after the last pass). The evaluation runs the harness (PostTraining's Evaluation) on a fixed eval set.
 import LabSupport
 import NanoTransformer
 import PolicyGradient
@@ -37,6 +40,9 @@ public struct GRPOSettings: Codable, Sendable, Equatable {
     public var dynamicSampling = false
     public var maxSamplingRounds = 4
     public var overlong = OverlongShaping()
+    /// MoE policies: recompute π during the update with the experts π_old chose for the same
+    /// tokens (GSPO paper's Routing Replay). Without it the routing change is measured.
+    public var routingReplay = false
     /// Constant after the warmup: an RL run has no fixed length to decay over.
     public var optimizer = OptimizerSettings(
         learningRate: 1e-5, warmupSteps: 0, decay: .constant, minLearningRateRatio: 1, beta2: 0.99)
@@ -60,6 +66,12 @@ public struct GRPOSettings: Codable, Sendable, Equatable {
                 "grpo.minibatches: \(minibatches) is more than the \(promptsPerStep * groupSize) sequences of a step")
         }
         try optimizer.check("grpo.optimizer")
+        if routingReplay && dynamicSampling {
+            throw LabError(
+                .config,
+                "grpo.routingReplay: not available with grpo.dynamicSampling yet (the routing records of several sampling rounds cannot be joined)"
+            )
+        }
         if loss.clipLow < 0 || loss.clipHigh < 0 || !(loss.beta >= 0) {
             throw LabError(.config, "grpo.loss: clipLow, clipHigh and beta must be >= 0")
         }
@@ -121,6 +133,8 @@ public final class GRPOTask: TrainingTask {
         var rewards: [Float] = []
         var correct: [Bool] = []
         var wellFormed: [Bool] = []
+        /// The experts each routed layer chose while sampling (MoE policies).
+        var routing: RoutingRecord?
 
         var count: Int { responses.count }
 
@@ -128,14 +142,14 @@ public final class GRPOTask: TrainingTask {
             Scored(
                 prompts: a.prompts + b.prompts, responses: a.responses + b.responses, logProbs: a.logProbs + b.logProbs,
                 stopped: a.stopped + b.stopped, rewards: a.rewards + b.rewards, correct: a.correct + b.correct,
-                wellFormed: a.wellFormed + b.wellFormed)
+                wellFormed: a.wellFormed + b.wellFormed, routing: nil)
         }
 
         func rows(_ r: [Int]) -> Scored {
             Scored(
                 prompts: r.map { prompts[$0] }, responses: r.map { responses[$0] }, logProbs: r.map { logProbs[$0] },
                 stopped: r.map { stopped[$0] }, rewards: r.map { rewards[$0] }, correct: r.map { correct[$0] },
-                wellFormed: r.map { wellFormed[$0] })
+                wellFormed: r.map { wellFormed[$0] }, routing: routing?.subset(r))
         }
     }
 
@@ -148,10 +162,10 @@ public final class GRPOTask: TrainingTask {
             prompts: tasks.map { format.promptIds($0.prompt) }, samplesPerPrompt: g,
             maxNewTokens: settings.maxNewTokens,
             sampling: Sampling(temperature: settings.temperature, topP: settings.topP), stopTokens: [format.end],
-            streams: streams)
+            recordRouting: !model.routedLayers.isEmpty && !settings.dynamicSampling, streams: streams)
         var scored = Scored(
             prompts: rollout.prompts, responses: rollout.responses, logProbs: rollout.logProbs,
-            stopped: rollout.finish.map { $0 == .stop })
+            stopped: rollout.finish.map { $0 == .stop }, routing: rollout.routing)
         for i in 0..<rollout.count {
             let stopped = rollout.finish[i] == .stop
             let parsed = ParsedResponse(try format.responseText(rollout.responses[i]))
@@ -209,6 +223,7 @@ public final class GRPOTask: TrainingTask {
         }
         var diagnostics: [PolicyDiagnostics] = []
         var (klSum, entropySum, entropyTokens, normSum, steps) = (0.0, 0.0, 0.0, 0.0, 0)
+        var routingChanges: [Double] = []
         for _ in 0..<settings.innerUpdates {
             for piece in 0..<settings.minibatches {
                 let rows = Array((n * piece / settings.minibatches)..<(n * (piece + 1) / settings.minibatches))
@@ -221,8 +236,15 @@ public final class GRPOTask: TrainingTask {
                 }
                 let mask = Tensor(maskValues, shape: [rows.count, width])
                 adam.zeroGrad()
+                if settings.routingReplay, let routing = part.routing {
+                    model.replayRouting(routing, batch: responseBatch)
+                }
                 let current = model.responseLogProbs(
                     responseBatch, temperature: settings.temperature, entropy: true, training: true, rng: &dropoutRNG)
+                model.stopRoutingReplay()
+                if let routing = part.routing {
+                    routingChanges.append(Self.routingChange(model, routing, responseBatch))
+                }
                 let reference = referenceLogProbs.map { r in
                     padded(rows.map { r[$0] }, width: width)
                 }
@@ -268,8 +290,32 @@ public final class GRPOTask: TrainingTask {
         if !correctLengths.isEmpty { metrics["train/length_correct"] = mean(correctLengths) }
         if !wrongLengths.isEmpty { metrics["train/length_wrong"] = mean(wrongLengths) }
         if reference != nil { metrics["policy/kl"] = klSum / Double(steps) }
+        if !routingChanges.isEmpty {
+            metrics["moe/routing_change"] = mean(routingChanges)
+            metrics["moe/routing_change_last_pass"] = routingChanges.last!
+        }
         return StepReport(
             metrics: metrics, shown: [("reward", reward), ("acc", metrics["train/accuracy"]!)], stop: !reward.isFinite)
+    }
+
+    /// The share of the sampled tokens (every position the sampler fed the model, all routed layers)
+    /// whose set of experts in the last forward differs from the one recorded while sampling.
+    static func routingChange(_ model: NanoTransformer, _ record: RoutingRecord, _ batch: ResponseBatch) -> Double {
+        var (changed, total) = (0, 0)
+        for (l, layer) in model.routedLayers.enumerated() {
+            let k = layer.choicesPerToken
+            let now = layer.lastChoice
+            for i in 0..<batch.batch {
+                let recorded = record.choices[i][l]
+                for token in 0..<(recorded.count / k) {
+                    let before = Set(recorded[(token * k)..<((token + 1) * k)])
+                    let start = (i * batch.time + token) * k
+                    if Set(now[start..<(start + k)]) != before { changed += 1 }
+                    total += 1
+                }
+            }
+        }
+        return total > 0 ? Double(changed) / Double(total) : 0
     }
 
     /// Rows of per-token values right-padded with 0 to `width`: (B, width).

@@ -3,6 +3,7 @@
 // named error at its limit, resume equals an uninterrupted run, and 1 and 2 threads agree.
 import GRPO
 import LabSupport
+import MoE
 import NanoTransformer
 import PostTraining
 import TensorCore
@@ -135,5 +136,38 @@ func additionWorld(sftUpdates: Int) throws -> (NanoTransformer, ConversationForm
         s = Self.settings
         s.groupSize = 1
         expectLabError(.config) { try s.check() }
+    }
+}
+
+/// GRPO on an MoE policy: without routing replay the experts chosen for the sampled tokens drift
+/// as the policy updates; with it the update's forward uses exactly the sampler's experts.
+@Suite struct RoutingReplayTests {
+    static func moePolicy() throws -> (NanoTransformer, ConversationFormat, [ArithmeticTask]) {
+        let (dense, format, pairs) = try additionWorld(sftUpdates: 0)
+        var moe = MoEConfig()
+        (moe.experts, moe.topK, moe.expertHidden, moe.sharedExperts) = (4, 2, 16, 0)
+        var rng = RNG(seed: 2)
+        return (try NanoTransformer(dense.config, mlp: MixtureOfExperts.factory(moe), rng: &rng), format, pairs)
+    }
+
+    @Test func replayKeepsTheSamplersExpertsAndItsAbsenceShowsTheDrift() throws {
+        for replay in [false, true] {
+            let (model, format, pairs) = try Self.moePolicy()
+            var s = GRPOTaskTests.settings
+            (s.innerUpdates, s.optimizer.learningRate, s.routingReplay) = (4, 1e-2, replay)
+            let task = try GRPOTaskTests.task(model, format, pairs, s)
+            let report = try task.update()
+            let change = report.metrics["moe/routing_change"]!
+            let last = report.metrics["moe/routing_change_last_pass"]!
+            if replay {
+                #expect(change == 0 && last == 0, "\(report.metrics)")
+            } else {
+                #expect(last > 0.01, "after 3 updates some sampled tokens should route elsewhere: \(report.metrics)")
+            }
+        }
+        var s = GRPOTaskTests.settings
+        (s.routingReplay, s.dynamicSampling) = (true, true)
+        let error = expectLabError(.config) { try s.check() }
+        #expect(error?.message.hasPrefix("grpo.routingReplay") == true)
     }
 }
