@@ -63,6 +63,7 @@ let packages: [LocalPackage] = [
         name: "GRPO",
         deps: ["PolicyGradient", "PostTraining", "NanoTransformer", "ExperimentKit", "HDF5Store", "TensorCore"],
         testDeps: ["Tokenizer", "MoE"]),
+    LocalPackage(name: "GSPO", deps: ["GRPO", "PolicyGradient"], testDeps: ["GRPO", "PolicyGradient"]),
     LocalPackage(
         name: "RLHF",
         deps: [

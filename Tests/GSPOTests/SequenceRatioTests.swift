@@ -1,9 +1,10 @@
-// GSPO's sequence ratios through GRPOLoss (GSPO reuses the GRPO step with `ratio = .sequence`):
+// GSPO's sequence ratios through GRPO's loss (GSPO is the GRPO step with `ratio = .sequence`):
 // equal to GRPO's token ratio on one-token answers, GSPO-token equal to GSPO in value and
 // gradient with per-sequence advantages, and the sequence ratio of a long answer equal to the exp
 // of its mean token log-ratio without overflow.
 import Foundation
 import GRPO
+import GSPO
 import PolicyGradient
 import TensorCore
 import Testing
@@ -59,5 +60,14 @@ import Testing
         let (loss, gradient) = Self.lossAndGradient(
             .sequence, lp, old, [Float](repeating: 1, count: n), shape: [1, n], advantages: [1])
         #expect(loss.isFinite && gradient.allSatisfy(\.isFinite))
+    }
+
+    @Test func thePresetChangesOnlyTheRatioTheClipAndTheAggregation() {
+        var base = GRPOSettings()
+        (base.groupSize, base.loss.aggregation, base.loss.beta) = (4, .dapo, 0.02)
+        let gspo = GSPO.settings(base)
+        #expect(gspo.loss.ratio == .sequence && gspo.loss.clipLow == 3e-4 && gspo.loss.clipHigh == 4e-4)
+        #expect(gspo.loss.aggregation == .grpo && gspo.groupSize == 4 && gspo.loss.beta == 0.02)
+        #expect(GSPO.settings(tokenLevel: true).loss.ratio == .sequenceToken)
     }
 }
