@@ -65,6 +65,8 @@ let packages: [LocalPackage] = [
         testDeps: ["Tokenizer", "MoE"]),
     LocalPackage(name: "GSPO", deps: ["GRPO", "PolicyGradient"], testDeps: ["GRPO", "PolicyGradient"]),
     LocalPackage(
+        name: "R1Pipeline", deps: ["PostTraining", "GRPO", "NanoTransformer", "HDF5Store", "TensorCore", "Crypto"]),
+    LocalPackage(
         name: "RLHF",
         deps: [
             "PolicyGradient", "PostTraining", "RewardBPR", "NanoTransformer", "ExperimentKit", "HDF5Store",

@@ -1,0 +1,76 @@
+// R1's cold-start data: samples of the R1-Zero model kept only when a reader would learn from
+// them. Each filter is a named rule, applied in this order; a rejected sample is counted under the
+// first rule it fails, so the counts say what each rule removed.
+//   correct         the answer is right (the task's check)
+//   wellFormed      the whole response is in the strict R1 format (ThinkAnswerFormat.swift)
+//   singleLanguage  the reasoning's words are all in the target language (R1's language-
+//                   consistency reward equal to 1; R1 filtered "mixed languages")
+//   readable        the reasoning holds between `minWords` and `maxWords` words, and no word is
+//                   repeated `maxRepeat` or more times in a row (the "poor readability" R1-Zero
+//                   showed: endless loops of the same words)
+import PostTraining
+
+public enum ColdStartRule: String, Codable, Sendable, CaseIterable {
+    case correct
+    case wellFormed
+    case singleLanguage
+    case readable
+}
+
+public struct ColdStartFilter: Codable, Sendable, Equatable {
+    public var language = CoTLanguage.english
+    public var minWords = 1
+    public var maxWords = 200
+    public var maxRepeat = 3
+
+    public init(language: CoTLanguage = .english) { self.language = language }
+
+    /// nil when the sample is kept, else the first rule it fails.
+    public func rejection(_ response: ParsedResponse, correct: Bool) -> ColdStartRule? {
+        if !correct { return .correct }
+        if !response.wellFormed { return .wellFormed }
+        let think = response.think ?? ""
+        if RuleReward.languageConsistency(response, target: language) < 1 { return .singleLanguage }
+        let words = Self.words(think)
+        if words.count < minWords || words.count > maxWords { return .readable }
+        var run = 1
+        for k in words.indices.dropFirst() {
+            run = words[k] == words[k - 1] ? run + 1 : 1
+            if run >= maxRepeat { return .readable }
+        }
+        return nil
+    }
+
+    /// Words of a reasoning: runs of letters or digits, lowercased; each CJK ideograph alone.
+    static func words(_ text: String) -> [String] {
+        var out: [String] = []
+        var current = ""
+        for scalar in text.unicodeScalars {
+            if scalar.properties.isIdeographic {
+                if !current.isEmpty { out.append(current) }
+                out.append(String(scalar))
+                current = ""
+            } else if scalar.properties.isAlphabetic || ("0"..."9").contains(scalar) {
+                current.unicodeScalars.append(scalar)
+            } else if !current.isEmpty {
+                out.append(current)
+                current = ""
+            }
+        }
+        if !current.isEmpty { out.append(current) }
+        return out.map { $0.lowercased() }
+    }
+}
+
+/// Which samples a filter kept and how many each rule rejected.
+public struct FilterReport: Sendable, Equatable {
+    public var kept: [Int] = []
+    public var rejected: [ColdStartRule: Int] = [:]
+
+    public init(responses: [ParsedResponse], correct: [Bool], filter: ColdStartFilter) {
+        precondition(responses.count == correct.count, "FilterReport: one correctness per response")
+        for (i, (r, c)) in zip(responses, correct).enumerated() {
+            if let rule = filter.rejection(r, correct: c) { rejected[rule, default: 0] += 1 } else { kept.append(i) }
+        }
+    }
+}

@@ -1,0 +1,69 @@
+import Foundation
+// The stage pipeline: stages run in order and leave a record; a finished stage is skipped with its
+// files untouched; forcing re-runs it; a stage whose input is missing, or made with another config,
+// or a finished stage whose config changed, is a named error; an interrupted stage runs again.
+import LabSupport
+import R1Pipeline
+import TestSupport
+import Testing
+
+@Suite struct StagePipelineTests {
+    /// Three stages that each append their name to the previous stage's text.
+    static func pipeline(_ folder: String, config: [String: String] = [:], counter: Counter) throws -> StagePipeline {
+        try StagePipeline(
+            folder: folder,
+            stages: ["zero", "cold-start-data", "cold-start-sft"].map { name in
+                Stage(name: name, configJSON: config[name] ?? "{}") { input, output in
+                    counter.runs.append(name)
+                    let before = try input.map { try String(contentsOfFile: "\($0)/out.txt", encoding: .utf8) } ?? ""
+                    try (before + name + ";").write(toFile: "\(output)/out.txt", atomically: true, encoding: .utf8)
+                }
+            })
+    }
+
+    final class Counter: @unchecked Sendable { var runs: [String] = [] }
+
+    @Test func stagesRunSkipAndForce() throws {
+        let folder = temporaryFolder()
+        let counter = Counter()
+        let p = try Self.pipeline(folder, counter: counter)
+        #expect(try p.run() == [.ran("zero"), .ran("cold-start-data"), .ran("cold-start-sft")])
+        #expect(
+            try String(contentsOfFile: "\(folder)/cold-start-sft/out.txt", encoding: .utf8)
+                == "zero;cold-start-data;cold-start-sft;")
+        let before =
+            try FileManager.default.attributesOfItem(atPath: "\(folder)/zero/out.txt")[.modificationDate] as? Date
+        #expect(try p.run() == [.skipped("zero"), .skipped("cold-start-data"), .skipped("cold-start-sft")])
+        let after =
+            try FileManager.default.attributesOfItem(atPath: "\(folder)/zero/out.txt")[.modificationDate] as? Date
+        #expect(before == after && counter.runs.count == 3)
+        // Forcing one stage re-runs it; with the same config and input it writes the same record (a
+        // stage is deterministic for its seed), so the next stage still counts as finished.
+        #expect(try p.run(only: ["cold-start-data"], force: ["cold-start-data"]) == [.ran("cold-start-data")])
+        #expect(try p.run(only: ["cold-start-sft"]) == [.skipped("cold-start-sft")])
+        // An interrupted stage (files, no record) runs again.
+        try FileManager.default.removeItem(atPath: "\(folder)/cold-start-sft/stage.json")
+        #expect(try p.run(only: ["cold-start-sft"]) == [.ran("cold-start-sft")])
+    }
+
+    @Test func missingOrForeignInputsAreNamedErrors() throws {
+        let folder = temporaryFolder()
+        let counter = Counter()
+        let p = try Self.pipeline(folder, counter: counter)
+        let missing = expectLabError(.config) { try p.run(only: ["cold-start-sft"]) }
+        #expect(
+            missing?.message.contains("'cold-start-sft' needs 'cold-start-data'") == true,
+            "\(String(describing: missing))")
+        try p.run()
+        // The same folder with another config for zero: its finished output is not reused.
+        let other = try Self.pipeline(folder, config: ["zero": #"{"rule":"drGRPO"}"#], counter: counter)
+        let foreign = expectLabError(.config) { try other.run(only: ["cold-start-data"]) }
+        #expect(foreign?.message.contains("stage 'zero'") == true && foreign?.message.contains("--force zero") == true)
+        let changed = expectLabError(.config) { try other.run(only: ["zero"]) }
+        #expect(changed?.message.contains("another config") == true)
+        #expect(try other.run(only: ["zero"], force: ["zero"]) == [.ran("zero")])
+        let unknown = expectLabError(.config) { try p.run(only: ["distil"]) }
+        #expect(unknown?.message.contains("no stage 'distil'") == true)
+        expectLabError(.config) { try StagePipeline(folder: folder, stages: p.stages + p.stages) }
+    }
+}
