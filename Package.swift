@@ -66,6 +66,7 @@ let packages: [LocalPackage] = [
     LocalPackage(name: "GSPO", deps: ["GRPO", "PolicyGradient"], testDeps: ["GRPO", "PolicyGradient"]),
     LocalPackage(
         name: "R1Pipeline", deps: ["PostTraining", "GRPO", "NanoTransformer", "HDF5Store", "TensorCore", "Crypto"]),
+    LocalPackage(name: "DataPipeline"),
     LocalPackage(
         name: "RLHF",
         deps: [
