@@ -1,0 +1,80 @@
+// Every rule filter on a hand example it rejects and one it keeps, each judged with only that rule
+// on, at the published thresholds; and a clean page that passes them all.
+import DataPipeline
+import Testing
+
+@Suite struct QualityRulesTests {
+    /// A page of ordinary prose: 8 lines, each a sentence ending with a full stop.
+    static let clean = """
+        The river rose through the night as the rain kept falling on the valley.
+        By morning the old bridge near the mill was under a foot of brown water.
+        Farmers moved their cattle to the higher fields before the roads closed.
+        The school stayed shut, and most shops opened late or not at all.
+        Volunteers filled sandbags at the church hall with help from the firemen.
+        Radio reports warned that the dam upstream was holding but being watched.
+        In the afternoon the sun came out and the water began to go down slowly.
+        Engineers will inspect the bridge next week to decide whether it is safe.
+        """
+
+    static func judge(_ text: String, only rule: QualityRule) -> QualityRule? {
+        QualityRules(enabled: [rule]).judge(text).rejectedBy
+    }
+
+    @Test func aCleanPagePassesEveryRule() {
+        #expect(QualityRules().judge(Self.clean).rejectedBy == nil, "\(Self.clean)")
+    }
+
+    @Test func eachRuleOnAPositiveAndANegative() {
+        let words = { (n: Int, w: String) in Array(repeating: w, count: n).joined(separator: " ") }
+        let cases: [(QualityRule, reject: String, keep: String)] = [
+            (.gopherWordCount, "Too short to be a page.", Self.clean),
+            (.gopherMeanWordLength, words(60, "a b"), Self.clean),
+            (.gopherSymbolRatio, words(20, "# tag # x the and"), Self.clean),
+            (.gopherBulletLines, (0..<10).map { "- item \($0) of the list" }.joined(separator: "\n"), Self.clean),
+            (
+                .gopherEllipsisLines, (0..<10).map { "and then the story went on \($0)..." }.joined(separator: "\n"),
+                Self.clean
+            ),
+            (.gopherAlphabetic, words(30, "12 345 6789 the 10"), Self.clean),
+            (.gopherStopWords, words(30, "river rose rain"), Self.clean),
+            (
+                .gopherDuplicateLines,
+                Array(repeating: "the same line again and again", count: 5).joined(separator: "\n"), Self.clean
+            ),
+            (
+                .gopherDuplicateParagraphs,
+                Array(repeating: "A paragraph of the text.", count: 4).joined(separator: "\n\n"), Self.clean
+            ),
+            (.gopherTopNGram, words(40, "of the"), Self.clean),
+            (.gopherDuplicateNGrams, words(12, "one two three four five six"), Self.clean),
+            (.c4, "Lorem ipsum dolor sit amet, the text said. And again it said so. It said it thrice.", Self.clean),
+            (
+                .finewebPunctuation,
+                (0..<10).map { "a line without any end mark number \($0)" }.joined(separator: "\n"), Self.clean
+            ),
+            (
+                .finewebDuplicateLines,
+                Self.clean + "\n" + Self.clean.split(separator: "\n").prefix(2).joined(separator: "\n"), Self.clean
+            ),
+            (.finewebShortLines, (0..<10).map { "Short \($0)." }.joined(separator: "\n"), Self.clean),
+        ]
+        for (rule, reject, keep) in cases {
+            #expect(Self.judge(reject, only: rule) == rule, "\(rule.rawValue) should reject: \(reject.prefix(60))")
+            #expect(Self.judge(keep, only: rule) == nil, "\(rule.rawValue) should keep the clean page")
+        }
+    }
+
+    @Test func c4KeepsOnlyItsLines() {
+        let page = """
+            The museum opens at nine in the morning every day.
+            Menu
+            Please enable JavaScript to view the comments below today.
+            Tickets cost ten euros for adults and five for children.
+            Children under six enter for free with their parents!
+            """
+        let (text, rejected) = QualityRules(enabled: [.c4]).judge(page)
+        #expect(rejected == nil)
+        #expect(text.split(separator: "\n").count == 3 && !text.contains("Menu") && !text.contains("JavaScript"))
+        #expect(QualityRules(enabled: [.c4]).judge(page + "\nThe code {x} is shown here in full.").rejectedBy == .c4)
+    }
+}
