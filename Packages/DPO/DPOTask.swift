@@ -75,17 +75,13 @@ public final class DPOTask: TrainingTask {
     /// Summed reference log-probs of each pair's chosen and rejected response (nil for SimPO).
     let referenceTrain: (chosen: [Float], rejected: [Float])?
     let referenceHeldOut: (chosen: [Float], rejected: [Float])?
-    let adam: Adam
-    let schedule: LearningRateSchedule
     public let parameters: [(name: String, tensor: Tensor)]
     let buffers: [(name: String, tensor: Tensor)]
-    public var optimizer: any Optimizer { adam }
+    public var optimizer: any Optimizer { training.adam }
     let extraEvaluation: ((NanoTransformer) throws -> [String: Double])?
-    var epochs: EpochOrder
-    var dropoutRNG: RNG
+    var training: EpochTraining
     public private(set) var updatesDone = 0
-    public let updatesPerEpoch: Int
-    public var totalUpdates: Int { updatesPerEpoch * settings.epochs }
+    public var totalUpdates: Int { training.totalUpdates }
 
     /// `referenceCache`: a folder for the reference log-probs of the training and held-out pairs.
     public init(
@@ -116,12 +112,9 @@ public final class DPOTask: TrainingTask {
         referenceHeldOut = try sums(heldOut, "reference-held-out")
         parameters = policy.namedParameters()
         buffers = policy.namedBuffers()
-        adam = settings.optimizer.adamW(parameters, noDecay: policy.noDecayNames)
-        var root = RNG(seed: seed)
-        epochs = EpochOrder(count: train.count, rng: root.split())
-        dropoutRNG = root.split()
-        updatesPerEpoch = epochs.batchesPerEpoch(settings.pairsPerBatch)
-        schedule = settings.optimizer.schedule(totalSteps: updatesPerEpoch * settings.epochs)
+        training = EpochTraining(
+            parameters: parameters, noDecay: policy.noDecayNames, optimizer: settings.optimizer, examples: train.count,
+            batchSize: settings.pairsPerBatch, epochs: settings.epochs, seed: seed)
     }
 
     /// The loss's output and the policy's mean summed log-probs of the chosen and rejected responses.
@@ -132,7 +125,8 @@ public final class DPOTask: TrainingTask {
         let b = batch.count
         let responses = ResponseBatch(
             prompts: batch.map(\.prompt) + batch.map(\.prompt), responses: batch.map(\.chosen) + batch.map(\.rejected))
-        let sequences = model.responseLogProbs(responses, training: training, rng: &dropoutRNG).sequenceLogProbs
+        let sequences = model.responseLogProbs(responses, training: training, rng: &self.training.dropoutRNG)
+            .sequenceLogProbs
             .reshaped([2 * b, 1])
         let policyChosen = sequences.indexSelect(rows: Array(0..<b)).reshaped([b])
         let policyRejected = sequences.indexSelect(rows: Array(b..<(2 * b))).reshaped([b])
@@ -146,15 +140,15 @@ public final class DPOTask: TrainingTask {
     }
 
     public func update() throws -> StepReport {
-        let indices = epochs.next(settings.pairsPerBatch)
-        adam.zeroGrad()
+        let indices = training.order.next(settings.pairsPerBatch)
+        training.adam.zeroGrad()
         let (out, chosen, rejected) = forward(train, indices, reference: referenceTrain, training: true)
         var loss = out.loss
         if let auxiliary = model.auxiliaryLoss { loss = loss + auxiliary }
         loss.backward()
         let norm = clipGradNorm(model.parameters, maxNorm: Float(settings.optimizer.gradClip))
-        let lr = schedule(updatesDone)
-        adam.step(lr: lr)
+        let lr = training.schedule(updatesDone)
+        training.adam.step(lr: lr)
         updatesDone += 1
         let value = Double(out.loss.item)
         return StepReport(
@@ -162,7 +156,7 @@ public final class DPOTask: TrainingTask {
                 "loss/train": value, "rewards/chosen": out.chosenReward, "rewards/rejected": out.rejectedReward,
                 "rewards/margin": out.rewardMargin, "rewards/accuracy": out.rewardAccuracy, "logps/chosen": chosen,
                 "logps/rejected": rejected, "optim/lr": Double(lr), "optim/grad_norm": Double(norm),
-                "train/epoch": Double(updatesDone) / Double(updatesPerEpoch),
+                "train/epoch": training.epoch(after: updatesDone),
             ], shown: [("loss", value), ("acc", out.rewardAccuracy)], stop: !value.isFinite)
     }
 
@@ -194,15 +188,13 @@ public final class DPOTask: TrainingTask {
 
     public func exportState() -> TaskState {
         var state = TaskState(
-            rngStreams: ["dropout": dropoutRNG.stateWords],
             tensors: Dictionary(uniqueKeysWithValues: buffers.map { ("buffer/" + $0.name, $0.tensor) }))
-        epochs.export(into: &state)
+        training.export(into: &state)
         return state
     }
 
     public func restore(_ state: TaskState, step: Int, path: String) throws {
-        try epochs.restore(from: state, path: path)
-        dropoutRNG = try state.stream("dropout", path: path)
+        try training.restore(from: state, path: path)
         try Checkpoint.restoreBuffers(buffers, from: state.tensors, path: path)
         updatesDone = step
     }

@@ -50,19 +50,15 @@ public final class SFTTask: TrainingTask {
     let train: [SFTExample]
     let heldOut: [SFTExample]
     let window: Int
-    let adam: Adam
-    let schedule: LearningRateSchedule
     public let parameters: [(name: String, tensor: Tensor)]
     let buffers: [(name: String, tensor: Tensor)]
-    public var optimizer: any Optimizer { adam }
+    public var optimizer: any Optimizer { training.adam }
     let extraEvaluation: ((NanoTransformer) throws -> [String: Double])?
-    var epochs: EpochOrder
-    var dropoutRNG: RNG
+    var training: EpochTraining
     public private(set) var updatesDone = 0
     var tokensSeen = 0
 
-    public let updatesPerEpoch: Int
-    public var totalUpdates: Int { updatesPerEpoch * settings.epochs }
+    public var totalUpdates: Int { training.totalUpdates }
 
     public init(
         model: NanoTransformer, record: ModelRecord?, train: [SFTExample], heldOut: [SFTExample],
@@ -83,19 +79,16 @@ public final class SFTTask: TrainingTask {
         }
         parameters = model.namedParameters()
         buffers = model.namedBuffers()
-        adam = settings.optimizer.adamW(parameters, noDecay: model.noDecayNames)
-        var root = RNG(seed: seed)
-        epochs = EpochOrder(count: train.count, rng: root.split())
-        dropoutRNG = root.split()
-        updatesPerEpoch = epochs.batchesPerEpoch(settings.batchSize)
-        schedule = settings.optimizer.schedule(totalSteps: updatesPerEpoch * settings.epochs)
+        training = EpochTraining(
+            parameters: parameters, noDecay: model.noDecayNames, optimizer: settings.optimizer, examples: train.count,
+            batchSize: settings.batchSize, epochs: settings.epochs, seed: seed)
         self.extraEvaluation = extraEvaluation
         // Every example must fit the window (named error now, not at the update that meets it).
         _ = try SFTBatch(train + heldOut, layout: .padded, lossTokens: .all, window: window)
     }
 
     public func update() throws -> StepReport {
-        let examples = epochs.next(settings.batchSize).map { train[$0] }
+        let examples = training.order.next(settings.batchSize).map { train[$0] }
         let n = min(settings.microBatches, examples.count)
         let pieces = try (0..<n).map { k in
             try SFTBatch(
@@ -104,21 +97,21 @@ public final class SFTTask: TrainingTask {
         }
         let counted = pieces.map(\.counted).reduce(0, +)
         let (meanLoss, norm) = GradientStep.accumulate(
-            adam, parameters: model.parameters, microBatches: n, clip: Float(settings.optimizer.gradClip)
+            training.adam, parameters: model.parameters, microBatches: n, clip: Float(settings.optimizer.gradClip)
         ) { k in
             // GradientStep divides by n; this piece's share of the update's N, times n, undoes it.
             let share = Float(n * pieces[k].counted) / Float(counted)
             return sftLoss(pieces[k], training: true) * share
         }
-        let lr = schedule(updatesDone)
-        adam.step(lr: lr)
+        let lr = training.schedule(updatesDone)
+        training.adam.step(lr: lr)
         updatesDone += 1
         tokensSeen += pieces.map { $0.rows * $0.time }.reduce(0, +)
         let loss = Double(meanLoss)
         return StepReport(
             metrics: [
                 "loss/train": loss, "optim/lr": Double(lr), "optim/grad_norm": Double(norm!),
-                "train/epoch": Double(updatesDone) / Double(updatesPerEpoch), "train/tokens": Double(tokensSeen),
+                "train/epoch": training.epoch(after: updatesDone), "train/tokens": Double(tokensSeen),
                 "train/padding_share": 1 - Double(pieces.map { $0.ids.count - $0.padding }.reduce(0, +))
                     / Double(pieces.map(\.ids.count).reduce(0, +)),
             ], shown: [("loss", loss)], stop: !loss.isFinite)
@@ -129,7 +122,7 @@ public final class SFTTask: TrainingTask {
     func sftLoss(_ batch: SFTBatch, training: Bool) -> Tensor {
         let logits = model.logits(
             batch.ids, batch: batch.rows, time: batch.time, positions: batch.positions, mask: batch.mask,
-            training: training, rng: &dropoutRNG
+            training: training, rng: &self.training.dropoutRNG
         ).reshaped([batch.rows * batch.time, model.config.vocabSize])
         var loss = batch.loss(logits)
         if training, let auxiliary = model.auxiliaryLoss { loss = loss + auxiliary }
@@ -167,16 +160,14 @@ public final class SFTTask: TrainingTask {
 
     public func exportState() -> TaskState {
         var state = TaskState(
-            rngStreams: ["dropout": dropoutRNG.stateWords],
             tensors: Dictionary(uniqueKeysWithValues: buffers.map { ("buffer/" + $0.name, $0.tensor) }),
             counters: ["tokens": Double(tokensSeen)])
-        epochs.export(into: &state)
+        training.export(into: &state)
         return state
     }
 
     public func restore(_ state: TaskState, step: Int, path: String) throws {
-        try epochs.restore(from: state, path: path)
-        dropoutRNG = try state.stream("dropout", path: path)
+        try training.restore(from: state, path: path)
         tokensSeen = try state.counter("tokens", in: 0...Int.max / 2, path: path)
         try Checkpoint.restoreBuffers(buffers, from: state.tensors, path: path)
         updatesDone = step

@@ -37,15 +37,11 @@ public final class RewardTrainingTask: TrainingTask {
     let train: PreferenceData
     let heldOut: PreferenceData
     let annotator: SimulatedAnnotator
-    let adam: Adam
-    let schedule: LearningRateSchedule
     public let parameters: [(name: String, tensor: Tensor)]
-    public var optimizer: any Optimizer { adam }
-    var epochs: EpochOrder
-    var dropoutRNG: RNG
+    public var optimizer: any Optimizer { training.adam }
+    var training: EpochTraining
     public private(set) var updatesDone = 0
-    public let updatesPerEpoch: Int
-    public var totalUpdates: Int { updatesPerEpoch * settings.epochs }
+    public var totalUpdates: Int { training.totalUpdates }
 
     public init(
         model: RewardModel, train: PreferenceData, heldOut: PreferenceData, annotator: SimulatedAnnotator,
@@ -59,13 +55,11 @@ public final class RewardTrainingTask: TrainingTask {
             model, train, heldOut, annotator, settings
         )
         parameters = model.namedParameters()
-        adam = settings.optimizer.adamW(
-            parameters, noDecay: Set(parameters.map(\.name).filter { $0.contains("norm") || $0.hasSuffix(".bias") }))
-        var root = RNG(seed: seed)
-        epochs = EpochOrder(count: train.count, rng: root.split())
-        dropoutRNG = root.split()
-        updatesPerEpoch = epochs.batchesPerEpoch(settings.promptsPerBatch)
-        schedule = settings.optimizer.schedule(totalSteps: updatesPerEpoch * settings.epochs)
+        training = EpochTraining(
+            parameters: parameters,
+            noDecay: Set(parameters.map(\.name).filter { $0.contains("norm") || $0.hasSuffix(".bias") }),
+            optimizer: settings.optimizer, examples: train.count, batchSize: settings.promptsPerBatch,
+            epochs: settings.epochs, seed: seed)
     }
 
     /// The batch of prompts `indices` of `data`: every response, and the labelled pairs among them.
@@ -82,20 +76,20 @@ public final class RewardTrainingTask: TrainingTask {
     }
 
     public func update() throws -> StepReport {
-        let (batch, pairs) = self.batch(train, epochs.next(settings.promptsPerBatch))
-        adam.zeroGrad()
+        let (batch, pairs) = self.batch(train, training.order.next(settings.promptsPerBatch))
+        training.adam.zeroGrad()
         let (loss, accuracy, margin) = settings.loss(
-            scores: model.scores(batch, training: true, rng: &dropoutRNG), pairs: pairs)
+            scores: model.scores(batch, training: true, rng: &training.dropoutRNG), pairs: pairs)
         loss.backward()
         let norm = clipGradNorm(model.parameters, maxNorm: Float(settings.optimizer.gradClip))
-        let lr = schedule(updatesDone)
-        adam.step(lr: lr)
+        let lr = training.schedule(updatesDone)
+        training.adam.step(lr: lr)
         updatesDone += 1
         let value = Double(loss.item)
         return StepReport(
             metrics: [
                 "loss/train": value, "train/accuracy": accuracy, "train/margin": margin, "optim/lr": Double(lr),
-                "optim/grad_norm": Double(norm), "train/epoch": Double(updatesDone) / Double(updatesPerEpoch),
+                "optim/grad_norm": Double(norm), "train/epoch": training.epoch(after: updatesDone),
             ], shown: [("loss", value), ("acc", accuracy)], stop: !value.isFinite)
     }
 
@@ -115,14 +109,13 @@ public final class RewardTrainingTask: TrainingTask {
     }
 
     public func exportState() -> TaskState {
-        var state = TaskState(rngStreams: ["dropout": dropoutRNG.stateWords])
-        epochs.export(into: &state)
+        var state = TaskState()
+        training.export(into: &state)
         return state
     }
 
     public func restore(_ state: TaskState, step: Int, path: String) throws {
-        try epochs.restore(from: state, path: path)
-        dropoutRNG = try state.stream("dropout", path: path)
+        try training.restore(from: state, path: path)
         updatesDone = step
     }
 }
