@@ -73,33 +73,31 @@ public struct DPOLoss: Codable, Sendable, Equatable {
         let loss: Tensor
         let chosenRewards: Tensor  // (B), no gradient needed: diagnostics
         let rejectedRewards: Tensor
-        if kind == .simpo {
+        switch kind {
+        case .simpo:
             let chosenAverage = policyChosen / chosenLength
             let rejectedAverage = policyRejected / rejectedLength
             let logits = (chosenAverage - rejectedAverage) * beta - Float(simpoGamma)
             loss = (-logits.logSigmoid()).mean()
             (chosenRewards, rejectedRewards) = (chosenAverage.detach() * beta, rejectedAverage.detach() * beta)
-        } else {
+        case .sigmoid, .conservative, .ipo:
             guard let referenceChosen, let referenceRejected else {
-                preconditionFailure("DPOLoss: \(kind) needs the reference log-probs")
+                preconditionFailure("DPOLoss: \(kind) needs the reference log-probs (DPOTask checks it)")
             }
             let chosenLogRatio = policyChosen - Tensor(referenceChosen, shape: [b])
             let rejectedLogRatio = policyRejected - Tensor(referenceRejected, shape: [b])
             let margin = chosenLogRatio - rejectedLogRatio
-            switch kind {
-            case .sigmoid:
+            if kind == .sigmoid {
                 loss = (-(margin * beta).logSigmoid()).mean()
-            case .conservative:
+            } else if kind == .conservative {
                 let epsilon = Float(labelSmoothing)
                 let clean = -(margin * beta).logSigmoid() * (1 - epsilon)
                 let flipped = -(margin * -beta).logSigmoid() * epsilon
                 loss = (clean + flipped).mean()
-            case .ipo:
+            } else {
                 let h =
                     ipoLengthNormalised ? chosenLogRatio / chosenLength - rejectedLogRatio / rejectedLength : margin
                 loss = (h - 1 / (2 * beta)).square().mean()
-            case .simpo:
-                fatalError("unreachable")
             }
             (chosenRewards, rejectedRewards) = (chosenLogRatio.detach() * beta, rejectedLogRatio.detach() * beta)
         }
