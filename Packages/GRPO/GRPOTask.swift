@@ -75,6 +75,12 @@ public struct GRPOSettings: Codable, Sendable, Equatable {
         if loss.clipLow < 0 || loss.clipHigh < 0 || !(loss.beta >= 0) {
             throw LabError(.config, "grpo.loss: clipLow, clipHigh and beta must be >= 0")
         }
+        try baseline.check("grpo.baseline")
+        if overlong.handling == .softPenalty && !(1...maxNewTokens).contains(overlong.window) {
+            throw LabError(
+                .config,
+                "grpo.overlong.window: \(overlong.window) must be within 1...grpo.maxNewTokens (\(maxNewTokens))")
+        }
         try Sampling(temperature: temperature, topP: topP).check()
     }
 }

@@ -10,6 +10,7 @@
 // The first two are PolicyGradient's GroupAdvantages (pinned to TRL by a fixture). A group whose
 // rewards are all equal gets A = 0 under every rule: nothing to learn from it (DAPO's dynamic
 // sampling replaces such groups).
+import LabSupport
 import PolicyGradient
 
 public enum AdvantageRule: String, Codable, Sendable, CaseIterable {
@@ -27,6 +28,16 @@ public struct GroupBaseline: Codable, Sendable, Equatable {
     public var hdiShare = 0.5
 
     public init(rule: AdvantageRule = .grpo) { self.rule = rule }
+
+    /// Errors name the key under `prefix`.
+    public func check(_ prefix: String) throws {
+        if !(epsilon >= 0 && epsilon.isFinite) {
+            throw LabError(.config, "\(prefix).epsilon: \(epsilon) must be finite and >= 0")
+        }
+        if !(hdiShare > 0 && hdiShare <= 1) {
+            throw LabError(.config, "\(prefix).hdiShare: \(hdiShare) must be in (0, 1]")
+        }
+    }
 
     /// One advantage per reward; rewards in groups of `g` consecutive ones.
     public func advantages(_ rewards: [Float], groupSize g: Int) -> [Float] {

@@ -8,6 +8,7 @@
 //   readable        the reasoning holds between `minWords` and `maxWords` words, and no word is
 //                   repeated `maxRepeat` or more times in a row (the "poor readability" R1-Zero
 //                   showed: endless loops of the same words)
+import LabSupport
 import PostTraining
 
 public enum ColdStartRule: String, Codable, Sendable, CaseIterable {
@@ -24,6 +25,15 @@ public struct ColdStartFilter: Codable, Sendable, Equatable {
     public var maxRepeat = 3
 
     public init(language: CoTLanguage = .english) { self.language = language }
+
+    public func check() throws {
+        if minWords < 0 || maxWords < minWords {
+            throw LabError(.config, "coldStart.minWords / maxWords: \(minWords)...\(maxWords) is not a range of counts")
+        }
+        if maxRepeat < 2 {
+            throw LabError(.config, "coldStart.maxRepeat: \(maxRepeat) must be at least 2 (1 would reject every word)")
+        }
+    }
 
     /// nil when the sample is kept, else the first rule it fails.
     public func rejection(_ response: ParsedResponse, correct: Bool) -> ColdStartRule? {

@@ -61,6 +61,18 @@ public struct RLHFSettings: Codable, Sendable, Equatable {
         if !(0...1).contains(gamma) || !(0...1).contains(lambda) {
             throw LabError(.config, "rlhf.gamma and rlhf.lambda must be within 0...1")
         }
+        for (key, value) in [
+            ("rlhf.clipRange", clipRange), ("rlhf.valueClipRange", valueClipRange),
+            ("rlhf.valueCoefficient", valueCoefficient), ("rlhf.entropyCoefficient", entropyCoefficient),
+        ] where !(value >= 0 && value.isFinite) {
+            throw LabError(.config, "\(key): \(value) must be finite and >= 0")
+        }
+        if let c = rewards.scoreClip, !(c > 0 && c.isFinite) {
+            throw LabError(.config, "rlhf.rewards.scoreClip: \(c) must be positive (or absent: no clip)")
+        }
+        if let p = rewards.missingEndPenalty, !p.isFinite {
+            throw LabError(.config, "rlhf.rewards.missingEndPenalty: \(p) must be finite")
+        }
         try kl.check("rlhf.kl")
         try optimizer.check("rlhf.optimizer")
         try Sampling(temperature: temperature).check()

@@ -4,6 +4,7 @@
 // DAPO's overlong shaping.
 import Foundation
 import GRPO
+import LabSupport
 import PolicyGradient
 import TensorCore
 import Testing
@@ -148,5 +149,25 @@ import Testing
         let mask = OverlongShaping(handling: .mask)
         #expect(
             !mask.keepsInLoss(stopped: false) && mask.keepsInLoss(stopped: true) && soft.keepsInLoss(stopped: false))
+    }
+}
+
+@Suite struct GRPOSettingsTests {
+    /// Each setting out of range is a named error.
+    @Test func badSettingsAreNamed() {
+        let cases: [((inout GRPOSettings) -> Void, String)] = [
+            ({ $0.baseline.hdiShare = 0 }, "grpo.baseline.hdiShare"),
+            ({ $0.baseline.hdiShare = 1.5 }, "grpo.baseline.hdiShare"),
+            ({ $0.baseline.epsilon = -1 }, "grpo.baseline.epsilon"),
+            ({ $0.overlong = OverlongShaping(handling: .softPenalty, window: 0) }, "grpo.overlong.window"),
+            ({ $0.overlong = OverlongShaping(handling: .softPenalty, window: 100) }, "grpo.overlong.window"),
+            ({ $0.optimizer.learningRate = 0 }, "grpo.optimizer.learningRate"),
+        ]
+        for (edit, key) in cases {
+            var s = GRPOSettings()
+            edit(&s)
+            let error = #expect(throws: LabError.self) { try s.check() }
+            #expect(error?.message.hasPrefix(key) == true, "\(key): \(String(describing: error))")
+        }
     }
 }

@@ -1,5 +1,6 @@
 // R1's cold-start filters on a hand table (correct, wrong, malformed, mixed language, unreadable),
 // their rejection counts, and the reasoning signals (mixing, length, self-corrections).
+import LabSupport
 import PostTraining
 import R1Pipeline
 import Testing
@@ -46,5 +47,16 @@ import Testing
         // Words: 9 + (3 Chinese + 3 English + 2 Chinese) + 0.
         #expect(abs(s.meanReasoningWords - 17.0 / 3) < 1e-12)
         #expect(abs(s.selfCorrectionsPerResponse - 3.0 / 3) < 1e-12)  // wait, let me check, 等等
+    }
+
+    @Test func badFilterSettingsAreNamed() {
+        var f = ColdStartFilter()
+        (f.minWords, f.maxWords) = (10, 5)
+        #expect(throws: LabError.self) { try f.check() }
+        f = ColdStartFilter()
+        f.maxRepeat = 1
+        let error = #expect(throws: LabError.self) { try f.check() }
+        #expect(error?.message.hasPrefix("coldStart.maxRepeat") == true)
+        #expect(throws: Never.self) { try ColdStartFilter().check() }
     }
 }

@@ -96,4 +96,21 @@ func rlhfWorld(seed: UInt64 = 1) throws -> (NanoTransformer, RewardModel, Conver
         let resumed = try run(stopAt: 2)
         #expect(resumed.0 == straight.0 && resumed.1 == straight.1 && straight.1 != 0.1)
     }
+
+    @Test func badSettingsAreNamed() {
+        let cases: [((inout RLHFSettings) -> Void, String)] = [
+            ({ $0.clipRange = -0.1 }, "rlhf.clipRange"),
+            ({ $0.valueCoefficient = .nan }, "rlhf.valueCoefficient"),
+            ({ $0.rewards.scoreClip = 0 }, "rlhf.rewards.scoreClip"),
+            ({ $0.rewards.missingEndPenalty = .infinity }, "rlhf.rewards.missingEndPenalty"),
+            ({ $0.minibatches = 64 }, "rlhf.minibatches"),
+            ({ $0.kl = KLController(kind: .adaptive, beta: 0.1, target: 6, horizon: 0) }, "rlhf.kl.horizon"),
+        ]
+        for (edit, key) in cases {
+            var s = RLHFSettings()
+            edit(&s)
+            let error = expectLabError(.config) { try s.check() }
+            #expect(error?.message.hasPrefix(key) == true, "\(key): \(String(describing: error))")
+        }
+    }
 }
