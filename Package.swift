@@ -68,6 +68,11 @@ let packages: [LocalPackage] = [
         name: "R1Pipeline", deps: ["PostTraining", "GRPO", "NanoTransformer", "HDF5Store", "TensorCore", "Crypto"]),
     LocalPackage(name: "DataPipeline"),
     LocalPackage(
+        name: "Interop", deps: ["NanoTransformer", "ModelStore", "Tokenizer", "HDF5Store", "TensorCore"],
+        testDeps: [
+            "lab", "HDF5Store", "NanoTransformer", "Tokenizer", "ModelStore", "TensorCore", "MLA", "MoE", "Crypto",
+        ]),
+    LocalPackage(
         name: "RLHF",
         deps: [
             "PolicyGradient", "PostTraining", "RewardBPR", "NanoTransformer", "ExperimentKit", "HDF5Store",
@@ -157,6 +162,11 @@ for tool in tools {
     )
     products.append(.executable(name: tool.name, targets: [tool.name]))
 }
+
+// `lab export` and `lab import` (Interop). Added after the table rather than in lab's row: a
+// manifest that only gains lines leaves every note's recorded runs current (LabNotes' staleness
+// rule); fold it into the row when the notes are next rerun.
+for target in targets where target.name == "lab" { target.dependencies.append(.target(name: "Interop")) }
 
 let package = Package(
     name: "llm-pipeline-lab",

@@ -2,6 +2,7 @@
 import ArgumentParser
 import ExperimentKit
 import Foundation
+import Interop
 import LabNotes
 
 /// The repository root: --root, else the current folder when it holds Package.swift, else the
@@ -16,7 +17,7 @@ func repositoryRoot(_ option: String?) -> String {
 struct LabCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "lab", abstract: "Experiments, results and comparisons of llm-pipeline-lab.",
-        subcommands: [List.self, Show.self, Compare.self, Notes.self])
+        subcommands: [List.self, Show.self, Compare.self, Notes.self, Export.self, Import.self, Logits.self])
 
     struct List: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Every experiment and its ablations.")
@@ -67,6 +68,62 @@ struct LabCommand: ParsableCommand {
                 print("\(stale) stale blocks")
                 if strict { throw ExitCode(1) }
             }
+        }
+    }
+}
+
+extension LabCommand {
+    enum ExportFormat: String, ExpressibleByArgument, CaseIterable { case hf, gguf }
+
+    struct Export: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Export a model checkpoint as a Hugging Face Llama folder or a llama.cpp GGUF file.")
+        @Argument(help: "A model checkpoint (.h5) that describes its model.") var checkpoint: String
+        @Option(help: "hf: config.json, model.safetensors, tokenizer.json; gguf: one .gguf file.")
+        var format: ExportFormat
+        @Argument(help: "The folder (hf) or file (gguf) to write.") var out: String
+        @Option(help: "The tokenizer (.json) when the checkpoint does not carry one.") var tokenizer: String?
+        @Flag(help: "GGUF: store the matrices in float16 (norm gains stay float32).") var f16 = false
+        @Flag(help: "Replace an existing output (only once the new one is complete).") var overwrite = false
+        func run() throws {
+            let model = try ExportInput.model(checkpoint: checkpoint)
+            let tok = try ExportInput.tokenizer(checkpoint: checkpoint, file: tokenizer)
+            switch format {
+            case .hf:
+                try HuggingFaceFolder.export(model: model, tokenizer: tok, to: out, overwrite: overwrite)
+            case .gguf:
+                let name = ((checkpoint as NSString).lastPathComponent as NSString).deletingPathExtension
+                try GGUFFile.export(model: model, tokenizer: tok, to: out, name: name, f16: f16, overwrite: overwrite)
+            }
+            print("exported \(checkpoint) (\(model.parameterCount) parameters) as \(format.rawValue): \(out)")
+        }
+    }
+
+    struct Import: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Import a Hugging Face Llama folder (config.json, safetensors, tokenizer.json) as a checkpoint.")
+        @Argument(help: "The Hugging Face model folder.") var folder: String
+        @Argument(help: "The checkpoint (.h5) to write.") var out: String
+        @Flag(help: "Replace an existing checkpoint.") var overwrite = false
+        func run() throws {
+            let model = try HuggingFaceFolder.importCheckpoint(from: folder, to: out, overwrite: overwrite)
+            print("imported \(folder) (\(model.parameterCount) parameters): \(out)")
+        }
+    }
+}
+
+extension LabCommand {
+    struct Logits: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Print a checkpoint's logits for a text or ids as JSON (to compare with an exported copy).")
+        @Argument(help: "A model checkpoint (.h5).") var checkpoint: String
+        @Option(help: "Text, encoded by the checkpoint's tokenizer with every special token matched, as HF does.")
+        var text: String?
+        @Option(help: "Token ids, comma separated (instead of --text).") var ids: String?
+        func run() throws {
+            let (tokens, values) = try ExportInput.logits(checkpoint: checkpoint, text: text, ids: ids)
+            let rows = values.map { "[" + $0.map { "\($0)" }.joined(separator: ",") + "]" }
+            print("{\"ids\": \(tokens), \"logits\": [\(rows.joined(separator: ",\n"))]}")
         }
     }
 }
