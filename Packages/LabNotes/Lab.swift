@@ -260,11 +260,14 @@ public enum Lab {
                     "/usr/bin/env", ["git", "-C", root, "diff", "--numstat", commit, "HEAD", "--"] + paths)
             else { return "commit \(short(commit)) is not in this checkout" }
             // "added<TAB>removed<TAB>path" per file. A manifest that only gained lines (a new
-            // package or tool) builds the existing ones as before, so it does not count.
+            // package or tool), or whose only changed lines are test dependencies, builds the
+            // experiments as before, so it does not count.
             let files = changed.split(separator: "\n").compactMap { line -> Substring? in
                 let fields = line.split(separator: "\t", maxSplits: 2)
                 guard fields.count == 3 else { return nil }
-                return fields[2] == "Package.swift" && fields[1] == "0" ? nil : fields[2]
+                guard fields[2] == "Package.swift" else { return fields[2] }
+                return fields[1] == "0" || manifestChangedOnlyTestDependencies(since: commit, root: root)
+                    ? nil : fields[2]
             }
             if !files.isEmpty {
                 return
@@ -272,6 +275,17 @@ public enum Lab {
             }
         }
         return nil
+    }
+
+    /// Whether every line the manifest lost since `commit` was a `testDeps:` line (a test
+    /// target's dependencies: no experiment links them).
+    static func manifestChangedOnlyTestDependencies(since commit: String, root: String) -> Bool {
+        guard
+            let diff = Provenance.run(
+                "/usr/bin/env", ["git", "-C", root, "diff", "-U0", commit, "HEAD", "--", "Package.swift"])
+        else { return false }
+        let removed = diff.split(separator: "\n").filter { $0.hasPrefix("-") && !$0.hasPrefix("---") }
+        return removed.allSatisfy { $0.dropFirst().trimmingCharacters(in: .whitespaces).hasPrefix("testDeps:") }
     }
 
     static func parseMarker(_ text: String) -> [String: String] {

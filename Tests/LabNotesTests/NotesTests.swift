@@ -149,7 +149,8 @@ import Testing
     /// A block goes stale when code its experiment depends on changes, and only then: the
     /// manifest's table says experiment "demo" is package A's, A uses Core, the experiment also
     /// uses Kit, and every package uses LabSupport; package Other is none of these. A manifest
-    /// that only gains lines changes nothing built; one whose lines change does.
+    /// that only gains lines, or changes only test dependencies, changes nothing built; one whose other lines
+    /// change does.
     @Test func onlyCodeTheExperimentDependsOnMakesItStale() throws {
         let root = temporaryFolder()
         func git(_ arguments: String...) {
@@ -194,6 +195,10 @@ import Testing
         for (path, text, stale) in [
             ("Packages/Other/x.swift", "2\n", false), ("Experiments/other/main.swift", "2\n", false),
             ("Notebooks-md/m.md", "2\n", false), ("Package.swift", manifest + "// a new row\n", false),
+            (
+                "Package.swift",
+                manifest.replacingOccurrences(of: "testDeps: [\"Other\"]", with: "testDeps: [\"Kit\"]"), false
+            ),
             ("Packages/Kit/x.swift", "2\n", true), ("Packages/Core/x.swift", "2\n", true),
             ("Packages/LabSupport/x.swift", "2\n", true),
             ("Package.swift", manifest.replacingOccurrences(of: "\"Kit\"]", with: "\"Kit\", \"Other\"]"), true),
