@@ -94,6 +94,7 @@ import Tokenizer
                     }
                 }
             ),
+            ("bias", .config, "attention_bias: biases", { try editConfig($0) { $0["attention_bias"] = true } }),
             (
                 "no-layers", .config, "num_hidden_layers: missing",
                 { try editConfig($0) { $0["num_hidden_layers"] = nil } }
@@ -124,6 +125,15 @@ import Tokenizer
                     let url = URL(fileURLWithPath: "\($0)/model.safetensors")
                     let data = try Data(contentsOf: url)
                     try data.prefix(data.count - 100).write(to: url)
+                }
+            ),
+            (
+                "missing-tensor", .model, "tensor 'model.norm.weight' is missing",
+                {
+                    let path = "\($0)/model.safetensors"
+                    var tensors = try SafeTensors.read(path)
+                    tensors["model.norm.weight"] = nil
+                    try Data(SafeTensors.encode(tensors)).write(to: URL(fileURLWithPath: path))
                 }
             ),
             (
