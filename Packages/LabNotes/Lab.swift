@@ -198,22 +198,29 @@ public enum Lab {
         commit.hasSuffix("+dirty") ? String(commit.prefix(10)) + "+dirty" : String(commit.prefix(10))
     }
 
-    /// The code an experiment's results depend on: Package.swift (unless it only gained lines), its own folder under
-    /// Experiments, and under Packages the package it belongs to with everything that package and
-    /// its experiment depend on, transitively (read from the manifest's table of LocalPackage
-    /// rows; LabSupport, which every package uses, always). When the manifest cannot be read that
-    /// way, all of Packages.
+    /// The code an experiment's results depend on: Package.swift (see `manifestChangeCounts`), its
+    /// own folder under Experiments, and under Packages the package it belongs to with everything
+    /// that package and its experiment depend on, transitively (read from the manifest's table of
+    /// LocalPackage rows; LabSupport, which every package uses, always). When the manifest cannot
+    /// be read that way, all of Packages.
     static func codePaths(of experiment: String, root: String) -> [String] {
-        let fallback = ["Package.swift", "Packages", "Experiments/\(experiment)"]
-        guard let manifest = try? String(contentsOfFile: "\(root)/Package.swift", encoding: .utf8) else {
-            return fallback
+        guard let closure = packageClosure(of: experiment, root: root) else {
+            return ["Package.swift", "Packages", "Experiments/\(experiment)"]
         }
-        func field(_ name: String, in row: String) -> String? {
-            guard let r = row.range(of: "(?<![A-Za-z])\(name):\\s*\"([^\"]+)\"", options: .regularExpression) else {
-                return nil
-            }
-            return row[r].split(separator: "\"")[1].description
+        return ["Package.swift", "Experiments/\(experiment)"] + closure.sorted().map { "Packages/\($0)" }
+    }
+
+    /// A row's `name: "X"` (or another string field).
+    static func field(_ name: String, in row: String) -> String? {
+        guard let r = row.range(of: "(?<![A-Za-z])\(name):\\s*\"([^\"]+)\"", options: .regularExpression) else {
+            return nil
         }
+        return row[r].split(separator: "\"")[1].description
+    }
+
+    /// The packages an experiment's binary is built from (nil: the manifest does not say).
+    static func packageClosure(of experiment: String, root: String) -> Set<String>? {
+        guard let manifest = try? String(contentsOfFile: "\(root)/Package.swift", encoding: .utf8) else { return nil }
         func list(_ name: String, in row: String) -> [String] {
             guard let r = row.range(of: "(?<![A-Za-z])\(name):\\s*\\[[^\\]]*\\]", options: .regularExpression) else {
                 return []
@@ -230,7 +237,7 @@ public enum Lab {
                 deps[name, default: []] += list("experimentDeps", in: row)
             }
         }
-        guard let owner else { return fallback }
+        guard let owner else { return nil }
         var closure: Set<String> = []
         var pending = [owner, "LabSupport"]
         while let next = pending.popLast() {
@@ -239,7 +246,7 @@ public enum Lab {
                 deps[$0] != nil || FileManager.default.fileExists(atPath: "\(root)/Packages/\($0)")
             }
         }
-        return ["Package.swift", "Experiments/\(experiment)"] + closure.sorted().map { "Packages/\($0)" }
+        return closure
     }
 
     /// Why runs no longer stand for the code (nil: they do).
@@ -259,15 +266,13 @@ public enum Lab {
                 let changed = Provenance.run(
                     "/usr/bin/env", ["git", "-C", root, "diff", "--numstat", commit, "HEAD", "--"] + paths)
             else { return "commit \(short(commit)) is not in this checkout" }
-            // "added<TAB>removed<TAB>path" per file. A manifest that only gained lines (a new
-            // package or tool), or whose only changed lines are test dependencies, builds the
-            // experiments as before, so it does not count.
+            // "added<TAB>removed<TAB>path" per file; the manifest counts only when its change
+            // can reach the experiments' build (manifestChangeCounts).
             let files = changed.split(separator: "\n").compactMap { line -> Substring? in
                 let fields = line.split(separator: "\t", maxSplits: 2)
                 guard fields.count == 3 else { return nil }
                 guard fields[2] == "Package.swift" else { return fields[2] }
-                return fields[1] == "0" || manifestChangedOnlyTestDependencies(since: commit, root: root)
-                    ? nil : fields[2]
+                return manifestChangeCounts(since: commit, experiments: experiments, root: root) ? fields[2] : nil
             }
             if !files.isEmpty {
                 return
@@ -277,15 +282,70 @@ public enum Lab {
         return nil
     }
 
-    /// Whether every line the manifest lost since `commit` was a `testDeps:` line (a test
-    /// target's dependencies: no experiment links them).
-    static func manifestChangedOnlyTestDependencies(since commit: String, root: String) -> Bool {
+    /// Whether the manifest's change since `commit` can change what the experiments build. It
+    /// cannot when every line it lost is a `testDeps:` line (a test target's dependencies) or lies
+    /// in the row of a package outside their closure, and every line it gained is outside the
+    /// rows of their closure (a new package or tool, a new row) or a `testDeps:` line.
+    static func manifestChangeCounts(since commit: String, experiments: Set<String>, root: String) -> Bool {
+        var closure: Set<String> = []
+        for experiment in experiments {
+            guard let c = packageClosure(of: experiment, root: root) else { return true }
+            closure.formUnion(c)
+        }
         guard
             let diff = Provenance.run(
-                "/usr/bin/env", ["git", "-C", root, "diff", "-U0", commit, "HEAD", "--", "Package.swift"])
-        else { return false }
-        let removed = diff.split(separator: "\n").filter { $0.hasPrefix("-") && !$0.hasPrefix("---") }
-        return removed.allSatisfy { $0.dropFirst().trimmingCharacters(in: .whitespaces).hasPrefix("testDeps:") }
+                "/usr/bin/env", ["git", "-C", root, "diff", "-U0", commit, "HEAD", "--", "Package.swift"]),
+            let old = Provenance.run("/usr/bin/env", ["git", "-C", root, "show", "\(commit):Package.swift"]),
+            let new = try? String(contentsOfFile: "\(root)/Package.swift", encoding: .utf8)
+        else { return true }
+        let (oldLines, newLines) = (old.components(separatedBy: "\n"), new.components(separatedBy: "\n"))
+        /// The package whose LocalPackage row holds line `index` (0-based), if any.
+        func rowPackage(_ lines: [String], _ index: Int) -> String? {
+            var start = index
+            while start >= 0 && !lines[start].contains("LocalPackage(") {
+                if start < index && lines[start].trimmingCharacters(in: .whitespaces).hasSuffix("),") { return nil }
+                start -= 1
+            }
+            guard start >= 0 else { return nil }
+            var depth = 0
+            var end = start
+            for (k, line) in lines[start...].enumerated() {
+                let text = k == 0 ? String(line[line.range(of: "LocalPackage(")!.lowerBound...]) : line
+                depth += text.count { $0 == "(" } - text.count { $0 == ")" }
+                end = start + k
+                if depth <= 0 { break }
+            }
+            guard index <= end else { return nil }
+            return field("name", in: lines[start...end].joined(separator: "\n"))
+        }
+        var (oldLine, newLine) = (0, 0)
+        for line in diff.components(separatedBy: "\n") {
+            if line.hasPrefix("@@") {
+                // @@ -a[,b] +c[,d] @@: the hunk's first old and new line numbers (1-based).
+                let parts = line.split(separator: " ")
+                guard parts.count >= 3, let a = Int(parts[1].dropFirst().split(separator: ",")[0]),
+                    let c = Int(parts[2].dropFirst().split(separator: ",")[0])
+                else { return true }
+                (oldLine, newLine) = (a, c)
+            } else if line.hasPrefix("-") && !line.hasPrefix("---") {
+                let text = line.dropFirst().trimmingCharacters(in: .whitespaces)
+                if !text.hasPrefix("testDeps:") {
+                    guard oldLine >= 1 && oldLine <= oldLines.count, let row = rowPackage(oldLines, oldLine - 1),
+                        !closure.contains(row)
+                    else { return true }
+                }
+                oldLine += 1
+            } else if line.hasPrefix("+") && !line.hasPrefix("+++") {
+                let text = line.dropFirst().trimmingCharacters(in: .whitespaces)
+                if !text.hasPrefix("testDeps:"), newLine >= 1 && newLine <= newLines.count,
+                    let row = rowPackage(newLines, newLine - 1), closure.contains(row)
+                {
+                    return true
+                }
+                newLine += 1
+            }
+        }
+        return false
     }
 
     static func parseMarker(_ text: String) -> [String: String] {

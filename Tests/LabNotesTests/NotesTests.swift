@@ -149,8 +149,9 @@ import Testing
     /// A block goes stale when code its experiment depends on changes, and only then: the
     /// manifest's table says experiment "demo" is package A's, A uses Core, the experiment also
     /// uses Kit, and every package uses LabSupport; package Other is none of these. A manifest
-    /// that only gains lines, or changes only test dependencies, changes nothing built; one whose other lines
-    /// change does.
+    /// whose change is a new line outside the closure's rows, a test dependency, or a line of a
+    /// row outside the closure changes nothing built; a line gained or lost in a closure row, or
+    /// lost outside any row, does.
     @Test func onlyCodeTheExperimentDependsOnMakesItStale() throws {
         let root = temporaryFolder()
         func git(_ arguments: String...) {
@@ -198,6 +199,15 @@ import Testing
             (
                 "Package.swift",
                 manifest.replacingOccurrences(of: "testDeps: [\"Other\"]", with: "testDeps: [\"Kit\"]"), false
+            ),
+            (
+                "Package.swift",
+                manifest.replacingOccurrences(of: "experiment: \"other\")", with: "experiment: \"other2\")"), false
+            ),
+            (
+                "Package.swift",
+                manifest.replacingOccurrences(
+                    of: "testDeps: [\"Other\"]),", with: "testDeps: [\"Other\"],\n        exclude: [\"x\"]),"), true
             ),
             ("Packages/Kit/x.swift", "2\n", true), ("Packages/Core/x.swift", "2\n", true),
             ("Packages/LabSupport/x.swift", "2\n", true),
