@@ -52,7 +52,8 @@ let packages: [LocalPackage] = [
     LocalPackage(
         name: "PostTraining",
         deps: ["TensorCore", "Tokenizer", "NanoTransformer", "ModelStore", "HDF5Store", "ExperimentKit", "Crypto"],
-        testDeps: ["HDF5Store"]),
+        experiment: "sft", experimentDeps: ["ExperimentKit", "NanoTransformer", "TensorCore"],
+        testDeps: ["HDF5Store", "sft", "base-models"]),
     LocalPackage(
         name: "RewardBPR",
         deps: ["PostTraining", "NanoTransformer", "ModelStore", "HDF5Store", "ExperimentKit", "TensorCore"],
@@ -91,6 +92,7 @@ let tools: [(name: String, path: String, deps: [String])] = [
     ("nano-transformer-bench", "Benchmarks/NanoTransformerBench", ["NanoTransformer", "BenchmarkSupport"]),
     ("ppo-bench", "Benchmarks/PPOBench", ["PPO", "BenchmarkSupport"]),
     ("rollout-bench", "Benchmarks/RolloutBench", ["NanoTransformer", "BenchmarkSupport"]),
+    ("base-models", "Experiments/base-models", ["PostTraining", "ExperimentKit"]),
 ]
 
 /// Opt-in CPU-specific code generation for the tensor core's own SIMD loops (OpenBLAS picks its

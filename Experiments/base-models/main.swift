@@ -1,0 +1,23 @@
+import ExperimentKit
+// base-models: the checkpoints the post-training experiments start from (SFTStages.swift):
+//   base            reasoning-base: pretrained on Shakespeare and generated worked solutions (every format, both
+//                   CoT languages, some wrong, some language-mixed), with the special tokens
+//   chat-pretrain   pretrained on Shakespeare and the fortunes quotations
+//   chat-base       chat-pretrain fine-tuned to answer a quotation's opening in the conversation
+//                   format
+// Scripts/base-models makes all three (a finished one is kept).
+import LabSupport
+import PostTraining
+
+enum BaseModelsExperiment: Experiment {
+    typealias Config = SFTExperimentConfig
+    static let name = "base-models"
+    static let summary = "The base models of post-training: reasoning-base, chat-pretrain, chat-base."
+    static let source = SourceLocation(#filePath)
+
+    static func run(_ run: Run<Config>) throws -> RunOutcome {
+        try SFTStages.run(run, repositoryRoot: source.repositoryRoot)
+    }
+}
+
+ExperimentCommand<BaseModelsExperiment>.main()

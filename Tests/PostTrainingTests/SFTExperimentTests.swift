@@ -1,0 +1,139 @@
+// The base models and the sft experiment end to end at toy size: the three base models are made
+// in order (each stage reading the one before), every sft ablation runs from the reasoning base,
+// a stage stopped and resumed equals an uninterrupted one, and a missing base is a named error.
+import Foundation
+import HDF5Store
+import ModelStore
+import NanoTransformer
+import PostTraining
+import TensorCore
+import TestSupport
+import Testing
+import Tokenizer
+
+/// A toy model and data so that each stage takes a second or two.
+let toyStage = [
+    "--set", "data=sample", "--set", "tokenizerVocab=400", "--set", "model.dModel=32", "--set", "model.layers=1",
+    "--set", "model.heads=2", "--set", "model.kvHeads=2", "--set", "model.contextLength=256", "--set",
+    "pretrainSolutions=300", "--set",
+    "sft.batchSize=8", "--set", "evalTasks=6", "--set", "evaluation.samples=2", "--set", "evaluation.passK=[1,2]",
+    "--set", "evaluation.maxNewTokens=24", "--set", "examples=40", "--set", "heldOutExamples=8", "--threads", "1",
+]
+
+/// A fortunes-style file of quotations (the preference world's source) in a fresh folder.
+func toyQuotations() throws -> String {
+    let folder = NSTemporaryDirectory() + "quotations-\(UUID().uuidString)"
+    try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+    let quotations = (0..<60).map { i in
+        "A good friend is a joy number \(i) and a bad day is only a day, so smile and be glad of it.\n"
+    }
+    try quotations.joined(separator: "%\n").write(toFile: "\(folder)/toy.txt", atomically: true, encoding: .utf8)
+    return folder
+}
+
+@Suite(.serialized) struct SFTExperimentTests {
+    @Test func baseModelsThenEverySFTAblation() throws {
+        let out = NSTemporaryDirectory() + "sft-\(UUID().uuidString)"
+        let quotations = ["--set", "quotations=\(try toyQuotations())"]
+        for ablation in ["base", "chat-pretrain", "chat-base"] {
+            let result = try runProduct(
+                "base-models", ["--ablation", ablation, "--steps", "4", "--out", out] + toyStage + quotations)
+            #expect(result.status == 0, "\(ablation): \(result.stderr)")
+            let r = try RunResults.load(from: "\(out)/base-models/\(ablation)/seed-0.h5")
+            #expect(r.status == "finished", "\(ablation)")
+            #expect(r.metrics["loss/train"]!.values.allSatisfy { $0.isFinite }, "\(ablation)")
+            #expect(r.metrics["loss/val_response"]!.values.last!.isFinite, "\(ablation)")
+            // Each base is a self-describing checkpoint whose tokenizer has the format's tokens.
+            let path = "\(out)/base-models/\(ablation)/seed-0.ckpt.h5"
+            let model = try NanoTransformer.load(checkpoint: path)
+            let format = try ConversationFormat(tokenizer: BPETokenizer.load(checkpoint: path))
+            #expect(model.config.vocabSize == format.tokenizer.vocabSize)
+        }
+        let reasoning = try RunResults.load(from: "\(out)/base-models/base/seed-0.h5")
+        #expect(reasoning.metrics["eval/greedy_accuracy"] != nil)
+        let chat = try RunResults.load(from: "\(out)/base-models/chat-base/seed-0.h5")
+        #expect(chat.metrics["eval/true_reward"]!.values.last!.isFinite)
+
+        let sft = try runProduct("sft", ["--all-ablations", "--steps", "3", "--out", out] + toyStage)
+        #expect(sft.status == 0, "\(sft.stderr)")
+        let ablations = try experimentAblations("sft")
+        #expect(Set(ablations) == ["base", "all-tokens", "padded", "epochs-3", "data-500", "data-8000", "noisy"])
+        for ablation in ablations {
+            let r = try RunResults.load(from: "\(out)/sft/\(ablation)/seed-0.h5")
+            #expect(r.status == "finished", "\(ablation)")
+            #expect(r.metrics["loss/train"]!.values.count == 3, "\(ablation)")
+            for key in ["loss/val_response", "eval/greedy_accuracy", "eval/pass@2", "eval/format_rate", "eval/length"] {
+                #expect(r.metrics[key]?.values.last?.isFinite == true, "\(ablation): \(key)")
+            }
+            #expect(r.metrics["perf/tokens_per_s"]!.values.last! > 0, "\(ablation)")
+        }
+        let padded = try RunResults.load(from: "\(out)/sft/padded/seed-0.h5")
+        let packed = try RunResults.load(from: "\(out)/sft/base/seed-0.h5")
+        #expect(
+            padded.metrics["train/padding_share"]!.values.last! > packed.metrics["train/padding_share"]!.values.last!)
+        try? FileManager.default.removeItem(atPath: out)
+    }
+
+    @Test func aStageStoppedAndResumedEqualsAnUninterruptedOne() throws {
+        let whole = NSTemporaryDirectory() + "sft-whole-\(UUID().uuidString)"
+        let split = NSTemporaryDirectory() + "sft-split-\(UUID().uuidString)"
+        let common = ["--ablation", "base", "--steps", "8", "--set", "evalEvery=4", "--seed", "2"] + toyStage
+        #expect(try runProduct("base-models", common + ["--out", whole]).status == 0)
+        let stopped = try runProduct("base-models", common + ["--out", split, "--stop-at", "5"])
+        #expect(stopped.status == 0, "\(stopped.stderr)")
+        let checkpoint = "\(split)/base-models/base/seed-2.ckpt.h5"
+        let resumed = try runProduct("base-models", common + ["--out", split, "--resume", checkpoint])
+        #expect(resumed.status == 0, "\(resumed.stderr)")
+        let a = try RunResults.load(from: "\(whole)/base-models/base/seed-2.h5")
+        let b = try RunResults.load(from: "\(split)/base-models/base/seed-2.h5")
+        for key in ["loss/train", "loss/val_response", "eval/greedy_accuracy", "optim/grad_norm"] {
+            #expect(a.metrics[key] == b.metrics[key], "\(key)")
+        }
+        let wholeModel = try Checkpoint.load(from: "\(whole)/base-models/base/seed-2.ckpt.h5")
+        let splitModel = try Checkpoint.load(from: checkpoint)
+        for (name, tensor) in wholeModel.parameters {
+            let other = try #require(splitModel.parameter(name))
+            #expect(
+                Array(UnsafeBufferPointer(start: tensor.data, count: tensor.count))
+                    == Array(UnsafeBufferPointer(start: other.data, count: other.count)), "\(name)")
+        }
+        try? FileManager.default.removeItem(atPath: whole)
+        try? FileManager.default.removeItem(atPath: split)
+    }
+
+    @Test func aMissingBaseIsANamedError() throws {
+        let out = NSTemporaryDirectory() + "sft-missing-\(UUID().uuidString)"
+        let result = try runProduct("sft", ["--steps", "1", "--out", out] + toyStage)
+        #expect(result.status != 0)
+        #expect(
+            result.stderr.contains("initFrom: \(out)/base-models/base/seed-0.ckpt.h5 does not exist"),
+            "\(result.stderr)")
+    }
+
+    @Test func theMixDrawsEveryFormatLanguageAndMixing() throws {
+        var mix = ArithmeticMix()
+        (mix.chineseShare, mix.mixedLanguageShare, mix.answerOnlyShare, mix.emptyThinkShare) = (0.5, 1, 0.2, 0.2)
+        var rng = RNG(seed: 5)
+        var counts: [String: Int] = [:]
+        for _ in 0..<400 {
+            let (task, language) = mix.task(rng: &rng)
+            let (prompt, response) = mix.example(task, language, rng: &rng)
+            #expect(prompt == task.prompt(language))
+            let parsed = ParsedResponse(response)
+            #expect(parsed.wellFormed || response.hasPrefix("<answer>"), "\(response)")
+            #expect(parsed.number == task.answer, "no wrong steps asked: \(response)")
+            let words = RuleReward.wordCounts(parsed.think ?? "")
+            let kind =
+                response.hasPrefix("<answer>")
+                ? "answerOnly"
+                : parsed.think == "" ? "emptyThink" : words.english > 0 && words.chinese > 0 ? "mixed" : "one"
+            counts[kind, default: 0] += 1
+        }
+        #expect(counts["answerOnly", default: 0] > 50 && counts["emptyThink", default: 0] > 50)
+        #expect(counts["mixed", default: 0] > 50, "\(counts)")
+        var bad = ArithmeticMix()
+        bad.additionDigits = [3, 1]
+        let error = expectLabError(.config) { try bad.check("mix") }
+        #expect(error?.message.hasPrefix("mix.additionDigits") == true)
+    }
+}
