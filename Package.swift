@@ -93,6 +93,7 @@ let tools: [(name: String, path: String, deps: [String])] = [
     ("ppo-bench", "Benchmarks/PPOBench", ["PPO", "BenchmarkSupport"]),
     ("rollout-bench", "Benchmarks/RolloutBench", ["NanoTransformer", "BenchmarkSupport"]),
     ("base-models", "Experiments/base-models", ["PostTraining", "ExperimentKit"]),
+    ("sft-bench", "Benchmarks/SFTBench", ["PostTraining", "NanoTransformer", "BenchmarkSupport"]),
 ]
 
 /// Opt-in CPU-specific code generation for the tensor core's own SIMD loops (OpenBLAS picks its

@@ -51,7 +51,7 @@ public struct SFTExperimentConfig: ExperimentConfig {
     public var initFrom = "base-models/base"
     /// The SFT data's mix (default: correct full chains; the `noisy` ablation adds wrong steps).
     public var mix = ArithmeticMix()
-    public var examples = 2_000
+    public var examples = 8_000
     public var heldOutExamples = 200
 
     // both

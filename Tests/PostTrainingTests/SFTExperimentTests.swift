@@ -57,7 +57,7 @@ func toyQuotations() throws -> String {
         let sft = try runProduct("sft", ["--all-ablations", "--steps", "3", "--out", out] + toyStage)
         #expect(sft.status == 0, "\(sft.stderr)")
         let ablations = try experimentAblations("sft")
-        #expect(Set(ablations) == ["base", "all-tokens", "padded", "epochs-3", "data-500", "data-8000", "noisy"])
+        #expect(Set(ablations) == ["base", "all-tokens", "padded", "epochs-3", "data-2000", "data-32000", "noisy"])
         for ablation in ablations {
             let r = try RunResults.load(from: "\(out)/sft/\(ablation)/seed-0.h5")
             #expect(r.status == "finished", "\(ablation)")
