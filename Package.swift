@@ -170,6 +170,8 @@ for tool in tools {
 // manifest that only gains lines leaves every note's recorded runs current (LabNotes' staleness
 // rule); fold it into the row when the notes are next rerun.
 for target in targets where target.name == "lab" { target.dependencies.append(.target(name: "Interop")) }
+// base-models (an experiment-like tool) keeps its configs beside its source, as experiments do.
+for target in targets where target.name == "base-models" { target.exclude.append("configs") }
 
 let package = Package(
     name: "llm-pipeline-lab",
