@@ -16,13 +16,14 @@ SHAPES = [("tiny", 128, 4, 4, 128, 16, 512), ("small", 256, 6, 8, 256, 8, 4096)]
 
 
 def rope(x, positions, base=10000.0):
+    """x (B, H, T, D); positions (T,) shared by the batch or (B, T) per row (packed sequences)."""
     d = x.shape[-1]
     inv = 1.0 / (base ** (torch.arange(0, d, 2, dtype=torch.float32) / d))
-    ang = positions[:, None].float() * inv[None, :]
+    ang = positions[..., None].float() * inv
     emb = torch.cat([ang, ang], -1)
-    cos, sin = emb.cos()[None, None], emb.sin()[None, None]
+    emb = emb[None, None] if emb.dim() == 2 else emb[:, None]
     x1, x2 = x[..., : d // 2], x[..., d // 2 :]
-    return x * cos + torch.cat([-x2, x1], -1) * sin
+    return x * emb.cos() + torch.cat([-x2, x1], -1) * emb.sin()
 
 
 class Block(nn.Module):
@@ -37,7 +38,8 @@ class Block(nn.Module):
         self.w13 = nn.Linear(d, 2 * hidden, bias=False)
         self.w2 = nn.Linear(hidden, d, bias=False)
 
-    def forward(self, x, positions, cache=None):
+    def forward(self, x, positions, cache=None, mask=None):
+        """mask: a boolean (B, 1, T, T) attention mask instead of the causal one (packed SFT rows)."""
         b, t, d = x.shape
         h = self.heads
         a = F.rms_norm(x, (d,), self.attn_norm, 1e-5)
@@ -48,7 +50,7 @@ class Block(nn.Module):
                 k = torch.cat([cache["k"], k], 2)
                 v = torch.cat([cache["v"], v], 2)
             cache["k"], cache["v"] = k, v
-        o = F.scaled_dot_product_attention(q, k, v, is_causal=t > 1)
+        o = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, is_causal=mask is None and t > 1)
         x = x + self.wo(o.transpose(1, 2).reshape(b, t, d))
         g, u = self.w13(F.rms_norm(x, (d,), self.mlp_norm, 1e-5)).chunk(2, -1)
         return x + self.w2(F.silu(g) * u)

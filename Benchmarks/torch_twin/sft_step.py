@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """PyTorch twin of Benchmarks/SFTBench: one SFT update on the same packed batch (read from the
-file the Swift side wrote), the same model (RoPE, SwiGLU, RMSNorm pre-norm, tied embeddings,
-MHA, d128 L4 H4, vocabulary 2048), threads and timing rule, fp32 eager on CPU, written the way a
+file the Swift side wrote), the same model (the nano-transformer twin's blocks: RoPE, SwiGLU,
+RMSNorm pre-norm, tied embeddings, MHA; d128 L4 H4, vocabulary 2048), threads and timing rule, fp32 eager on CPU, written the way a
 user would: positions restarting at each packed sequence, a boolean mask that keeps attention
 causal and inside each sequence (F.scaled_dot_product_attention), cross-entropy summed over the
 response targets (ignore_index -100) divided by their count, clip_grad_norm_, torch.optim.AdamW.
@@ -11,58 +11,20 @@ import json
 import os
 
 import torch
-import torch.nn as nn
 import torch.nn.functional as F
+from nano_transformer import NanoTransformer  # the same blocks as the nano-transformer twin
 from timing import timeit, twin_arguments, write_results  # Benchmarks/torch_twin/timing.py
 
 BATCH = os.path.join(os.path.dirname(__file__), "../results/sft-batch.json")
 
 
-def rope(x, positions, base=10000.0):
-    """x (B, H, T, D); positions (B, T): rotate-half RoPE at each token's own position."""
-    d = x.shape[-1]
-    inv = 1.0 / (base ** (torch.arange(0, d, 2, dtype=torch.float32) / d))
-    ang = positions[..., None].float() * inv
-    emb = torch.cat([ang, ang], -1)[:, None]
-    x1, x2 = x[..., : d // 2], x[..., d // 2 :]
-    return x * emb.cos() + torch.cat([-x2, x1], -1) * emb.sin()
-
-
-class Block(nn.Module):
-    def __init__(self, d, heads):
-        super().__init__()
-        self.heads = heads
-        hidden = (8 * d // 3 + 31) // 32 * 32
-        self.attn_norm = nn.Parameter(torch.ones(d))
-        self.mlp_norm = nn.Parameter(torch.ones(d))
-        self.wqkv = nn.Linear(d, 3 * d, bias=False)
-        self.wo = nn.Linear(d, d, bias=False)
-        self.w13 = nn.Linear(d, 2 * hidden, bias=False)
-        self.w2 = nn.Linear(hidden, d, bias=False)
-
-    def forward(self, x, positions, mask):
-        b, t, d = x.shape
-        h = self.heads
-        a = F.rms_norm(x, (d,), self.attn_norm, 1e-5)
-        q, k, v = self.wqkv(a).view(b, t, 3, h, d // h).permute(2, 0, 3, 1, 4)
-        q, k = rope(q, positions), rope(k, positions)
-        o = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
-        x = x + self.wo(o.transpose(1, 2).reshape(b, t, d))
-        g, u = self.w13(F.rms_norm(x, (d,), self.mlp_norm, 1e-5)).chunk(2, -1)
-        return x + self.w2(F.silu(g) * u)
-
-
-class NanoTransformer(nn.Module):
-    def __init__(self, vocab, d, layers, heads):
-        super().__init__()
-        self.embed = nn.Embedding(vocab, d)
-        self.blocks = nn.ModuleList(Block(d, heads) for _ in range(layers))
-        self.norm = nn.Parameter(torch.ones(d))
+class PackedNanoTransformer(NanoTransformer):
+    """The nano-transformer twin reading per-row positions and a mask (packed SFT rows)."""
 
     def forward(self, ids, positions, mask):
         x = self.embed(ids)
         for block in self.blocks:
-            x = block(x, positions, mask)
+            x = block(x, positions, mask=mask)
         return F.rms_norm(x, (x.shape[-1],), self.norm, 1e-5) @ self.embed.weight.T
 
 
@@ -78,7 +40,7 @@ def main():
     causal = torch.ones(t, t, dtype=torch.bool).tril()
     mask = ((segments[:, :, None] == segments[:, None, :]) & causal)[:, None]  # (B, 1, T, T)
     counted = int((targets != -100).sum())
-    model = NanoTransformer(vocab, 128, 4, 4)
+    model = PackedNanoTransformer(vocab, 128, 4, 4)
     decay = [p for n, p in model.named_parameters() if "norm" not in n]
     no_decay = [p for n, p in model.named_parameters() if "norm" in n]
     opt = torch.optim.AdamW([{"params": decay, "weight_decay": 0.0}, {"params": no_decay, "weight_decay": 0.0}],
