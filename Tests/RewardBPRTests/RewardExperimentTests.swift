@@ -1,8 +1,7 @@
 // The reward-bpr experiment end to end at toy size: a toy chat policy (base-models' chat stages on
 // a fortunes-style file, sampled at temperature 0.5, where it ends its answers), then every
-// ablation: the preference
-// files it writes hold K finished responses per prompt ranked by the annotator, the held-out
-// metrics are there, and a missing policy is a named error.
+// ablation: the preference files it writes hold K finished responses per prompt ranked by the
+// annotator, the held-out metrics are there, and a missing policy is a named error.
 import Foundation
 import HDF5Store
 import RewardBPR
