@@ -57,7 +57,9 @@ let packages: [LocalPackage] = [
     LocalPackage(
         name: "RewardBPR",
         deps: ["PostTraining", "NanoTransformer", "ModelStore", "HDF5Store", "ExperimentKit", "TensorCore"],
-        testDeps: ["HDF5Store", "NanoTransformer"]),
+        experiment: "reward-bpr",
+        experimentDeps: ["PostTraining", "NanoTransformer", "ModelStore", "HDF5Store", "TensorCore", "Tokenizer"],
+        testDeps: ["HDF5Store", "NanoTransformer", "reward-bpr", "base-models", "Tokenizer", "ModelStore"]),
     LocalPackage(
         name: "DPO", deps: ["PostTraining", "RewardBPR", "NanoTransformer", "ExperimentKit", "HDF5Store", "TensorCore"]),
     LocalPackage(

@@ -1,0 +1,63 @@
+// The reward-bpr experiment end to end at toy size: a toy chat policy (base-models' chat stages on
+// a fortunes-style file, sampled at temperature 0.5, where it ends its answers), then every
+// ablation: the preference files it writes hold K finished responses per prompt ranked by the
+// annotator, the held-out metrics are there, and a missing policy is a named error.
+import Foundation
+import HDF5Store
+import RewardBPR
+import TestSupport
+import Testing
+
+@Suite(.serialized) struct RewardExperimentTests {
+    @Test func everyAblationRunsFromAToyChatPolicy() throws {
+        let out = NSTemporaryDirectory() + "reward-bpr-\(UUID().uuidString)"
+        defer { try? FileManager.default.removeItem(atPath: out) }
+        let quotations = ["--set", "quotations=\(try toyQuotations())"]
+        for (ablation, extra) in [
+            ("chat-pretrain", ["--steps", "4"]), ("chat-base", ["--set", "sft.epochs=30", "--set", "sft.batchSize=4"]),
+        ] {
+            let result = try runProduct(
+                "base-models", ["--ablation", ablation, "--out", out] + toyStage + quotations + extra)
+            #expect(result.status == 0, "\(ablation): \(result.stderr)")
+        }
+        let toy =
+            [
+                "--set", "prompts=12", "--set", "heldOutPrompts=6", "--set", "sampling.maxNewTokens=96", "--set",
+                "sampling.attempts=4", "--set", "sampling.temperature=0.5", "--set", "evalEvery=2", "--threads", "1",
+            ] + quotations
+        let result = try runProduct("reward-bpr", ["--all-ablations", "--steps", "3", "--out", out] + toy)
+        #expect(result.status == 0, "\(result.stderr)")
+        let ablations = try experimentAblations("reward-bpr")
+        #expect(ablations.count == 12)
+        for ablation in ablations {
+            let stem = "\(out)/reward-bpr/\(ablation)/seed-0"
+            let r = try RunResults.load(from: "\(stem).h5")
+            try #require(r.status == "finished", "\(ablation)")
+            #expect(try #require(r.metrics["loss/train"]).values.allSatisfy { $0.isFinite }, "\(ablation)")
+            for key in [
+                "eval/label_accuracy", "eval/truth_accuracy", "eval/bayes_ceiling", "eval/spearman", "loss/val",
+            ] {
+                #expect(r.metrics[key]?.values.last?.isFinite == true, "\(ablation): \(key)")
+            }
+            #expect(r.summary["reward/centre_shift"]?.isFinite == true, "\(ablation)")
+            let data = try PreferenceData.load(from: "\(stem).preferences.h5")
+            #expect(data.count >= 1 && Double(data.count) == r.summary["data/train_prompts"], "\(ablation)")
+            #expect(data.k == (ablation == "k2" ? 2 : ablation == "k8" ? 8 : 4), "\(ablation)")
+            // The annotator's ranks follow the truth exactly at tau 0.
+            if ablation == "tau-0" {
+                for (ranks, rewards) in zip(data.ranks, data.trueRewards) {
+                    #expect(zip(ranks, ranks.dropFirst()).allSatisfy { rewards[$0] >= rewards[$1] })
+                }
+            }
+        }
+    }
+
+    @Test func aMissingPolicyIsANamedError() throws {
+        let out = NSTemporaryDirectory() + "reward-bpr-missing-\(UUID().uuidString)"
+        let result = try runProduct("reward-bpr", ["--steps", "1", "--out", out])
+        #expect(result.status != 0)
+        #expect(
+            result.stderr.contains("policy: \(out)/base-models/chat-base/seed-0.ckpt.h5 does not exist"),
+            "\(result.stderr)")
+    }
+}
