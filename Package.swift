@@ -96,6 +96,7 @@ let tools: [(name: String, path: String, deps: [String])] = [
     ("rollout-bench", "Benchmarks/RolloutBench", ["NanoTransformer", "BenchmarkSupport"]),
     ("base-models", "Experiments/base-models", ["PostTraining", "ExperimentKit"]),
     ("sft-bench", "Benchmarks/SFTBench", ["PostTraining", "NanoTransformer", "BenchmarkSupport"]),
+    ("reward-bench", "Benchmarks/RewardBench", ["RewardBPR", "PostTraining", "NanoTransformer", "BenchmarkSupport"]),
 ]
 
 /// Opt-in CPU-specific code generation for the tensor core's own SIMD loops (OpenBLAS picks its

@@ -64,7 +64,9 @@ public func isLowerBetter(_ metric: String) -> Bool {
     }
 }
 
-/// Every results file under `paths` (files or folders, recursively; checkpoints skipped).
+/// Every results file under `paths` (files or folders, recursively). A run's results file is
+/// `seed-N.h5`; the files it writes beside it carry a second extension (`seed-N.ckpt.h5`, a
+/// checkpoint; `seed-N.preferences.h5`, reward-bpr's data) and are skipped.
 func findResultsFiles(_ paths: [String]) throws -> [String] {
     var files: [String] = []
     for path in paths {
@@ -74,7 +76,7 @@ func findResultsFiles(_ paths: [String]) throws -> [String] {
         }
         if isDirectory.boolValue {
             let found = (FileManager.default.enumerator(atPath: path)?.allObjects as? [String] ?? [])
-                .filter { $0.hasSuffix(".h5") && !$0.hasSuffix(".ckpt.h5") }
+                .filter { $0.hasSuffix(".h5") && !(($0 as NSString).lastPathComponent.dropLast(3).contains(".")) }
                 .sorted()
                 .map { "\(path)/\($0)" }
             files += found

@@ -237,9 +237,19 @@ public enum Lab {
                 deps[name, default: []] += list("experimentDeps", in: row)
             }
         }
-        guard let owner else { return nil }
+        // An experiment-like tool (base-models) is a row of the tools table: ("name", "path", [deps]).
+        var roots = owner.map { [$0] } ?? []
+        if owner == nil {
+            let pattern =
+                "\\(\"\(NSRegularExpression.escapedPattern(for: experiment))\",\\s*\"[^\"]*\",\\s*\\[[^\\]]*\\]"
+            guard let r = manifest.range(of: pattern, options: .regularExpression) else { return nil }
+            let row = manifest[r]
+            let list = row[row.range(of: "[")!.upperBound...]
+            roots = list.split(separator: "\"").enumerated().filter { $0.offset % 2 == 1 }.map { String($0.element) }
+                .filter { deps[$0] != nil }
+        }
         var closure: Set<String> = []
-        var pending = [owner, "LabSupport"]
+        var pending = roots + ["LabSupport"]
         while let next = pending.popLast() {
             guard closure.insert(next).inserted else { continue }
             pending += (deps[next] ?? []).filter {

@@ -35,6 +35,9 @@ import Testing
         let run = try runProduct(
             "mlp-demo", ["--all-ablations", "--seeds", "0,1", "--steps", "60", "--out", out, "--threads", "1"])
         #expect(run.status == 0, "\(run.stderr)")
+        // A file a run writes beside its results (checkpoint, preference data) is not read as results.
+        try FileManager.default.copyItem(
+            atPath: "\(out)/mlp-demo/base/seed-0.ckpt.h5", toPath: "\(out)/mlp-demo/base/seed-0.preferences.h5")
         let (markdown, plots, _) = try Lab.compareReport(
             paths: [out], metrics: ["loss/val"], baseline: nil, plotFolder: out + "/plots")
         #expect(markdown.contains("| base | 2 |") && markdown.contains("| sgd | 2 |"))
