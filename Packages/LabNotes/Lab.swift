@@ -245,7 +245,8 @@ public enum Lab {
             guard let r = manifest.range(of: pattern, options: .regularExpression) else { return nil }
             let row = manifest[r]
             let list = row[row.range(of: "[")!.upperBound...]
-            roots = list.split(separator: "\"").enumerated().filter { $0.offset % 2 == 1 }.map { String($0.element) }
+            roots = list.split(separator: "\"", omittingEmptySubsequences: false).enumerated()
+                .filter { $0.offset % 2 == 1 }.map { String($0.element) }
                 .filter { deps[$0] != nil }
         }
         var closure: Set<String> = []

@@ -178,50 +178,62 @@ import Testing
                 LocalPackage(name: "Kit"),
                 LocalPackage(name: "Other", deps: ["Core"], experiment: "other"),
             ]
+            let tools: [(name: String, path: String, deps: [String])] = [
+                ("toolexp", "Experiments/toolexp", ["Kit"]),
+            ]
 
             """)
         for package in ["Core", "A", "Kit", "Other", "LabSupport"] { try write("Packages/\(package)/x.swift", "1\n") }
         try write("Experiments/other/main.swift", "1\n")
         try write(".gitignore", "runs/\n")
-        try write("Notebooks-md/n.md", "<!-- lab:compare runs=runs/demo metric=loss/val -->\n<!-- /lab:compare -->\n")
+        try write(
+            "Notebooks-md/n.md",
+            "<!-- lab:compare runs=runs/demo metric=loss/val -->\n<!-- /lab:compare -->\n"
+                + "<!-- lab:compare runs=runs/toolexp metric=loss/val -->\n<!-- /lab:compare -->\n")
         git("init", "-q")
         git("add", "-A")
         git("commit", "-q", "-m", "first")
         let head = Provenance.run("/usr/bin/env", ["git", "-C", root, "rev-parse", "HEAD"])!
-        var r = RunResults(
-            experiment: "demo", ablation: "base", seed: 0, configJSON: "{}",
-            provenanceJSON: Provenance(
-                gitCommit: head, date: "2026-12-01T10:00:00Z", swiftVersion: "6.3", threads: 1, command: "x"
-            ).json)
-        r.metrics["loss/val"] = MetricSeries(steps: [1, 2], values: [2, 1])
-        try r.save(to: "\(root)/runs/demo/base/seed-0.h5")
+        // Runs of the experiment "demo" (package A's) and of "toolexp", an experiment-like tool
+        // of the tools table whose closure is Kit.
+        for experiment in ["demo", "toolexp"] {
+            var r = RunResults(
+                experiment: experiment, ablation: "base", seed: 0, configJSON: "{}",
+                provenanceJSON: Provenance(
+                    gitCommit: head, date: "2026-12-01T10:00:00Z", swiftVersion: "6.3", threads: 1, command: "x"
+                ).json)
+            r.metrics["loss/val"] = MetricSeries(steps: [1, 2], values: [2, 1])
+            try r.save(to: "\(root)/runs/\(experiment)/base/seed-0.h5")
+        }
         let manifest = try String(contentsOfFile: "\(root)/Package.swift", encoding: .utf8)
+        // (path, new text, stale blocks: demo's + toolexp's)
         for (path, text, stale) in [
-            ("Packages/Other/x.swift", "2\n", false), ("Experiments/other/main.swift", "2\n", false),
-            ("Notebooks-md/m.md", "2\n", false), ("Package.swift", manifest + "// a new row\n", false),
+            ("Packages/Other/x.swift", "2\n", 0), ("Experiments/other/main.swift", "2\n", 0),
+            ("Notebooks-md/m.md", "2\n", 0), ("Package.swift", manifest + "// a new row\n", 0),
             (
                 "Package.swift",
-                manifest.replacingOccurrences(of: "testDeps: [\"Other\"]", with: "testDeps: [\"Kit\"]"), false
+                manifest.replacingOccurrences(of: "testDeps: [\"Other\"]", with: "testDeps: [\"Kit\"]"), 0
             ),
             (
                 "Package.swift",
-                manifest.replacingOccurrences(of: "experiment: \"other\")", with: "experiment: \"other2\")"), false
+                manifest.replacingOccurrences(of: "experiment: \"other\")", with: "experiment: \"other2\")"), 0
             ),
             (
                 "Package.swift",
                 manifest.replacingOccurrences(
-                    of: "testDeps: [\"Other\"]),", with: "testDeps: [\"Other\"],\n        exclude: [\"x\"]),"), true
+                    of: "testDeps: [\"Other\"]),", with: "testDeps: [\"Other\"],\n        exclude: [\"x\"]),"), 1
             ),
-            ("Packages/Kit/x.swift", "2\n", true), ("Packages/Core/x.swift", "2\n", true),
-            ("Packages/LabSupport/x.swift", "2\n", true),
-            ("Package.swift", manifest.replacingOccurrences(of: "\"Kit\"]", with: "\"Kit\", \"Other\"]"), true),
+            ("Packages/Kit/x.swift", "2\n", 2), ("Packages/Core/x.swift", "2\n", 1),
+            ("Packages/LabSupport/x.swift", "2\n", 2),
+            // A's row and the tools row both lose a line: both blocks are stale.
+            ("Package.swift", manifest.replacingOccurrences(of: "\"Kit\"]", with: "\"Kit\", \"Other\"]"), 2),
         ] {
             git("reset", "-q", "--hard", head)
             try write(path, text)
             git("add", "-A")
             git("commit", "-q", "-m", path)
             let (lines, count) = try Lab.regenerateNotesReport(notesFolder: "\(root)/Notebooks-md", root: root)
-            #expect(count == (stale ? 1 : 0), "a change to \(path): \(lines)")
+            #expect(count == stale, "a change to \(path): \(lines)")
         }
     }
 }
