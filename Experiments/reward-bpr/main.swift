@@ -15,6 +15,9 @@ import HDF5Store
 //                                                         at x = the bin's mean prediction × 100
 //   summaries: data/train_prompts, data/heldout_prompts, data/dropped_prompts, data/comparisons,
 //              reward/centre_shift (the bias shift that centres the policy's responses at 0)
+// Files beside the results: seed-N.preferences.h5 and seed-N.preferences-heldout.h5 (the labelled
+// samples, for ppo-rlhf and dpo), seed-N.reward-model.h5 (the trained and centred reward model,
+// self-describing: RewardModel.load(checkpoint:)).
 import LabSupport
 import ModelStore
 import NanoTransformer
@@ -76,7 +79,8 @@ enum RewardExperiment: Experiment {
                 .config, "policy: \(policyPath) does not exist (Scripts/base-models makes chat-base; or give a path)")
         }
         let policy = try NanoTransformer.load(checkpoint: policyPath)
-        let format = try ConversationFormat(tokenizer: BPETokenizer.load(checkpoint: policyPath))
+        let tokenizer = try BPETokenizer.load(checkpoint: policyPath)
+        let format = try ConversationFormat(tokenizer: tokenizer)
         let world = try PreferenceWorld(vader: VADER(folder: "\(root)/Data/corpora/vader"))
         let folder = c.quotations.hasPrefix("/") ? c.quotations : "\(root)/\(c.quotations)"
         let split = PreferenceWorld.split(try PreferenceWorld.quotations(folder: folder))
@@ -112,7 +116,8 @@ enum RewardExperiment: Experiment {
         }
         let model = RewardModel(trunk: trunk, rng: &initRNG)
         let task = try RewardTrainingTask(
-            model: model, train: train, heldOut: heldOut, annotator: annotator, settings: c.reward, seed: rng.next())
+            model: model, record: try model.modelRecord(tokenizer: tokenizer), train: train, heldOut: heldOut,
+            annotator: annotator, settings: c.reward, seed: rng.next())
         let loop = TrainingLoop(evalEvery: c.evalEvery, checkpointEvery: c.checkpointEvery)
         let outcome = try loop.run(task, in: run, total: run.totalSteps(task.totalUpdates))
         guard case .finished = outcome else { return outcome }
@@ -128,6 +133,9 @@ enum RewardExperiment: Experiment {
             onPrompts: train.prompts.flatMap { Array(repeating: $0, count: train.k) },
             responses: train.responses.flatMap { $0 })
         run.results.summary("reward/centre_shift", Double(shift))
+        try model.save(
+            to: "\(stem).reward-model.h5", tokenizer: tokenizer, configJSON: run.configJSON.jsonString,
+            provenance: run.provenance)
         return outcome
     }
 }

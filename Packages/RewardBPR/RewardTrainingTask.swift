@@ -33,6 +33,8 @@ public struct RewardSettings: Codable, Sendable, Equatable {
 
 public final class RewardTrainingTask: TrainingTask {
     public let model: RewardModel
+    /// The reward model's record (with its tokenizer), so every checkpoint of the run describes it.
+    public let modelRecord: ModelRecord?
     let settings: RewardSettings
     let train: PreferenceData
     let heldOut: PreferenceData
@@ -44,15 +46,15 @@ public final class RewardTrainingTask: TrainingTask {
     public var totalUpdates: Int { training.totalUpdates }
 
     public init(
-        model: RewardModel, train: PreferenceData, heldOut: PreferenceData, annotator: SimulatedAnnotator,
-        settings: RewardSettings, seed: UInt64
+        model: RewardModel, record: ModelRecord? = nil, train: PreferenceData, heldOut: PreferenceData,
+        annotator: SimulatedAnnotator, settings: RewardSettings, seed: UInt64
     ) throws {
         try settings.check()
         guard train.k == heldOut.k else {
             throw LabError(.config, "reward: training data has K = \(train.k), held-out data K = \(heldOut.k)")
         }
-        (self.model, self.train, self.heldOut, self.annotator, self.settings) = (
-            model, train, heldOut, annotator, settings
+        (self.model, modelRecord, self.train, self.heldOut, self.annotator, self.settings) = (
+            model, record, train, heldOut, annotator, settings
         )
         parameters = model.namedParameters()
         training = EpochTraining(
