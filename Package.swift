@@ -81,7 +81,11 @@ let packages: [LocalPackage] = [
             "PolicyGradient", "PostTraining", "RewardBPR", "NanoTransformer", "ExperimentKit", "HDF5Store",
             "TensorCore",
         ],
-        testDeps: ["Tokenizer", "RewardBPR", "NanoTransformer"]),
+        experiment: "ppo-rlhf",
+        experimentDeps: [
+            "PostTraining", "RewardBPR", "NanoTransformer", "ModelStore", "HDF5Store", "TensorCore", "Tokenizer",
+        ],
+        testDeps: ["Tokenizer", "RewardBPR", "NanoTransformer", "HDF5Store", "ppo-rlhf", "reward-bpr", "base-models"]),
 ]
 
 /// Executables that are not one package's experiment (benchmarks, tools).
