@@ -14,6 +14,8 @@ import HDF5Store
 //                                            on the held-out prompts, at step 0 and every evalEvery
 //                                            (RLHFEvaluation.swift)
 //   eval/true_gain                           eval/true_reward minus its value at step 0
+//   overopt/true_gain, overopt/score_gain    the true reward's and the proxy score's gains over
+//                                            step 0 against d = √KL: "step" is round(100 d)
 //   summaries: gao/alpha, gao/beta (the fit R(d) = d (α − β log d) of eval/true_gain against
 //              eval/sqrt_kl; OveroptimisationFit.swift), gao/peak_kl and gao/peak_gain when β > 0,
 //              gao/peak_observed (1 when the peak lies within the KL the run reached)
@@ -37,8 +39,8 @@ struct RLHFExperimentConfig: ExperimentConfig {
     var rewardModel = "reward-bpr/base/seed-0.reward-model.h5"
     /// Quotations of the preference world (a folder of fortunes files; relative to the repository).
     var quotations = "Data/corpora/english/fortunes"
-    var heldOutPrompts = 128
-    var iterations = 150
+    var heldOutPrompts = 256
+    var iterations = 100
     var rlhf: RLHFSettings = {
         var s = RLHFSettings()
         (s.promptsPerStep, s.maxNewTokens, s.epochs, s.minibatches) = (32, 48, 4, 4)
@@ -132,6 +134,19 @@ enum RLHFExperiment: Experiment {
         {
             let gains = truth.values.map { $0 - start }
             for (step, gain) in zip(truth.steps, gains) { run.results.log("eval/true_gain", step: Int(step), gain) }
+            // Gao et al.'s picture: the gains of the true reward and of the proxy against d = √KL,
+            // one point per evaluation, ordered by d, at "step" round(100 d) (an evaluation that
+            // rounds to the d of an earlier one is left out, so the start stays the origin).
+            if let score = results.metrics["eval/score"], let scoreStart = score.values.first {
+                var byD: [Int: (Double, Double)] = [:]
+                for i in d.values.indices where byD[Int((100 * d.values[i]).rounded())] == nil {
+                    byD[Int((100 * d.values[i]).rounded())] = (gains[i], score.values[i] - scoreStart)
+                }
+                for (x, (trueGain, scoreGain)) in byD.sorted(by: { $0.key < $1.key }) {
+                    run.results.log("overopt/true_gain", step: x, trueGain)
+                    run.results.log("overopt/score_gain", step: x, scoreGain)
+                }
+            }
             if let fit = OveroptimisationFit(d: d.values, gain: gains) {
                 run.results.summary("gao/alpha", fit.alpha)
                 run.results.summary("gao/beta", fit.beta)

@@ -71,11 +71,11 @@ public struct RLHFSettings: Codable, Sendable, Equatable {
         ] where !(value >= 0 && value.isFinite) {
             throw LabError(.config, "\(key): \(value) must be finite and >= 0")
         }
-        if let c = rewards.scoreClip, !(c > 0 && c.isFinite) {
-            throw LabError(.config, "rlhf.rewards.scoreClip: \(c) must be positive (or absent: no clip)")
+        if !(rewards.scoreClip >= 0 && rewards.scoreClip.isFinite) {
+            throw LabError(.config, "rlhf.rewards.scoreClip: \(rewards.scoreClip) must be finite and >= 0 (0: no clip)")
         }
-        if let p = rewards.missingEndPenalty, !p.isFinite {
-            throw LabError(.config, "rlhf.rewards.missingEndPenalty: \(p) must be finite")
+        if !rewards.missingEndPenalty.isFinite {
+            throw LabError(.config, "rlhf.rewards.missingEndPenalty: \(rewards.missingEndPenalty) must be finite")
         }
         try kl.check("rlhf.kl")
         try optimizer.check("rlhf.optimizer")

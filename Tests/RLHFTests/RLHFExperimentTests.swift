@@ -40,7 +40,7 @@ import Testing
         let result = try runProduct("ppo-rlhf", ["--all-ablations", "--steps", "3", "--out", out] + toy)
         #expect(result.status == 0, "\(result.stderr)")
         let ablations = try experimentAblations("ppo-rlhf")
-        #expect(ablations.count == 12)
+        #expect(ablations.count == 13)
         let chatBase = try NanoTransformer.load(checkpoint: "\(out)/base-models/chat-base/seed-0.ckpt.h5")
         for ablation in ablations {
             let stem = "\(out)/ppo-rlhf/\(ablation)/seed-0"
@@ -58,6 +58,11 @@ import Testing
             #expect(abs(try #require(r.metrics["eval/kl"]?.values.first)) < 1e-3, "\(ablation)")
             #expect(r.metrics["eval/true_gain"]?.values.first == 0, "\(ablation)")
             #expect(r.samples["eval/samples"]?.steps == [0, 0, 3, 3], "\(ablation)")
+            // Gao's picture: gains against round(100 √KL), increasing, starting at (0, 0).
+            let overopt = try #require(r.metrics["overopt/true_gain"])
+            #expect(overopt.steps.first == 0 && overopt.values.first == 0, "\(ablation)")
+            #expect(zip(overopt.steps, overopt.steps.dropFirst()).allSatisfy { $0 < $1 }, "\(ablation)")
+            #expect(r.metrics["overopt/score_gain"]?.steps == overopt.steps, "\(ablation)")
             let beta = try #require(r.metrics["rlhf/beta"]?.values)
             if ablation == "adaptive" { #expect(beta.last != beta.first) } else { #expect(Set(beta).count == 1) }
             // The trained policy stands on its own, and it moved.
