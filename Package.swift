@@ -101,6 +101,10 @@ let tools: [(name: String, path: String, deps: [String])] = [
     ("base-models", "Experiments/base-models", ["PostTraining", "ExperimentKit"]),
     ("sft-bench", "Benchmarks/SFTBench", ["PostTraining", "NanoTransformer", "BenchmarkSupport"]),
     ("reward-bench", "Benchmarks/RewardBench", ["RewardBPR", "PostTraining", "NanoTransformer", "BenchmarkSupport"]),
+    (
+        "rlhf-bench", "Benchmarks/RLHFBench",
+        ["RLHF", "RewardBPR", "PostTraining", "NanoTransformer", "Tokenizer", "BenchmarkSupport"]
+    ),
 ]
 
 /// Opt-in CPU-specific code generation for the tensor core's own SIMD loops (OpenBLAS picks its

@@ -1,7 +1,8 @@
 // The ppo-rlhf experiment end to end at toy size: a toy chat policy (base-models' chat stages),
 // reward models from reward-bpr (base, prompts-500, prompts-6000 at toy size), then every ablation:
 // the evaluation at step 0 and at the end, the per-iteration diagnostics, the text samples, the
-// trained policy saved on its own and loadable, and a missing reward model named.
+// trained policy saved on its own and loadable, resume equal to an uninterrupted run, and a
+// missing reward model named.
 import Foundation
 import HDF5Store
 import LabSupport
@@ -72,6 +73,49 @@ import Testing
             }
             #expect(moved, "\(ablation)")
         }
+    }
+
+    /// Stopped after update 2 and resumed, the base run ends as the uninterrupted one: every
+    /// metric (the step-0 evaluation logged once), the text samples and the trained policy.
+    @Test func resumeEqualsAnUninterruptedRun() throws {
+        let out = NSTemporaryDirectory() + "ppo-rlhf-resume-\(UUID().uuidString)"
+        defer { try? FileManager.default.removeItem(atPath: out) }
+        let quotations = ["--set", "quotations=\(try toyQuotations())"]
+        for (ablation, extra) in [
+            ("chat-pretrain", ["--steps", "4"]), ("chat-base", ["--set", "sft.epochs=30", "--set", "sft.batchSize=4"]),
+        ] {
+            let result = try runProduct(
+                "base-models", ["--ablation", ablation, "--out", out] + toyStage + quotations + extra)
+            #expect(result.status == 0, "\(ablation): \(result.stderr)")
+        }
+        let reward = try runProduct(
+            "reward-bpr",
+            [
+                "--steps", "2", "--out", out, "--set", "prompts=8", "--set", "heldOutPrompts=4", "--set",
+                "sampling.maxNewTokens=96", "--set", "sampling.attempts=4", "--set", "sampling.temperature=0.5",
+                "--threads", "1",
+            ] + quotations)
+        #expect(reward.status == 0, "\(reward.stderr)")
+        let common =
+            [
+                "--steps", "4", "--set", "heldOutPrompts=4", "--set", "rlhf.promptsPerStep=4", "--set",
+                "rlhf.minibatches=2", "--set", "rlhf.maxNewTokens=16", "--set", "evalEvery=1", "--set",
+                "checkpointEvery=1", "--set", "policy=\(out)/base-models/chat-base/seed-0.ckpt.h5", "--set",
+                "rewardModel=\(out)/reward-bpr/base/seed-0.reward-model.h5", "--threads", "1",
+            ] + quotations
+        #expect(try runProduct("ppo-rlhf", common + ["--out", "\(out)/whole"]).status == 0)
+        #expect(try runProduct("ppo-rlhf", common + ["--out", "\(out)/split", "--stop-at", "2"]).status == 0)
+        let stem = "\(out)/split/ppo-rlhf/base/seed-0"
+        #expect(try RunResults.load(from: "\(stem).h5").status == "interrupted")
+        let resumed = try runProduct("ppo-rlhf", common + ["--out", "\(out)/split", "--resume", "\(stem).ckpt.h5"])
+        #expect(resumed.status == 0, "\(resumed.stderr)")
+        let a = try RunResults.load(from: "\(out)/whole/ppo-rlhf/base/seed-0.h5")
+        let b = try RunResults.load(from: "\(stem).h5")
+        #expect(b.status == "finished" && a.metrics == b.metrics && a.samples == b.samples && a.summary == b.summary)
+        #expect(a.metrics["eval/kl"]?.steps == [0, 1, 2, 3, 4])
+        let p = try Checkpoint.load(from: "\(out)/whole/ppo-rlhf/base/seed-0.policy.h5")
+        let q = try Checkpoint.load(from: "\(stem).policy.h5")
+        for (name, tensor) in p.parameters { #expect(q.parameter(name)!.isBitIdentical(to: tensor), "\(name)") }
     }
 
     @Test func aMissingRewardModelIsANamedError() throws {
