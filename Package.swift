@@ -81,7 +81,11 @@ let packages: [LocalPackage] = [
             "PolicyGradient", "PostTraining", "RewardBPR", "NanoTransformer", "ExperimentKit", "HDF5Store",
             "TensorCore",
         ],
-        testDeps: ["Tokenizer", "RewardBPR", "NanoTransformer"]),
+        experiment: "ppo-rlhf",
+        experimentDeps: [
+            "PostTraining", "RewardBPR", "NanoTransformer", "ModelStore", "HDF5Store", "TensorCore", "Tokenizer",
+        ],
+        testDeps: ["Tokenizer", "RewardBPR", "NanoTransformer", "HDF5Store", "ppo-rlhf", "reward-bpr", "base-models"]),
 ]
 
 /// Executables that are not one package's experiment (benchmarks, tools).
@@ -97,6 +101,10 @@ let tools: [(name: String, path: String, deps: [String])] = [
     ("base-models", "Experiments/base-models", ["PostTraining", "ExperimentKit"]),
     ("sft-bench", "Benchmarks/SFTBench", ["PostTraining", "NanoTransformer", "BenchmarkSupport"]),
     ("reward-bench", "Benchmarks/RewardBench", ["RewardBPR", "PostTraining", "NanoTransformer", "BenchmarkSupport"]),
+    (
+        "rlhf-bench", "Benchmarks/RLHFBench",
+        ["RLHF", "RewardBPR", "PostTraining", "NanoTransformer", "Tokenizer", "BenchmarkSupport"]
+    ),
 ]
 
 /// Opt-in CPU-specific code generation for the tensor core's own SIMD loops (OpenBLAS picks its

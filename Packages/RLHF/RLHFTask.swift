@@ -15,9 +15,13 @@ import HDF5Store
 //                is a loss term; one AdamW step on the policy and the critic together, the global
 //                gradient norm clipped (TRL wraps both in one optimiser the same way);
 //   6. β         the KL controller sees the batch's mean KL per response.
+// The evaluation (RLHFEvaluation.swift) samples one response per held-out prompt on streams fixed
+// for the run and reports the proxy score, the true reward, the KL to the reference and the length.
 // The critic is a value head on its own trunk, initialised from the reward model's (InstructGPT),
 // or on the policy's trunk (`sharedCritic`). Every number the loop needs to continue (β, RNG
 // streams, both models, the optimiser) is checkpointed; a resumed run equals an uninterrupted one.
+// The checkpoint holds the policy and the critic side by side (policy.*, critic.*), so it resumes the
+// run but is not itself a policy file; the ppo-rlhf experiment writes the trained policy on its own.
 import LabSupport
 import NanoTransformer
 import PolicyGradient
@@ -67,11 +71,11 @@ public struct RLHFSettings: Codable, Sendable, Equatable {
         ] where !(value >= 0 && value.isFinite) {
             throw LabError(.config, "\(key): \(value) must be finite and >= 0")
         }
-        if let c = rewards.scoreClip, !(c > 0 && c.isFinite) {
-            throw LabError(.config, "rlhf.rewards.scoreClip: \(c) must be positive (or absent: no clip)")
+        if !(rewards.scoreClip >= 0 && rewards.scoreClip.isFinite) {
+            throw LabError(.config, "rlhf.rewards.scoreClip: \(rewards.scoreClip) must be finite and >= 0 (0: no clip)")
         }
-        if let p = rewards.missingEndPenalty, !p.isFinite {
-            throw LabError(.config, "rlhf.rewards.missingEndPenalty: \(p) must be finite")
+        if !rewards.missingEndPenalty.isFinite {
+            throw LabError(.config, "rlhf.rewards.missingEndPenalty: \(rewards.missingEndPenalty) must be finite")
         }
         try kl.check("rlhf.kl")
         try optimizer.check("rlhf.optimizer")
@@ -119,7 +123,6 @@ public typealias PromptSource = (inout RNG) -> String
 public final class RLHFTask: TrainingTask {
     public let policy: NanoTransformer
     public let critic: Critic
-    public let modelRecord: ModelRecord?
     let reference: ReferenceModel
     let rewardModel: RewardModel
     let format: ConversationFormat
@@ -135,17 +138,20 @@ public final class RLHFTask: TrainingTask {
     var sampleRNG: RNG
     var minibatchRNG: RNG
     var dropoutRNG: RNG
+    let heldOutPrompts: [String]
+    /// One per held-out prompt, the same at every evaluation.
+    let evaluationStreams: [RNG]
+    /// The responses of the last evaluation, with their scores, true rewards and KL.
+    public private(set) var lastSamples: [RLHFEvaluation.Sample] = []
     public private(set) var updatesDone = 0
 
     public init(
-        policy: NanoTransformer, record: ModelRecord?, reference: ReferenceModel, rewardModel: RewardModel,
+        policy: NanoTransformer, reference: ReferenceModel, rewardModel: RewardModel,
         format: ConversationFormat, source: @escaping PromptSource, trueReward: ((String) -> Double)? = nil,
-        settings: RLHFSettings, seed: UInt64
+        heldOutPrompts: [String] = [], settings: RLHFSettings, seed: UInt64
     ) throws {
         try settings.check()
-        (self.policy, modelRecord, self.reference, self.rewardModel, self.format) = (
-            policy, record, reference, rewardModel, format
-        )
+        (self.policy, self.reference, self.rewardModel, self.format) = (policy, reference, rewardModel, format)
         (self.source, self.trueReward, self.settings, kl) = (source, trueReward, settings, settings.kl)
         var root = RNG(seed: seed)
         var initRNG = root.split()
@@ -158,6 +164,9 @@ public final class RLHFTask: TrainingTask {
         adam = settings.optimizer.adamW(
             parameters, noDecay: Set(parameters.map(\.name).filter { $0.contains("norm") || $0.hasSuffix(".bias") }))
         (dataRNG, sampleRNG, minibatchRNG, dropoutRNG) = (root.split(), root.split(), root.split(), root.split())
+        self.heldOutPrompts = heldOutPrompts
+        var evaluationRNG = root.split()
+        evaluationStreams = heldOutPrompts.map { _ in evaluationRNG.split() }
     }
 
     /// Rows of per-token values right-padded with 0 to `width`: (B, width).
@@ -271,6 +280,18 @@ public final class RLHFTask: TrainingTask {
         }
         return StepReport(
             metrics: metrics, shown: [("score", metrics["rlhf/score"]!), ("kl", meanKL)])
+    }
+
+    public func evaluate() throws -> StepReport {
+        guard !heldOutPrompts.isEmpty else { return StepReport(metrics: [:]) }
+        let evaluation = try RLHFEvaluation(
+            policy: policy, reference: reference, rewardModel: rewardModel, format: format, prompts: heldOutPrompts,
+            streams: evaluationStreams, maxNewTokens: settings.maxNewTokens, temperature: settings.temperature,
+            trueReward: trueReward)
+        lastSamples = evaluation.samples
+        var shown = [("val score", evaluation.metrics["eval/score"]!), ("val kl", evaluation.metrics["eval/kl"]!)]
+        if let truth = evaluation.metrics["eval/true_reward"] { shown.append(("val true", truth)) }
+        return StepReport(metrics: evaluation.metrics, shown: shown)
     }
 
     public func exportState() -> TaskState {

@@ -6,7 +6,7 @@
 //                                                                      where the KL goes into the loss
 //                                                                      as GRPO does)
 //   reward_T += score                                                 on the response's last token only
-// with the score the reward model's, clipped to ±scoreClip when set, and lowered by
+// with the score the reward model's, clipped to ±scoreClip when that is positive, and lowered by
 // `missingEndPenalty` when the response hit the length limit without its end token (TRL's
 // missing_eos_penalty). Padding after a response gets nothing.
 import Foundation
@@ -22,10 +22,11 @@ public enum KLPlacement: String, Codable, Sendable, CaseIterable {
 public struct TokenRewardSettings: Codable, Sendable, Equatable {
     public var placement = KLPlacement.reward
     public var estimator = KLEstimator.k1
-    /// Clip the reward model's score to ±this (nil: no clip).
-    public var scoreClip: Double?
-    /// Subtracted from the score of a response cut at the length limit (nil: none).
-    public var missingEndPenalty: Double?
+    /// Clip the reward model's score to ±this (0: no clip). Plain numbers, not optionals, so a
+    /// config file can set them.
+    public var scoreClip = 0.0
+    /// Subtracted from the score of a response cut at the length limit (0: none).
+    public var missingEndPenalty = 0.0
 
     public init() {}
 }
@@ -61,8 +62,10 @@ public struct TokenRewards: Sendable, Equatable {
                 }
             }
             var score = scores[i]
-            if let c = settings.scoreClip { score = Swift.min(Swift.max(score, -Float(c)), Float(c)) }
-            if !stopped[i], let p = settings.missingEndPenalty { score -= Float(p) }
+            if settings.scoreClip > 0 {
+                score = Swift.min(Swift.max(score, -Float(settings.scoreClip)), Float(settings.scoreClip))
+            }
+            if !stopped[i] { score -= Float(settings.missingEndPenalty) }
             var r = settings.placement == .reward ? k.map { -Float(beta) * $0 } : [Float](repeating: 0, count: k.count)
             if !r.isEmpty { r[r.count - 1] += score }
             rewards.append(r)

@@ -30,14 +30,14 @@ func rlhfWorld(seed: UInt64 = 1) throws -> (NanoTransformer, RewardModel, Conver
 @Suite struct RLHFTaskTests {
     /// A task on the world of `seed`; `policySeed` gives the policy other initial weights (a process
     /// about to load a checkpoint), the frozen reference and reward model staying the world's.
-    static func task(_ settings: RLHFSettings, policySeed: UInt64? = nil) throws -> RLHFTask {
+    static func task(_ settings: RLHFSettings, policySeed: UInt64? = nil, heldOut: [String] = []) throws -> RLHFTask {
         let (policy, rewardModel, format, prompts) = try rlhfWorld(seed: 1)
         let reference = try ReferenceModel(frozenCopyOf: policy)
         let trained = try policySeed.map { try rlhfWorld(seed: $0).0 } ?? policy
         return try RLHFTask(
-            policy: trained, record: nil, reference: reference, rewardModel: rewardModel, format: format,
+            policy: trained, reference: reference, rewardModel: rewardModel, format: format,
             source: { rng in prompts[rng.int(below: prompts.count)] }, trueReward: { Double($0.count) },
-            settings: settings, seed: 7)
+            heldOutPrompts: heldOut, settings: settings, seed: 7)
     }
 
     @Test func theFirstUpdateOfOneEpochStartsAtRatioOne() throws {
@@ -64,6 +64,24 @@ func rlhfWorld(seed: UInt64 = 1) throws -> (NanoTransformer, RewardModel, Conver
         let first = scores.prefix(5).reduce(0, +) / 5
         let last = scores.suffix(5).reduce(0, +) / 5
         #expect(last > first + 0.5 * abs(first) + 0.01, "score \(first) -> \(last): \(scores)")
+    }
+
+    /// The evaluation samples the same streams each time: at the start the KL to the reference is
+    /// 0 (the sampler's log-probs equal the reference's recomputed ones), twice in a row gives the
+    /// same numbers, and after an update it moves.
+    @Test func theEvaluationIsOnFixedStreams() throws {
+        var s = RLHFSettings()
+        (s.promptsPerStep, s.maxNewTokens, s.epochs, s.minibatches) = (8, 8, 2, 2)
+        s.optimizer.learningRate = 3e-3
+        let task = try Self.task(s, heldOut: ["What is 2 + 7?", "What is 5 + 4?", "What is 1 + 8?"])
+        let first = try task.evaluate().metrics
+        #expect(abs(try #require(first["eval/kl"])) < 1e-4 && first["eval/sqrt_kl"]! < 1e-2, "\(first)")
+        #expect(try task.evaluate().metrics == first)
+        #expect(
+            task.lastSamples.count == 3 && task.lastSamples.allSatisfy { $0.trueReward == Double($0.response.count) })
+        #expect(abs(task.lastSamples.map(\.score).reduce(0, +) / 3 - first["eval/score"]!) < 1e-9)
+        _ = try task.update()
+        #expect(try task.evaluate().metrics["eval/kl"] != first["eval/kl"])
     }
 
     @Test func theSharedCriticRuns() throws {
@@ -101,7 +119,7 @@ func rlhfWorld(seed: UInt64 = 1) throws -> (NanoTransformer, RewardModel, Conver
         let cases: [((inout RLHFSettings) -> Void, String)] = [
             ({ $0.clipRange = -0.1 }, "rlhf.clipRange"),
             ({ $0.valueCoefficient = .nan }, "rlhf.valueCoefficient"),
-            ({ $0.rewards.scoreClip = 0 }, "rlhf.rewards.scoreClip"),
+            ({ $0.rewards.scoreClip = -1 }, "rlhf.rewards.scoreClip"),
             ({ $0.rewards.missingEndPenalty = .infinity }, "rlhf.rewards.missingEndPenalty"),
             ({ $0.minibatches = 64 }, "rlhf.minibatches"),
             ({ $0.kl = KLController(kind: .adaptive, beta: 0.1, target: 6, horizon: 0) }, "rlhf.kl.horizon"),

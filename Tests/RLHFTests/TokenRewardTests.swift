@@ -1,5 +1,6 @@
 // RLHF's per-token rewards on a hand example (KL on every token, the score on the last, the
-// switches), and the adaptive KL controller against its formula.
+// switches), GAE over a padded batch against each response alone, and the adaptive KL controller
+// against its formula.
 import Foundation
 import PolicyGradient
 import RLHF
@@ -38,6 +39,28 @@ import Testing
             beta: 0.1, settings: s)
         // No KL in the reward; the score clipped to 1.5; the cut response loses 0.25.
         #expect(loss.rewards == [[0, 0, 1.5], [-1.25]] && loss.scores == [1.5, -1.25])
+    }
+
+    /// GAE over a right-padded batch of responses of different lengths equals GAE over each
+    /// response alone, and puts nothing on the padding.
+    @Test func gaeOverAPaddedBatchEqualsEachSequenceAlone() {
+        let rows: [(rewards: [Float], values: [Float], truncated: Bool)] = [
+            ([0.1, -0.2], [0.3, 0.1], false), ([0, 0.5, -0.1, 1], [0.2, -0.4, 0.6, 0.05], true),
+            ([0.2, 0, 0.7], [0.1, 0.3, -0.2], false),
+        ]
+        let width = 4
+        func padded(_ x: [Float]) -> [Float] { x + [Float](repeating: 0, count: width - x.count) }
+        let (a, r) = GAE.tokenAdvantages(
+            rewards: rows.flatMap { padded($0.rewards) }, values: rows.flatMap { padded($0.values) },
+            lengths: rows.map(\.rewards.count), truncated: rows.map(\.truncated), gamma: 1, lambda: 0.95)
+        for (i, row) in rows.enumerated() {
+            let alone = GAE.tokenAdvantages(
+                rewards: row.rewards, values: row.values, lengths: [row.rewards.count], truncated: [row.truncated],
+                gamma: 1, lambda: 0.95)
+            #expect(Array(a[(i * width)..<(i * width + row.rewards.count)]) == alone.advantages, "row \(i)")
+            #expect(Array(r[(i * width)..<(i * width + row.rewards.count)]) == alone.returns, "row \(i)")
+            #expect(a[(i * width + row.rewards.count)..<((i + 1) * width)].allSatisfy { $0 == 0 }, "row \(i)")
+        }
     }
 
     @Test func theAdaptiveControllerFollowsItsFormula() throws {
