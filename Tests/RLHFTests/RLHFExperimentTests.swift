@@ -14,25 +14,10 @@ import Testing
     @Test func everyAblationRunsFromAToyChatPolicyAndRewardModel() throws {
         let out = NSTemporaryDirectory() + "ppo-rlhf-\(UUID().uuidString)"
         defer { try? FileManager.default.removeItem(atPath: out) }
-        let quotations = ["--set", "quotations=\(try toyQuotations())"]
-        for (ablation, extra) in [
-            ("chat-pretrain", ["--steps", "4"]), ("chat-base", ["--set", "sft.epochs=30", "--set", "sft.batchSize=4"]),
-        ] {
-            let result = try runProduct(
-                "base-models", ["--ablation", ablation, "--out", out] + toyStage + quotations + extra)
-            #expect(result.status == 0, "\(ablation): \(result.stderr)")
-        }
-        for ablation in ["base", "prompts-500", "prompts-6000"] {
-            let reward = try runProduct(
-                "reward-bpr",
-                [
-                    "--ablation", ablation, "--steps", "2", "--out", out, "--set", "prompts=8", "--set",
-                    "heldOutPrompts=4", "--set", "sampling.maxNewTokens=96", "--set", "sampling.attempts=4", "--set",
-                    "sampling.temperature=0.5", "--threads", "1",
-                ] + quotations)
-            #expect(reward.status == 0, "\(ablation): \(reward.stderr)")
-        }
-
+        let folder = try toyQuotations()
+        let quotations = ["--set", "quotations=\(folder)"]
+        try makeToyChatBase(out: out, quotations: folder)
+        try makeToyRewardModels(out: out, quotations: folder, ablations: ["base", "prompts-500", "prompts-6000"])
         let toy =
             [
                 "--set", "heldOutPrompts=4", "--set", "rlhf.promptsPerStep=4", "--set", "rlhf.minibatches=2",
@@ -80,22 +65,10 @@ import Testing
     @Test func resumeEqualsAnUninterruptedRun() throws {
         let out = NSTemporaryDirectory() + "ppo-rlhf-resume-\(UUID().uuidString)"
         defer { try? FileManager.default.removeItem(atPath: out) }
-        let quotations = ["--set", "quotations=\(try toyQuotations())"]
-        for (ablation, extra) in [
-            ("chat-pretrain", ["--steps", "4"]), ("chat-base", ["--set", "sft.epochs=30", "--set", "sft.batchSize=4"]),
-        ] {
-            let result = try runProduct(
-                "base-models", ["--ablation", ablation, "--out", out] + toyStage + quotations + extra)
-            #expect(result.status == 0, "\(ablation): \(result.stderr)")
-        }
-        let reward = try runProduct(
-            "reward-bpr",
-            [
-                "--steps", "2", "--out", out, "--set", "prompts=8", "--set", "heldOutPrompts=4", "--set",
-                "sampling.maxNewTokens=96", "--set", "sampling.attempts=4", "--set", "sampling.temperature=0.5",
-                "--threads", "1",
-            ] + quotations)
-        #expect(reward.status == 0, "\(reward.stderr)")
+        let folder = try toyQuotations()
+        let quotations = ["--set", "quotations=\(folder)"]
+        try makeToyChatBase(out: out, quotations: folder)
+        try makeToyRewardModels(out: out, quotations: folder)
         let common =
             [
                 "--steps", "4", "--set", "heldOutPrompts=4", "--set", "rlhf.promptsPerStep=4", "--set",

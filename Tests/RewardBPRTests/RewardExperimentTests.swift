@@ -14,14 +14,9 @@ import Testing
     @Test func everyAblationRunsFromAToyChatPolicy() throws {
         let out = NSTemporaryDirectory() + "reward-bpr-\(UUID().uuidString)"
         defer { try? FileManager.default.removeItem(atPath: out) }
-        let quotations = ["--set", "quotations=\(try toyQuotations())"]
-        for (ablation, extra) in [
-            ("chat-pretrain", ["--steps", "4"]), ("chat-base", ["--set", "sft.epochs=30", "--set", "sft.batchSize=4"]),
-        ] {
-            let result = try runProduct(
-                "base-models", ["--ablation", ablation, "--out", out] + toyStage + quotations + extra)
-            #expect(result.status == 0, "\(ablation): \(result.stderr)")
-        }
+        let folder = try toyQuotations()
+        let quotations = ["--set", "quotations=\(folder)"]
+        try makeToyChatBase(out: out, quotations: folder)
         let toy =
             [
                 "--set", "prompts=12", "--set", "heldOutPrompts=6", "--set", "sampling.maxNewTokens=96", "--set",
