@@ -1,8 +1,8 @@
 // The ppo-rlhf experiment end to end at toy size: a toy chat policy (base-models' chat stages),
 // reward models from reward-bpr (base, prompts-500, prompts-6000 at toy size), then every ablation:
 // the evaluation at step 0 and at the end, the per-iteration diagnostics, the text samples, the
-// trained policy saved on its own and loadable, resume equal to an uninterrupted run, and a
-// missing reward model named.
+// trained policy saved on its own and loadable, resume equal to an uninterrupted run (on another
+// thread count), and a missing reward model named.
 import Foundation
 import HDF5Store
 import LabSupport
@@ -60,8 +60,9 @@ import Testing
         }
     }
 
-    /// Stopped after update 2 and resumed, the base run ends as the uninterrupted one: every
-    /// metric (the step-0 evaluation logged once), the text samples and the trained policy.
+    /// Stopped after update 2 and resumed on 1 thread, the base run ends as the uninterrupted one
+    /// on 2 threads: every metric (the step-0 evaluation logged once), the text samples and the
+    /// trained policy.
     @Test func resumeEqualsAnUninterruptedRun() throws {
         let out = NSTemporaryDirectory() + "ppo-rlhf-resume-\(UUID().uuidString)"
         defer { try? FileManager.default.removeItem(atPath: out) }
@@ -76,7 +77,8 @@ import Testing
                 "checkpointEvery=1", "--set", "policy=\(out)/base-models/chat-base/seed-0.ckpt.h5", "--set",
                 "rewardModel=\(out)/reward-bpr/base/seed-0.reward-model.h5", "--threads", "1",
             ] + quotations
-        #expect(try runProduct("ppo-rlhf", common + ["--out", "\(out)/whole"]).status == 0)
+        // The uninterrupted run on 2 threads, the split one on 1: equal also across thread counts.
+        #expect(try runProduct("ppo-rlhf", common + ["--out", "\(out)/whole", "--threads", "2"]).status == 0)
         #expect(try runProduct("ppo-rlhf", common + ["--out", "\(out)/split", "--stop-at", "2"]).status == 0)
         let stem = "\(out)/split/ppo-rlhf/base/seed-0"
         #expect(try RunResults.load(from: "\(stem).h5").status == "interrupted")
