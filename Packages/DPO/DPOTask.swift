@@ -91,6 +91,14 @@ public final class DPOTask: TrainingTask {
     ) throws {
         try settings.check()
         guard !train.isEmpty else { throw LabError(.config, "dpo: no training pairs") }
+        for (name, pairs) in [("training", train), ("held-out", heldOut)] {
+            if let i = pairs.firstIndex(where: { $0.chosen == $0.rejected }) {
+                throw LabError(
+                    .config,
+                    "dpo: \(name) pair \(i) has the same chosen and rejected response (\(pairs[i].chosen.count) tokens): its margin is 0 whatever the policy, so it cannot be learned from"
+                )
+            }
+        }
         if settings.loss.kind.needsReference && reference == nil {
             throw LabError(.config, "dpo.loss.kind: \(settings.loss.kind.rawValue) needs a reference model")
         }

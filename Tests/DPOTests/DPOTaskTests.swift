@@ -1,8 +1,8 @@
 import DPO
 // Offline DPO: the loss is log 2 while the policy equals its reference, a short run learns a
 // synthetic preference (held-out implicit-reward accuracy, and the policy's own choices), the
-// reference cache gives the same run, resume equals an uninterrupted run, and the pair
-// selections and settings are checked.
+// reference cache gives the same run, resume equals an uninterrupted run, the pair selections
+// and settings are checked, and a pair with the same response twice is refused.
 import Foundation
 import LabSupport
 import NanoTransformer
@@ -115,6 +115,17 @@ import Testing
         #expect(try run(cache: folder, stopAt: nil) == straight)  // reads it
         #expect(try run(cache: nil, stopAt: 3) == straight)  // 60 pairs, 16 per update: 4 per epoch
         #expect(try run(cache: nil, stopAt: 4) == straight)
+    }
+
+    @Test func aPairWithTheSameResponseTwiceIsRefusedByIndex() throws {
+        var pairs = try Self.preferences(3, seed: 2).dpoPairs(.bestVsWorst)
+        pairs[1].rejected = pairs[1].chosen
+        let error = expectLabError(.config) { _ = try Self.task(DPOSettings(), train: pairs, heldOut: []) }
+        #expect(error?.message.hasPrefix("dpo: training pair 1 has the same chosen and rejected response") == true)
+        let heldOutError = expectLabError(.config) {
+            _ = try Self.task(DPOSettings(), train: [pairs[0]], heldOut: [pairs[2], pairs[1]])
+        }
+        #expect(heldOutError?.message.hasPrefix("dpo: held-out pair 1") == true, "\(String(describing: heldOutError))")
     }
 
     @Test func simPONeedsNoReferenceAndTheOthersDo() throws {
