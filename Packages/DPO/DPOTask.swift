@@ -66,6 +66,29 @@ public struct DPOSettings: Codable, Sendable, Equatable {
     }
 }
 
+/// DPO on `batch`: the chosen and the rejected responses in one forward, their summed log-probs
+/// into `loss` with the reference's sums (nil for SimPO). Returns the loss's output and the mean
+/// summed log-probs of the chosen and of the rejected responses. Offline and online DPO share it.
+func dpoForward(
+    _ model: NanoTransformer, _ loss: DPOLoss, pairs batch: [DPOPair],
+    reference: (chosen: [Float], rejected: [Float])?, training: Bool, rng: inout RNG
+) -> (DPOLoss.Output, chosenLogProb: Double, rejectedLogProb: Double) {
+    let b = batch.count
+    let responses = ResponseBatch(
+        prompts: batch.map(\.prompt) + batch.map(\.prompt), responses: batch.map(\.chosen) + batch.map(\.rejected))
+    let sequences = model.responseLogProbs(responses, training: training, rng: &rng).sequenceLogProbs.reshaped([
+        2 * b, 1,
+    ])
+    let policyChosen = sequences.indexSelect(rows: Array(0..<b)).reshaped([b])
+    let policyRejected = sequences.indexSelect(rows: Array(b..<(2 * b))).reshaped([b])
+    let out = loss(
+        policyChosen: policyChosen, policyRejected: policyRejected, referenceChosen: reference?.chosen,
+        referenceRejected: reference?.rejected, chosenLengths: batch.map(\.chosen.count),
+        rejectedLengths: batch.map(\.rejected.count))
+    let mean = { (t: Tensor) in Double(t.array.reduce(0, +)) / Double(b) }
+    return (out, mean(policyChosen), mean(policyRejected))
+}
+
 public final class DPOTask: TrainingTask {
     public let model: NanoTransformer
     public let modelRecord: ModelRecord?
@@ -129,22 +152,10 @@ public final class DPOTask: TrainingTask {
     func forward(_ pairs: [DPOPair], _ indices: [Int], reference: (chosen: [Float], rejected: [Float])?, training: Bool)
         -> (DPOLoss.Output, chosenLogProb: Double, rejectedLogProb: Double)
     {
-        let batch = indices.map { pairs[$0] }
-        let b = batch.count
-        let responses = ResponseBatch(
-            prompts: batch.map(\.prompt) + batch.map(\.prompt), responses: batch.map(\.chosen) + batch.map(\.rejected))
-        let sequences = model.responseLogProbs(responses, training: training, rng: &self.training.dropoutRNG)
-            .sequenceLogProbs
-            .reshaped([2 * b, 1])
-        let policyChosen = sequences.indexSelect(rows: Array(0..<b)).reshaped([b])
-        let policyRejected = sequences.indexSelect(rows: Array(b..<(2 * b))).reshaped([b])
-        let out = settings.loss(
-            policyChosen: policyChosen, policyRejected: policyRejected,
-            referenceChosen: reference.map { r in indices.map { r.chosen[$0] } },
-            referenceRejected: reference.map { r in indices.map { r.rejected[$0] } },
-            chosenLengths: batch.map(\.chosen.count), rejectedLengths: batch.map(\.rejected.count))
-        let mean = { (t: Tensor) in Double(t.array.reduce(0, +)) / Double(b) }
-        return (out, mean(policyChosen), mean(policyRejected))
+        dpoForward(
+            model, settings.loss, pairs: indices.map { pairs[$0] },
+            reference: reference.map { r in (indices.map { r.chosen[$0] }, indices.map { r.rejected[$0] }) },
+            training: training, rng: &self.training.dropoutRNG)
     }
 
     public func update() throws -> StepReport {
