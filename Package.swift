@@ -101,6 +101,7 @@ let tools: [(name: String, path: String, deps: [String])] = [
     ("base-models", "Experiments/base-models", ["PostTraining", "ExperimentKit"]),
     ("sft-bench", "Benchmarks/SFTBench", ["PostTraining", "NanoTransformer", "BenchmarkSupport"]),
     ("reward-bench", "Benchmarks/RewardBench", ["RewardBPR", "PostTraining", "NanoTransformer", "BenchmarkSupport"]),
+    ("dpo-bench", "Benchmarks/DPOBench", ["DPO", "PostTraining", "NanoTransformer", "BenchmarkSupport"]),
     (
         "rlhf-bench", "Benchmarks/RLHFBench",
         ["RLHF", "RewardBPR", "PostTraining", "NanoTransformer", "Tokenizer", "BenchmarkSupport"]
