@@ -61,7 +61,14 @@ let packages: [LocalPackage] = [
         experimentDeps: ["PostTraining", "NanoTransformer", "ModelStore", "HDF5Store", "TensorCore", "Tokenizer"],
         testDeps: ["HDF5Store", "NanoTransformer", "reward-bpr", "base-models", "Tokenizer", "ModelStore"]),
     LocalPackage(
-        name: "DPO", deps: ["PostTraining", "RewardBPR", "NanoTransformer", "ExperimentKit", "HDF5Store", "TensorCore"]),
+        name: "DPO",
+        deps: ["PostTraining", "RewardBPR", "NanoTransformer", "ExperimentKit", "HDF5Store", "TensorCore"],
+        experiment: "dpo",
+        experimentDeps: [
+            "PostTraining", "RewardBPR", "RLHF", "NanoTransformer", "ModelStore", "HDF5Store", "TensorCore",
+            "Tokenizer",
+        ],
+        testDeps: ["dpo", "reward-bpr", "base-models", "HDF5Store", "NanoTransformer", "Tokenizer"]),
     LocalPackage(
         name: "GRPO",
         deps: ["PolicyGradient", "PostTraining", "NanoTransformer", "ExperimentKit", "HDF5Store", "TensorCore"],

@@ -32,15 +32,28 @@ public enum PairSelection: String, Codable, Sendable, CaseIterable {
     case bestVsWorst
 }
 
+/// Who orders a pair: the file's simulated annotator (its noisy ranking) or the true reward.
+public enum PairLabels: String, Codable, Sendable, CaseIterable {
+    case annotator
+    /// Ordered by the true reward; pairs it cannot order (equal true rewards) are left out.
+    case truth
+}
+
 extension PreferenceData {
-    public func dpoPairs(_ selection: PairSelection) -> [DPOPair] {
+    public func dpoPairs(_ selection: PairSelection, labels: PairLabels = .annotator) -> [DPOPair] {
         (0..<count).flatMap { i -> [DPOPair] in
-            let r = ranks[i]
+            let truth = trueRewards[i]
+            let r =
+                labels == .annotator
+                ? ranks[i] : truth.indices.sorted { truth[$0] > truth[$1] || (truth[$0] == truth[$1] && $0 < $1) }
+            let ordered = { (w: Int, l: Int) in labels == .annotator || truth[w] > truth[l] }
             switch selection {
             case .bestVsWorst:
-                return [DPOPair(prompt: prompts[i], chosen: responses[i][r[0]], rejected: responses[i][r[r.count - 1]])]
+                let (w, l) = (r[0], r[r.count - 1])
+                return ordered(w, l)
+                    ? [DPOPair(prompt: prompts[i], chosen: responses[i][w], rejected: responses[i][l])] : []
             case .allPairs:
-                return PreferencePair.allPairs(ranking: r, prompt: i).map {
+                return PreferencePair.allPairs(ranking: r, prompt: i).filter { ordered($0.winner, $0.loser) }.map {
                     DPOPair(prompt: prompts[i], chosen: responses[i][$0.winner], rejected: responses[i][$0.loser])
                 }
             }
