@@ -38,12 +38,12 @@ struct DPOExperimentConfig: ExperimentConfig {
     var mode = Mode.offline
     var dpo: DPOSettings = {
         var s = DPOSettings()
-        s.optimizer.learningRate = 1e-5
+        s.optimizer.learningRate = 1e-4
         return s
     }()
     var online: OnlineDPOSettings = {
         var s = OnlineDPOSettings()
-        (s.promptsPerUpdate, s.samplesPerPrompt) = (8, 4)
+        (s.promptsPerUpdate, s.samplesPerPrompt, s.optimizer.learningRate) = (8, 4, 1e-4)
         return s
     }()
     /// Online updates; the default matches offline's pairs (1744 prompts x 6 pairs / 8 per update).
