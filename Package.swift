@@ -72,7 +72,9 @@ let packages: [LocalPackage] = [
     LocalPackage(
         name: "GRPO",
         deps: ["PolicyGradient", "PostTraining", "NanoTransformer", "ExperimentKit", "HDF5Store", "TensorCore"],
-        testDeps: ["Tokenizer", "MoE"]),
+        experiment: "grpo",
+        experimentDeps: ["PostTraining", "NanoTransformer", "ModelStore", "HDF5Store", "TensorCore", "Tokenizer"],
+        testDeps: ["Tokenizer", "MoE", "grpo", "base-models", "HDF5Store"]),
     LocalPackage(name: "GSPO", deps: ["GRPO", "PolicyGradient"], testDeps: ["GRPO", "PolicyGradient"]),
     LocalPackage(
         name: "R1Pipeline", deps: ["PostTraining", "GRPO", "NanoTransformer", "HDF5Store", "TensorCore", "Crypto"]),

@@ -3,7 +3,8 @@ import HDF5Store
 // One GRPO step as the shared loop drives it:
 //   1. rollout   `promptsPerStep` tasks from the task source, G samples each from the current
 //                policy (π_old), each sample on its own RNG stream, stopped at <|end|> or the budget;
-//   2. score     the task's reward of each parsed response, plus the overlong penalty; with dynamic
+//   2. score     the task's reward of each parsed response, plus the overlong penalty (and the
+//                rare outliers of RewardOutliers.swift when set); with dynamic
 //                sampling (DAPO), groups whose rewards are all equal are dropped and new tasks drawn
 //                until the batch is full, up to `maxSamplingRounds` rounds (then a named error);
 //   3. baseline  advantages per group (GroupBaseline.swift); the reference's log-probs when a
@@ -40,6 +41,8 @@ public struct GRPOSettings: Codable, Sendable, Equatable {
     public var dynamicSampling = false
     public var maxSamplingRounds = 4
     public var overlong = OverlongShaping()
+    /// Rare large rewards added to some responses (GAPO's skewed setting; share 0: off).
+    public var rewardOutliers = RewardOutliers()
     /// MoE policies: recompute π during the update with the experts π_old chose for the same
     /// tokens (GSPO paper's Routing Replay). Without it the routing change is measured.
     public var routingReplay = false
@@ -76,6 +79,7 @@ public struct GRPOSettings: Codable, Sendable, Equatable {
             throw LabError(.config, "grpo.loss: clipLow, clipHigh and beta must be >= 0")
         }
         try baseline.check("grpo.baseline")
+        try rewardOutliers.check("grpo.rewardOutliers")
         if overlong.handling == .softPenalty && !(1...maxNewTokens).contains(overlong.window) {
             throw LabError(
                 .config,
@@ -106,6 +110,9 @@ public final class GRPOTask: TrainingTask {
     var sampleRNG: RNG
     var dropoutRNG: RNG
     public private(set) var updatesDone = 0
+    /// Called after each evaluation with the step and the eval set's prompts and greedy answers
+    /// (the experiment's sample table).
+    public var onEvaluation: ((_ step: Int, _ prompts: [String], _ greedy: [ScoredResponse]) -> Void)?
 
     public init(
         policy: NanoTransformer, record: ModelRecord?, reference: ReferenceModel?, format: ConversationFormat,
@@ -174,11 +181,13 @@ public final class GRPOTask: TrainingTask {
             stopped: rollout.finish.map { $0 == .stop }, routing: rollout.routing)
         for i in 0..<rollout.count {
             let stopped = rollout.finish[i] == .stop
-            let parsed = ParsedResponse(try format.responseText(rollout.responses[i]))
+            let text = try format.responseText(rollout.responses[i])
+            let parsed = ParsedResponse(text)
             let task = tasks[i / g]
             let length = rollout.responses[i].count - (stopped ? 1 : 0)
+            let reward = task.reward(parsed) + settings.rewardOutliers.change(prompt: task.prompt, response: text)
             scored.rewards.append(
-                Float(task.reward(parsed)) + settings.overlong.penalty(length: length, budget: settings.maxNewTokens))
+                Float(reward) + settings.overlong.penalty(length: length, budget: settings.maxNewTokens))
             scored.correct.append(task.isCorrect(parsed))
             scored.wellFormed.append(parsed.wellFormed)
         }
@@ -331,8 +340,9 @@ public final class GRPOTask: TrainingTask {
 
     public func evaluate() throws -> StepReport {
         guard !evaluationTasks.isEmpty else { return StepReport(metrics: [:]) }
-        let report = try Evaluation.run(model, format: format, tasks: evaluationTasks, settings: evaluationSettings)
-            .report
+        let (report, greedy, _) = try Evaluation.run(
+            model, format: format, tasks: evaluationTasks, settings: evaluationSettings)
+        onEvaluation?(updatesDone, evaluationTasks.map(\.prompt), greedy)
         return StepReport(metrics: report.metrics, shown: [("eval acc", report.greedyAccuracy)])
     }
 
