@@ -112,6 +112,10 @@ let tools: [(name: String, path: String, deps: [String])] = [
     ("reward-bench", "Benchmarks/RewardBench", ["RewardBPR", "PostTraining", "NanoTransformer", "BenchmarkSupport"]),
     ("dpo-bench", "Benchmarks/DPOBench", ["DPO", "PostTraining", "NanoTransformer", "BenchmarkSupport"]),
     (
+        "grpo-bench", "Benchmarks/GRPOBench",
+        ["GRPO", "PostTraining", "NanoTransformer", "Tokenizer", "BenchmarkSupport"]
+    ),
+    (
         "rlhf-bench", "Benchmarks/RLHFBench",
         ["RLHF", "RewardBPR", "PostTraining", "NanoTransformer", "Tokenizer", "BenchmarkSupport"]
     ),
