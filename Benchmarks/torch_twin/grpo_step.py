@@ -1,0 +1,107 @@
+#!/usr/bin/env python3
+"""PyTorch twin of Benchmarks/GRPOBench: one GRPO step on the same shapes (policy and reference each
+a d128 L4 H4 nano transformer, vocabulary 2048; 32 prompts x G 8 samples, 48 new tokens) and on the
+rows and rewards the Swift side sampled (read from the file it wrote), eager fp32 on CPU, laid out
+as TRL's GRPOTrainer does: each prompt repeated G times, prompts left-padded, responses
+right-padded after them, every forward over the whole padded batch.
+  rollout    batched generation of the 256 rows with a KV cache of concatenated tensors,
+             torch.multinomial on softmax(logits), each token's log-prob kept; 48 steps;
+  reference  no grad: the reference's log-probs of the response tokens;
+  update     group advantages (r - mean) / (std + 1e-4), then one update (mu = 1, TRL's default):
+             the policy's log-probs of all 256 rows, ratio exp(logp - old_logp), the clipped
+             surrogate (0.2), k3 KL to the reference times 0.04, per-sequence token mean then mean
+             over sequences (TRL's loss_type "grpo"), backward, clip_grad_norm_ 1, AdamW;
+  step       the three in a row.
+The rewards are read from the batch file (the Swift side computed them from the decoded text):
+the twin spends nothing on decoding and parsing.
+Run: python grpo_step.py --threads 2 --out torch.json  (Scripts/bench-grpo, after the Swift side)
+"""
+import copy
+import json
+import os
+
+import torch
+import torch.nn.functional as F
+from nano_transformer import NanoTransformer  # the same trunk as the nano-transformer twin
+from timing import timeit, twin_arguments, write_results  # Benchmarks/torch_twin/timing.py
+
+BATCH = os.path.join(os.path.dirname(__file__), "../results/grpo-batch.json")
+D, LAYERS, HEADS, NEW, G = 128, 4, 4, 48, 8
+BETA, CLIP, EPS = 0.04, 0.2, 1e-4
+
+
+def main():
+    args = twin_arguments()
+    batch = json.load(open(BATCH))
+    vocab = batch["vocab"]
+    p = max(len(x) for x in batch["prompts"])
+    prompts = torch.tensor([[0] * (p - len(x)) + x for x in batch["prompts"]])  # left-padded, G rows each
+    lengths = torch.tensor([len(y) for y in batch["responses"]])
+    responses = torch.tensor([y + [0] * (NEW - len(y)) for y in batch["responses"]])  # right-padded
+    mask = (torch.arange(NEW)[None] < lengths[:, None]).float()
+    ids = torch.cat([prompts, responses], 1)
+    rewards = torch.tensor(batch["rewards"], dtype=torch.float32)
+    policy = NanoTransformer(vocab, D, LAYERS, HEADS)
+    reference = copy.deepcopy(policy).requires_grad_(False)
+    opt = torch.optim.AdamW(policy.parameters(), lr=1e-5, betas=(0.9, 0.99), eps=1e-8, weight_decay=0.0)
+
+    def rollout():
+        with torch.inference_mode():
+            caches = [{} for _ in range(LAYERS)]
+            logits = policy(prompts, caches)[:, -1]
+            tokens, logprobs = [], []
+            for step in range(NEW):
+                token = torch.multinomial(F.softmax(logits, -1), 1)
+                logprobs.append(F.log_softmax(logits, -1).gather(1, token))
+                tokens.append(token)
+                if step < NEW - 1:
+                    logits = policy(token, caches)[:, -1]
+            return torch.cat(tokens, 1), torch.cat(logprobs, 1)
+
+    def response_logprobs(model, rows_ids):
+        logits = model(rows_ids)[:, p - 1:-1]
+        return F.log_softmax(logits, -1).gather(2, rows_ids[:, p:, None]).squeeze(-1)
+
+    with torch.no_grad():
+        old_logprobs = response_logprobs(policy, ids) * mask  # what the sampler recorded
+
+    def reference_logprobs():
+        with torch.no_grad():
+            return response_logprobs(reference, ids) * mask
+
+    def update(ref_logprobs):
+        grouped = rewards.view(-1, G)
+        mean = grouped.mean(1).repeat_interleave(G)
+        std = grouped.std(1).repeat_interleave(G)
+        advantages = ((rewards - mean) / (std + EPS))[:, None]
+        opt.zero_grad(set_to_none=True)
+        logprobs = response_logprobs(policy, ids)
+        ratio = torch.exp(logprobs - old_logprobs)
+        surrogate = -torch.min(ratio * advantages, torch.clamp(ratio, 1 - CLIP, 1 + CLIP) * advantages)
+        delta = (ref_logprobs - logprobs) * mask  # padding zeroed before exp (its log-probs are arbitrary)
+        kl = torch.exp(delta) - delta - 1
+        per_token = surrogate + BETA * kl
+        loss = ((per_token * mask).sum(1) / mask.sum(1).clamp(min=1)).mean()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(policy.parameters(), 1.0)
+        opt.step()
+
+    def step():
+        rollout()
+        update(reference_logprobs())
+
+    shape = f"d128 L4 H4 V{vocab}, 32 prompts x 8 samples, 48 new tokens, one update"
+    rollout_time = timeit(rollout, trials=5)
+    reference_time = timeit(reference_logprobs, trials=5)
+    total = timeit(step, trials=3)
+    update_time = total - rollout_time - reference_time
+    print(f"{shape}  rollout {rollout_time * 1000:.0f} ms  reference {reference_time * 1000:.0f} ms  "
+          f"update {update_time * 1000:.0f} ms  step {total:.3f} s")
+    write_results([{"name": "grpo_step", "shape": shape, "seconds": total},
+                   {"name": "grpo_rollout", "shape": "256 x 48 new tokens", "seconds": rollout_time},
+                   {"name": "grpo_reference", "shape": "256 sequences, no grad", "seconds": reference_time},
+                   {"name": "grpo_update", "shape": "step - rollout - reference", "seconds": update_time}], args.out)
+
+
+if __name__ == "__main__":
+    main()
