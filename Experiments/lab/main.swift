@@ -17,7 +17,9 @@ func repositoryRoot(_ option: String?) -> String {
 struct LabCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "lab", abstract: "Experiments, results and comparisons of llm-pipeline-lab.",
-        subcommands: [List.self, Show.self, Compare.self, Notes.self, Export.self, Import.self, Logits.self])
+        subcommands: [
+            List.self, Show.self, Compare.self, Frontier.self, Notes.self, Export.self, Import.self, Logits.self,
+        ])
 
     struct List: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Every experiment and its ablations.")
@@ -55,9 +57,31 @@ struct LabCommand: ParsableCommand {
         }
     }
 
+    struct Frontier: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract:
+                "One point per (experiment, ablation) of several run folders: final x against final y, as a table and an SVG."
+        )
+        @Argument(help: "Run folders (e.g. runs/study/ppo-rlhf runs/study/dpo).") var paths: [String]
+        @Option(help: "The metric on the x axis.") var x = "eval/kl"
+        @Option(help: "The metric on the y axis.") var y = "eval/true_reward"
+        @Option(help: "Only these points, comma separated experiment/ablation pairs (default: all).")
+        var points: String?
+        @Option(help: "Folder for the SVG plot.") var plots = "."
+        @Flag(help: "Draw x on a log scale.") var logX = false
+        func run() throws {
+            let (markdown, plot, _) = try Lab.frontierReport(
+                paths: paths, x: x, y: y, points: points.map { $0.split(separator: ",").map(String.init) } ?? [],
+                plotFolder: plots, logX: logX)
+            print(markdown)
+            print("\nplot: \(plot)")
+        }
+    }
+
     struct Notes: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Regenerate the results blocks (<!-- lab:compare ... -->) in Notebooks-md.")
+            abstract:
+                "Regenerate the results blocks (<!-- lab:compare ... -->, <!-- lab:frontier ... -->) in Notebooks-md.")
         @Option(help: "Repository root.") var root: String?
         @Flag(help: "Exit 1 when a block is stale (its runs missing, or older than the code).") var strict = false
         func run() throws {

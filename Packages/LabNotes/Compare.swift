@@ -89,11 +89,12 @@ func findResultsFiles(_ paths: [String]) throws -> [String] {
 }
 
 /// Loads results files, requiring that they all come from one experiment.
-func loadResults(_ files: [String]) throws -> [RunResults] {
+/// The results files, all of one experiment unless `mixed` (a frontier spans experiments).
+func loadResults(_ files: [String], mixed: Bool = false) throws -> [RunResults] {
     var runs: [RunResults] = []
     for file in files {
         let run = try RunResults.load(from: file)
-        if let first = runs.first, first.experiment != run.experiment {
+        if !mixed, let first = runs.first, first.experiment != run.experiment {
             throw LabError(
                 .config,
                 "\(file): results of experiment '\(run.experiment)', but the others are '\(first.experiment)'")
