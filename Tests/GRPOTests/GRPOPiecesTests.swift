@@ -1,7 +1,7 @@
 // GRPO's pieces on hand examples: each advantage rule (groups of unequal lengths in the loss), each
 // aggregation's weights, their agreement up to a constant with one-token answers, REINFORCE with
-// the group baseline at ratio 1 and β = 0, the k3 term's value and gradient, clip-higher, and
-// DAPO's overlong shaping.
+// the group baseline at ratio 1 and β = 0, the k3 term's value and gradient, clip-higher,
+// DAPO's overlong shaping, and the skewed reward's outliers.
 import Foundation
 import GRPO
 import LabSupport
@@ -150,6 +150,24 @@ import Testing
         #expect(
             !mask.keepsInLoss(stopped: false) && mask.keepsInLoss(stopped: true) && soft.keepsInLoss(stopped: false))
     }
+
+    /// The outliers are off by default, rare at the share asked for (20,000 answers: the binomial
+    /// standard error is 0.0015), the bonus exactly, and a function of prompt and text alone.
+    @Test func rewardOutliersAreRareExactAndRepeatable() {
+        #expect(RewardOutliers().change(prompt: "What is 2 + 2?", response: "<answer>4</answer>") == 0)
+        let outliers = RewardOutliers(share: 0.05, bonus: 5)
+        let answers = (0..<20_000).map { ("What is \($0 % 97) + \($0 / 97)?", "<answer>\($0)</answer>") }
+        let changes = answers.map { outliers.change(prompt: $0.0, response: $0.1) }
+        #expect(Set(changes) == [0, 5])
+        #expect(abs(Double(changes.count { $0 == 5 }) / 20_000 - 0.05) < 0.006)
+        #expect(answers.map { outliers.change(prompt: $0.0, response: $0.1) } == changes)
+        // The same answer to another prompt is another draw (about 2 x 5 % x 95 % of pairs differ).
+        let moved = answers.prefix(2000).count {
+            outliers.change(prompt: $0.0 + " ", response: $0.1) != outliers.change(prompt: $0.0, response: $0.1)
+        }
+        #expect(moved > 50 && moved < 400, "\(moved)")
+        #expect(RewardOutliers(share: 1, bonus: 2).change(prompt: "p", response: "r") == 2)
+    }
 }
 
 @Suite struct GRPOSettingsTests {
@@ -162,6 +180,8 @@ import Testing
             ({ $0.overlong = OverlongShaping(handling: .softPenalty, window: 0) }, "grpo.overlong.window"),
             ({ $0.overlong = OverlongShaping(handling: .softPenalty, window: 100) }, "grpo.overlong.window"),
             ({ $0.optimizer.learningRate = 0 }, "grpo.optimizer.learningRate"),
+            ({ $0.rewardOutliers.share = 1.5 }, "grpo.rewardOutliers.share"),
+            ({ $0.rewardOutliers.bonus = .infinity }, "grpo.rewardOutliers.bonus"),
         ]
         for (edit, key) in cases {
             var s = GRPOSettings()
