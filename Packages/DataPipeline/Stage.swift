@@ -1,0 +1,140 @@
+// The pipeline's stages, each named in the config and counted in the report. A stage sees one
+// document at a time and keeps it (perhaps changed) or removes it with a reason:
+//   html           text from HTML (HTMLText.swift) for documents that are HTML: a "content_type"
+//                  of text/html, or a text that opens with <!doctype html> or <html
+//   pii            e-mail, IP, card, ID and phone numbers to typed placeholders (PIIScrub.swift);
+//                  counts per kind
+//   documentDedup  a document whose whole text an earlier document had is removed (first kept)
+//   lineDedup      a line (its bytes, less trailing whitespace) that an earlier line had, in this
+//                  document or an earlier one, is removed; blank lines stay; a document left
+//                  with no text is removed (the seed's 按行去重)
+//   quality        the rule filters (QualityRules.swift): C4's line filter changes the text, the
+//                  first rule broken removes the document and is its reason
+// html, pii and quality judge each document alone and run on all threads; the two dedup stages
+// remember what came before, so they run in input order.
+import Crypto
+import Foundation
+
+public enum StageName: String, Codable, Sendable, CaseIterable {
+    case html
+    case pii
+    case documentDedup
+    case lineDedup
+    case quality
+
+    /// Whether the stage's decision depends on the documents before it.
+    public var isOrdered: Bool { self == .documentDedup || self == .lineDedup }
+}
+
+public enum StageDecision: Sendable, Equatable {
+    case keep(Document)
+    case remove(reason: String)
+}
+
+/// What one stage did, for the report.
+public struct StageReport: Codable, Sendable, Equatable {
+    public var name: String
+    public var documentsIn = 0
+    public var kept = 0
+    /// Kept with a changed text.
+    public var changed = 0
+    public var removed = 0
+    /// Removals by reason.
+    public var reasons: [String: Int] = [:]
+    /// Named counts of what the stage found (PII kinds, lines removed).
+    public var counts: [String: Int] = [:]
+    /// The first removed documents of each reason (id and the text's opening), for the report.
+    public var removedSamples: [RemovedSample] = []
+
+    public init(name: String) { self.name = name }
+}
+
+public struct RemovedSample: Codable, Sendable, Equatable {
+    public var id: String
+    public var reason: String
+    public var excerpt: String
+
+    public init(id: String, reason: String, excerpt: String) {
+        (self.id, self.reason, self.excerpt) = (id, reason, excerpt)
+    }
+}
+
+/// A stage that judges each document alone.
+struct PerDocumentStage: Sendable {
+    let name: StageName
+    let rules: QualityRules
+
+    func apply(_ document: Document, counts: inout [String: Int]) -> StageDecision {
+        var d = document
+        switch name {
+        case .html:
+            guard Self.isHTML(d) else { return .keep(d) }
+            d.text = HTMLText.text(d.text)
+            return d.text.isEmpty ? .remove(reason: "html.empty") : .keep(d)
+        case .pii:
+            let (text, found) = PIIScrub.scrub(d.text)
+            for (kind, n) in found { counts["pii." + kind.rawValue, default: 0] += n }
+            d.text = text
+            return .keep(d)
+        case .quality:
+            let (text, rule) = rules.judge(d.text)
+            if let rule { return .remove(reason: rule.rawValue) }
+            d.text = text
+            return .keep(d)
+        case .documentDedup, .lineDedup:
+            preconditionFailure("\(name) is an ordered stage")
+        }
+    }
+
+    static func isHTML(_ d: Document) -> Bool {
+        if let type = d.metadata["content_type"], type.lowercased().contains("text/html") { return true }
+        let opening = d.text.prefix(64).drop { $0.isWhitespace }.lowercased()
+        return opening.hasPrefix("<!doctype html") || opening.hasPrefix("<html")
+    }
+}
+
+/// The two dedup stages: what came before, as 128-bit digests of the texts (SHA-256's first half:
+/// no collision to fear at any corpus size, and the same on every machine).
+final class OrderedStage {
+    let name: StageName
+    private var seen: Set<Digest128> = []
+
+    init(_ name: StageName) { self.name = name }
+
+    struct Digest128: Hashable {
+        var a: UInt64
+        var b: UInt64
+        init(_ text: Substring) {
+            let bytes = Array(SHA256.hash(data: Data(text.utf8)))
+            (a, b) = (
+                bytes[0..<8].reduce(0) { $0 << 8 | UInt64($1) }, bytes[8..<16].reduce(0) { $0 << 8 | UInt64($1) }
+            )
+        }
+    }
+
+    func apply(_ document: Document, counts: inout [String: Int]) -> StageDecision {
+        var d = document
+        switch name {
+        case .documentDedup:
+            return seen.insert(Digest128(d.text[...])).inserted ? .keep(d) : .remove(reason: "documentDedup.duplicate")
+        case .lineDedup:
+            var kept: [Substring] = []
+            var removed = 0
+            for line in d.text.split(separator: "\n", omittingEmptySubsequences: false) {
+                var key = line[...]
+                while let last = key.last, last.isWhitespace { key = key.dropLast() }
+                if key.isEmpty || seen.insert(Digest128(key)).inserted {
+                    kept.append(line)
+                } else {
+                    removed += 1
+                }
+            }
+            counts["lineDedup.linesRemoved", default: 0] += removed
+            guard removed > 0 else { return .keep(d) }
+            d.text = kept.joined(separator: "\n")
+            return d.text.allSatisfy(\.isWhitespace) ? .remove(reason: "lineDedup.emptied") : .keep(d)
+        case .html, .pii, .quality:
+            preconditionFailure("\(name) judges documents alone")
+        }
+    }
+}
