@@ -35,7 +35,8 @@ import Testing
         let folder = temporaryFolder()
         let path = "\(folder)/web.jsonl"
         var bytes = Data((Self.record("a", "first") + "\nnot json\n{\"id\": \"b\"}\n[1, 2]\n").utf8)
-        bytes.append(contentsOf: [0x7B, 0x22, 0x74, 0x65, 0x78, 0x74, 0x22, 0x3A, 0x22, 0xFF, 0x22, 0x7D, 0x0A])  // {"text":"\xFF"}
+        // {"text":"\xFF"}: a byte that is not UTF-8 inside the string.
+        bytes.append(contentsOf: [0x7B, 0x22, 0x74, 0x65, 0x78, 0x74, 0x22, 0x3A, 0x22, 0xFF, 0x22, 0x7D, 0x0A])
         bytes.append(
             Data(("\n   \n{\"text\": \"no id\", \"lang\": \"en\", \"score\": 0.5, \"tags\": [1, \"x\"]}\n").utf8))
         try bytes.write(to: URL(fileURLWithPath: path))
