@@ -12,8 +12,9 @@ import Foundation
 import LabSupport
 
 public struct PipelineConfig: Codable, Sendable, Equatable {
-    public var stages: [StageName] = [.html, .pii, .documentDedup, .lineDedup, .quality]
+    public var stages: [StageName] = [.html, .pii, .documentDedup, .nearDedup, .lineDedup, .quality]
     public var quality = QualityRules()
+    public var nearDedup = NearDedupSettings()
     /// Removed documents kept in the report per stage and reason.
     public var samplesPerReason = 3
     /// Characters of a removed document's text in its sample.
@@ -26,6 +27,7 @@ public struct PipelineConfig: Codable, Sendable, Equatable {
         if let twice = stages.first(where: { s in stages.filter { $0 == s }.count > 1 }) {
             throw LabError(.config, "stages: \(twice.rawValue) is listed twice")
         }
+        try nearDedup.check()
         if samplesPerReason < 0 { throw LabError(.config, "samplesPerReason: \(samplesPerReason) must be >= 0") }
         if excerptLength < 0 { throw LabError(.config, "excerptLength: \(excerptLength) must be >= 0") }
         if !(1...256).contains(threads) { throw LabError(.config, "threads: \(threads) must be in 1...256") }
@@ -54,7 +56,10 @@ public final class PipelineRun {
             uniqueKeysWithValues: config.stages.filter { !$0.isOrdered }.map {
                 ($0, PerDocumentStage(name: $0, rules: config.quality))
             })
-        ordered = Dictionary(uniqueKeysWithValues: config.stages.filter(\.isOrdered).map { ($0, OrderedStage($0)) })
+        ordered = Dictionary(
+            uniqueKeysWithValues: config.stages.filter(\.isOrdered).map {
+                ($0, OrderedStage($0, near: config.nearDedup))
+            })
         report.stages = config.stages.map { StageReport(name: $0.rawValue) }
     }
 

@@ -8,22 +8,30 @@
 //   lineDedup      a line (its bytes, less trailing whitespace) that an earlier line had, in this
 //                  document or an earlier one, is removed; blank lines stay; a document left
 //                  with no text is removed (the seed's 按行去重)
+//   nearDedup      MinHash + LSH from the minhash package, streaming: each document's text is
+//                  normalised, shingled (5 words) and signed (112 permutations), its LSH
+//                  candidates among the documents kept so far are verified by exact Jaccard of
+//                  their shingle hashes, and one at or above the threshold (0.8) makes it a
+//                  near-duplicate of that earlier document: removed, the first kept
 //   quality        the rule filters (QualityRules.swift): C4's line filter changes the text, the
 //                  first rule broken removes the document and is its reason
 // html, pii and quality judge each document alone and run on all threads; the two dedup stages
 // remember what came before, so they run in input order.
 import Crypto
 import Foundation
+import LabSupport
+import MinHash
 
 public enum StageName: String, Codable, Sendable, CaseIterable {
     case html
     case pii
     case documentDedup
     case lineDedup
+    case nearDedup
     case quality
 
     /// Whether the stage's decision depends on the documents before it.
-    public var isOrdered: Bool { self == .documentDedup || self == .lineDedup }
+    public var isOrdered: Bool { self == .documentDedup || self == .lineDedup || self == .nearDedup }
 }
 
 public enum StageDecision: Sendable, Equatable {
@@ -81,7 +89,7 @@ struct PerDocumentStage: Sendable {
             if let rule { return .remove(reason: rule.rawValue) }
             d.text = text
             return .keep(d)
-        case .documentDedup, .lineDedup:
+        case .documentDedup, .lineDedup, .nearDedup:
             preconditionFailure("\(name) is an ordered stage")
         }
     }
@@ -93,13 +101,46 @@ struct PerDocumentStage: Sendable {
     }
 }
 
-/// The two dedup stages: what came before, as 128-bit digests of the texts (SHA-256's first half:
-/// no collision to fear at any corpus size, and the same on every machine).
+/// The near-duplicate stage's settings (the minhash package's defaults).
+public struct NearDedupSettings: Codable, Sendable, Equatable {
+    public var threshold = 0.8
+    public var numPerm = 112
+    /// Words per shingle.
+    public var shingleWords = 5
+    public var seed: UInt64 = 1
+
+    public init() {}
+
+    public func check() throws {
+        if !(threshold > 0 && threshold <= 1) {
+            throw LabError(.config, "nearDedup.threshold: \(threshold) must be in (0, 1]")
+        }
+        if !(16...1024).contains(numPerm) {
+            throw LabError(.config, "nearDedup.numPerm: \(numPerm) must be in 16...1024")
+        }
+        if !(1...32).contains(shingleWords) {
+            throw LabError(.config, "nearDedup.shingleWords: \(shingleWords) must be in 1...32")
+        }
+    }
+}
+
+/// The dedup stages: what came before, as 128-bit digests of the texts (SHA-256's first half:
+/// no collision to fear at any corpus size, and the same on every machine), or for nearDedup as
+/// an LSH index of the kept documents' signatures and their sorted shingle hashes.
 final class OrderedStage {
     let name: StageName
     private var seen: Set<Digest128> = []
+    let near: NearDedupSettings
+    private let hasher: MinHasher
+    private var index: LSHIndex
+    private var keptShingles: [[UInt64]] = []
 
-    init(_ name: StageName) { self.name = name }
+    init(_ name: StageName, near: NearDedupSettings = NearDedupSettings()) {
+        self.name = name
+        self.near = near
+        hasher = MinHasher(numPerm: near.numPerm, seed: near.seed)
+        index = LSHIndex(LSHParameters.optimal(threshold: near.threshold, numPerm: near.numPerm))
+    }
 
     struct Digest128: Hashable {
         var a: UInt64
@@ -133,6 +174,18 @@ final class OrderedStage {
             guard removed > 0 else { return .keep(d) }
             d.text = kept.joined(separator: "\n")
             return d.text.allSatisfy(\.isWhitespace) ? .remove(reason: "lineDedup.emptied") : .keep(d)
+        case .nearDedup:
+            let normalized = normalizeForDedup(bytes: Array(d.text.utf8))
+            let shingles = shingleHashes(normalized: normalized, .words(near.shingleWords))
+            let signature = hasher.signature(normalized: normalized, .words(near.shingleWords))
+            for earlier in index.query(signature)
+            where jaccard(sortedHashes: shingles, keptShingles[earlier]) >= near.threshold {
+                counts["nearDedup.verifiedPairs", default: 0] += 1
+                return .remove(reason: "nearDedup.duplicate")
+            }
+            _ = index.insert(signature)
+            keptShingles.append(shingles)
+            return .keep(d)
         case .html, .pii, .quality:
             preconditionFailure("\(name) judges documents alone")
         }

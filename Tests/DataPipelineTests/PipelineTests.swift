@@ -74,6 +74,26 @@ import Testing
         #expect(lines.removedSamples.map(\.id) == ["4"])
     }
 
+    /// A page with one word changed is a near-duplicate of the first (Jaccard of 5-word shingles
+    /// about 0.9), removed; a page that shares half its lines is not; the order decides which stays.
+    @Test func nearDedupKeepsTheFirstOfNearCopies() throws {
+        var config = PipelineConfig()
+        config.stages = [.nearDedup]
+        let run = try PipelineRun(config)
+        let lines = Self.clean.split(separator: "\n")
+        let edited = Self.clean.replacingOccurrences(of: "the firemen", with: "the police")
+        let half = (lines.prefix(4) + Self.other.split(separator: "\n").prefix(4)).joined(separator: "\n")
+        let out = run.process([
+            Document(id: "a", text: Self.clean, source: "s"), Document(id: "b", text: edited, source: "s"),
+            Document(id: "c", text: half, source: "s"), Document(id: "d", text: Self.other, source: "s"),
+        ])
+        #expect(out.map(\.id) == ["a", "c", "d"])
+        #expect(run.report.stages[0].reasons == ["nearDedup.duplicate": 1])
+        var bad = PipelineConfig()
+        bad.nearDedup.threshold = 0
+        #expect(expectLabError(.config) { try bad.check() }?.message.hasPrefix("nearDedup.threshold") == true)
+    }
+
     @Test func eachStageCountsWhatItDid() throws {
         let html = "<!DOCTYPE html><html><body><nav>Home</nav><p>\(Self.clean)</p><script>x()</script></body></html>"
         let docs = [
