@@ -15,6 +15,7 @@ public struct PipelineConfig: Codable, Sendable, Equatable {
     public var stages: [StageName] = [.html, .pii, .documentDedup, .nearDedup, .lineDedup, .quality]
     public var quality = QualityRules()
     public var nearDedup = NearDedupSettings()
+    public var language = LanguageFilter()
     /// Removed documents kept in the report per stage and reason.
     public var samplesPerReason = 3
     /// Characters of a removed document's text in its sample.
@@ -28,6 +29,7 @@ public struct PipelineConfig: Codable, Sendable, Equatable {
             throw LabError(.config, "stages: \(twice.rawValue) is listed twice")
         }
         try nearDedup.check()
+        try language.check()
         if samplesPerReason < 0 { throw LabError(.config, "samplesPerReason: \(samplesPerReason) must be >= 0") }
         if excerptLength < 0 { throw LabError(.config, "excerptLength: \(excerptLength) must be >= 0") }
         if !(1...256).contains(threads) { throw LabError(.config, "threads: \(threads) must be in 1...256") }
@@ -49,12 +51,26 @@ public final class PipelineRun {
     let ordered: [StageName: OrderedStage]
     public private(set) var report = PipelineReport()
 
-    public init(_ config: PipelineConfig) throws {
+    /// `languageID`: the model the language stage uses (needed when it is configured).
+    public init(_ config: PipelineConfig, languageID: LanguageID? = nil) throws {
         try config.check()
+        if config.stages.contains(.language) && languageID == nil {
+            throw LabError(.config, "stages: language needs a language identification model")
+        }
+        if let unknown = config.language.keep.first(where: { !(languageID?.languages.contains($0) ?? true) }) {
+            throw LabError(
+                .config,
+                "language.keep: '\(unknown)' is not a language of the model (\(languageID!.languages.joined(separator: ", ")))"
+            )
+        }
         self.config = config
         perDocument = Dictionary(
             uniqueKeysWithValues: config.stages.filter { !$0.isOrdered }.map {
-                ($0, PerDocumentStage(name: $0, rules: config.quality))
+                (
+                    $0,
+                    PerDocumentStage(
+                        name: $0, rules: config.quality, languageFilter: config.language, languageID: languageID)
+                )
             })
         ordered = Dictionary(
             uniqueKeysWithValues: config.stages.filter(\.isOrdered).map {
@@ -143,10 +159,11 @@ public final class PipelineRun {
 public enum Pipeline {
     /// Every input shard through the stages into `outputFolder` (one output per input, same
     /// name); the report is also written there as `report.json`.
-    public static func run(inputs: [String], outputFolder: String, config: PipelineConfig, overwrite: Bool = false)
-        throws -> PipelineReport
-    {
-        let run = try PipelineRun(config)
+    public static func run(
+        inputs: [String], outputFolder: String, config: PipelineConfig, languageID: LanguageID? = nil,
+        overwrite: Bool = false
+    ) throws -> PipelineReport {
+        let run = try PipelineRun(config, languageID: languageID)
         let names = inputs.map { ($0 as NSString).lastPathComponent }
         if let twice = names.first(where: { n in names.filter { $0 == n }.count > 1 }) {
             throw LabError(.config, "\(twice): two inputs have this name, and their outputs would collide")

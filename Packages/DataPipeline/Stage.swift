@@ -13,9 +13,12 @@
 //                  candidates among the documents kept so far are verified by exact Jaccard of
 //                  their shingle hashes, and one at or above the threshold (0.8) makes it a
 //                  near-duplicate of that earlier document: removed, the first kept
+//   language       the document's language by LanguageID.swift, written to its metadata
+//                  ("language", "language_confidence"); a document below the confidence threshold
+//                  is removed as language.unsure, one in a language not kept as language.other
 //   quality        the rule filters (QualityRules.swift): C4's line filter changes the text, the
 //                  first rule broken removes the document and is its reason
-// html, pii and quality judge each document alone and run on all threads; the two dedup stages
+// html, pii, language and quality judge each document alone and run on all threads; the two dedup stages
 // remember what came before, so they run in input order.
 import Crypto
 import Foundation
@@ -28,6 +31,7 @@ public enum StageName: String, Codable, Sendable, CaseIterable {
     case documentDedup
     case lineDedup
     case nearDedup
+    case language
     case quality
 
     /// Whether the stage's decision depends on the documents before it.
@@ -67,10 +71,28 @@ public struct RemovedSample: Codable, Sendable, Equatable {
     }
 }
 
+/// The language stage's settings.
+public struct LanguageFilter: Codable, Sendable, Equatable {
+    /// Languages kept (empty: any).
+    public var keep: [String] = []
+    /// Below this confidence a document is removed as unsure.
+    public var minConfidence = 0.65
+
+    public init() {}
+
+    public func check() throws {
+        if !(0...1).contains(minConfidence) {
+            throw LabError(.config, "language.minConfidence: \(minConfidence) must be in [0, 1]")
+        }
+    }
+}
+
 /// A stage that judges each document alone.
 struct PerDocumentStage: Sendable {
     let name: StageName
     let rules: QualityRules
+    let languageFilter: LanguageFilter
+    let languageID: LanguageID?
 
     func apply(_ document: Document, counts: inout [String: Int]) -> StageDecision {
         var d = document
@@ -83,6 +105,18 @@ struct PerDocumentStage: Sendable {
             let (text, found) = PIIScrub.scrub(d.text)
             for (kind, n) in found { counts["pii." + kind.rawValue, default: 0] += n }
             d.text = text
+            return .keep(d)
+        case .language:
+            guard let (language, confidence) = languageID!.identify(d.text) else {
+                return .remove(reason: "language.unsure")
+            }
+            d.metadata["language"] = "\"\(language)\""
+            d.metadata["language_confidence"] = String(format: "%.4f", confidence)
+            counts["language." + language, default: 0] += 1
+            if confidence < languageFilter.minConfidence { return .remove(reason: "language.unsure") }
+            if !languageFilter.keep.isEmpty && !languageFilter.keep.contains(language) {
+                return .remove(reason: "language.other")
+            }
             return .keep(d)
         case .quality:
             let (text, rule) = rules.judge(d.text)
@@ -186,7 +220,7 @@ final class OrderedStage {
             _ = index.insert(signature)
             keptShingles.append(shingles)
             return .keep(d)
-        case .html, .pii, .quality:
+        case .html, .pii, .language, .quality:
             preconditionFailure("\(name) judges documents alone")
         }
     }
