@@ -16,6 +16,8 @@ public struct PipelineConfig: Codable, Sendable, Equatable {
     public var quality = QualityRules()
     public var nearDedup = NearDedupSettings()
     public var language = LanguageFilter()
+    /// The classifier stage removes documents scoring below this.
+    public var minQualityScore = 0.5
     /// Removed documents kept in the report per stage and reason.
     public var samplesPerReason = 3
     /// Characters of a removed document's text in its sample.
@@ -30,6 +32,9 @@ public struct PipelineConfig: Codable, Sendable, Equatable {
         }
         try nearDedup.check()
         try language.check()
+        if !(0...1).contains(minQualityScore) {
+            throw LabError(.config, "minQualityScore: \(minQualityScore) must be in [0, 1]")
+        }
         if samplesPerReason < 0 { throw LabError(.config, "samplesPerReason: \(samplesPerReason) must be >= 0") }
         if excerptLength < 0 { throw LabError(.config, "excerptLength: \(excerptLength) must be >= 0") }
         if !(1...256).contains(threads) { throw LabError(.config, "threads: \(threads) must be in 1...256") }
@@ -51,11 +56,15 @@ public final class PipelineRun {
     let ordered: [StageName: OrderedStage]
     public private(set) var report = PipelineReport()
 
-    /// `languageID`: the model the language stage uses (needed when it is configured).
-    public init(_ config: PipelineConfig, languageID: LanguageID? = nil) throws {
+    /// `languageID`, `classifier`: the models the language and classifier stages use (needed
+    /// when those stages are configured).
+    public init(_ config: PipelineConfig, languageID: LanguageID? = nil, classifier: QualityClassifier? = nil) throws {
         try config.check()
         if config.stages.contains(.language) && languageID == nil {
             throw LabError(.config, "stages: language needs a language identification model")
+        }
+        if config.stages.contains(.classifier) && classifier == nil {
+            throw LabError(.config, "stages: classifier needs a quality classifier")
         }
         if let unknown = config.language.keep.first(where: { !(languageID?.languages.contains($0) ?? true) }) {
             throw LabError(
@@ -69,7 +78,8 @@ public final class PipelineRun {
                 (
                     $0,
                     PerDocumentStage(
-                        name: $0, rules: config.quality, languageFilter: config.language, languageID: languageID)
+                        name: $0, rules: config.quality, languageFilter: config.language, languageID: languageID,
+                        classifier: classifier, minQualityScore: config.minQualityScore)
                 )
             })
         ordered = Dictionary(
@@ -161,9 +171,9 @@ public enum Pipeline {
     /// name); the report is also written there as `report.json`.
     public static func run(
         inputs: [String], outputFolder: String, config: PipelineConfig, languageID: LanguageID? = nil,
-        overwrite: Bool = false
+        classifier: QualityClassifier? = nil, overwrite: Bool = false
     ) throws -> PipelineReport {
-        let run = try PipelineRun(config, languageID: languageID)
+        let run = try PipelineRun(config, languageID: languageID, classifier: classifier)
         let names = inputs.map { ($0 as NSString).lastPathComponent }
         if let twice = names.first(where: { n in names.filter { $0 == n }.count > 1 }) {
             throw LabError(.config, "\(twice): two inputs have this name, and their outputs would collide")

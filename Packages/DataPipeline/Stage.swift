@@ -16,9 +16,11 @@
 //   language       the document's language by LanguageID.swift, written to its metadata
 //                  ("language", "language_confidence"); a document below the confidence threshold
 //                  is removed as language.unsure, one in a language not kept as language.other
+//   classifier     the quality classifier's score (QualityClassifier.swift), written to the
+//                  metadata ("quality_score"); below `minQualityScore` removed as classifier.low
 //   quality        the rule filters (QualityRules.swift): C4's line filter changes the text, the
 //                  first rule broken removes the document and is its reason
-// html, pii, language and quality judge each document alone and run on all threads; the two dedup stages
+// html, pii, language, classifier and quality judge each document alone and run on all threads; the two dedup stages
 // remember what came before, so they run in input order.
 import Crypto
 import Foundation
@@ -32,6 +34,7 @@ public enum StageName: String, Codable, Sendable, CaseIterable {
     case lineDedup
     case nearDedup
     case language
+    case classifier
     case quality
 
     /// Whether the stage's decision depends on the documents before it.
@@ -93,6 +96,8 @@ struct PerDocumentStage: Sendable {
     let rules: QualityRules
     let languageFilter: LanguageFilter
     let languageID: LanguageID?
+    let classifier: QualityClassifier?
+    let minQualityScore: Double
 
     func apply(_ document: Document, counts: inout [String: Int]) -> StageDecision {
         var d = document
@@ -118,6 +123,10 @@ struct PerDocumentStage: Sendable {
                 return .remove(reason: "language.other")
             }
             return .keep(d)
+        case .classifier:
+            let score = classifier!.score(d.text)
+            d.metadata["quality_score"] = String(format: "%.4f", score)
+            return score < minQualityScore ? .remove(reason: "classifier.low") : .keep(d)
         case .quality:
             let (text, rule) = rules.judge(d.text)
             if let rule { return .remove(reason: rule.rawValue) }
@@ -220,7 +229,7 @@ final class OrderedStage {
             _ = index.insert(signature)
             keptShingles.append(shingles)
             return .keep(d)
-        case .html, .pii, .language, .quality:
+        case .html, .pii, .language, .classifier, .quality:
             preconditionFailure("\(name) judges documents alone")
         }
     }
