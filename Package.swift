@@ -78,7 +78,9 @@ let packages: [LocalPackage] = [
     LocalPackage(name: "GSPO", deps: ["GRPO", "PolicyGradient"], testDeps: ["GRPO", "PolicyGradient"]),
     LocalPackage(
         name: "R1Pipeline", deps: ["PostTraining", "GRPO", "NanoTransformer", "HDF5Store", "TensorCore", "Crypto"]),
-    LocalPackage(name: "DataPipeline", deps: ["MinHash", "Tokenizer", "TensorCore", "Crypto"]),
+    LocalPackage(
+        name: "DataPipeline", deps: ["MinHash", "Tokenizer", "TensorCore", "NanoTransformer", "Crypto"],
+        testDeps: ["NanoTransformer", "Tokenizer", "TensorCore"]),
     LocalPackage(
         name: "Interop", deps: ["NanoTransformer", "ModelStore", "Tokenizer", "HDF5Store", "TensorCore"],
         testDeps: [
