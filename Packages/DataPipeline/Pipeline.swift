@@ -16,6 +16,7 @@ public struct PipelineConfig: Codable, Sendable, Equatable {
     public var quality = QualityRules()
     public var nearDedup = NearDedupSettings()
     public var language = LanguageFilter()
+    public var perplexity = PerplexityFilter()
     /// The classifier stage removes documents scoring below this.
     public var minQualityScore = 0.5
     /// Removed documents kept in the report per stage and reason.
@@ -56,10 +57,16 @@ public final class PipelineRun {
     let ordered: [StageName: OrderedStage]
     public private(set) var report = PipelineReport()
 
-    /// `languageID`, `classifier`: the models the language and classifier stages use (needed
-    /// when those stages are configured).
-    public init(_ config: PipelineConfig, languageID: LanguageID? = nil, classifier: QualityClassifier? = nil) throws {
+    /// `languageID`, `classifier`, `scorer`: the models the language, classifier and perplexity
+    /// stages use (needed when those stages are configured).
+    public init(
+        _ config: PipelineConfig, languageID: LanguageID? = nil, classifier: QualityClassifier? = nil,
+        scorer: PerplexityScorer? = nil
+    ) throws {
         try config.check()
+        if config.stages.contains(.perplexity) && scorer == nil {
+            throw LabError(.config, "stages: perplexity needs a language model to score with")
+        }
         if config.stages.contains(.language) && languageID == nil {
             throw LabError(.config, "stages: language needs a language identification model")
         }
@@ -84,7 +91,7 @@ public final class PipelineRun {
             })
         ordered = Dictionary(
             uniqueKeysWithValues: config.stages.filter(\.isOrdered).map {
-                ($0, OrderedStage($0, near: config.nearDedup))
+                ($0, OrderedStage($0, near: config.nearDedup, scorer: scorer, perplexityFilter: config.perplexity))
             })
         report.stages = config.stages.map { StageReport(name: $0.rawValue) }
     }
@@ -171,9 +178,9 @@ public enum Pipeline {
     /// name); the report is also written there as `report.json`.
     public static func run(
         inputs: [String], outputFolder: String, config: PipelineConfig, languageID: LanguageID? = nil,
-        classifier: QualityClassifier? = nil, overwrite: Bool = false
+        classifier: QualityClassifier? = nil, scorer: PerplexityScorer? = nil, overwrite: Bool = false
     ) throws -> PipelineReport {
-        let run = try PipelineRun(config, languageID: languageID, classifier: classifier)
+        let run = try PipelineRun(config, languageID: languageID, classifier: classifier, scorer: scorer)
         let names = inputs.map { ($0 as NSString).lastPathComponent }
         if let twice = names.first(where: { n in names.filter { $0 == n }.count > 1 }) {
             throw LabError(.config, "\(twice): two inputs have this name, and their outputs would collide")

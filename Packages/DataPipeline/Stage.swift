@@ -16,12 +16,18 @@
 //   language       the document's language by LanguageID.swift, written to its metadata
 //                  ("language", "language_confidence"); a document below the confidence threshold
 //                  is removed as language.unsure, one in a language not kept as language.other
+//   perplexity     CCNet's filter (PerplexityFilter.swift): the document's perplexity under a
+//                  nano-transformer and its bucket among its source's documents, both written to
+//                  the metadata; a bucket not kept is removed as perplexity.<bucket>, a document of
+//                  a source without cutoffs as perplexity.noCutoffs, one too short to score as
+//                  perplexity.empty
 //   classifier     the quality classifier's score (QualityClassifier.swift), written to the
 //                  metadata ("quality_score"); below `minQualityScore` removed as classifier.low
 //   quality        the rule filters (QualityRules.swift): C4's line filter changes the text, the
 //                  first rule broken removes the document and is its reason
-// html, pii, language, classifier and quality judge each document alone and run on all threads; the two dedup stages
-// remember what came before, so they run in input order.
+// html, pii, language, classifier and quality judge each document alone and run on all threads;
+// the dedup stages remember what came before and the perplexity stage runs its model on all
+// threads itself, so those run one document at a time in input order.
 import Crypto
 import Foundation
 import LabSupport
@@ -34,11 +40,13 @@ public enum StageName: String, Codable, Sendable, CaseIterable {
     case lineDedup
     case nearDedup
     case language
+    case perplexity
     case classifier
     case quality
 
-    /// Whether the stage's decision depends on the documents before it.
-    public var isOrdered: Bool { self == .documentDedup || self == .lineDedup || self == .nearDedup }
+    /// Whether the stage runs one document at a time in input order (its decision depends on the
+    /// documents before it, or its model uses the threads itself).
+    public var isOrdered: Bool { [.documentDedup, .lineDedup, .nearDedup, .perplexity].contains(self) }
 }
 
 public enum StageDecision: Sendable, Equatable {
@@ -132,7 +140,7 @@ struct PerDocumentStage: Sendable {
             if let rule { return .remove(reason: rule.rawValue) }
             d.text = text
             return .keep(d)
-        case .documentDedup, .lineDedup, .nearDedup:
+        case .documentDedup, .lineDedup, .nearDedup, .perplexity:
             preconditionFailure("\(name) is an ordered stage")
         }
     }
@@ -178,9 +186,17 @@ final class OrderedStage {
     private var index: LSHIndex
     private var keptShingles: [[UInt64]] = []
 
-    init(_ name: StageName, near: NearDedupSettings = NearDedupSettings()) {
+    let scorer: PerplexityScorer?
+    let perplexityFilter: PerplexityFilter
+
+    init(
+        _ name: StageName, near: NearDedupSettings = NearDedupSettings(), scorer: PerplexityScorer? = nil,
+        perplexityFilter: PerplexityFilter = PerplexityFilter()
+    ) {
         self.name = name
         self.near = near
+        self.scorer = scorer
+        self.perplexityFilter = perplexityFilter
         hasher = MinHasher(numPerm: near.numPerm, seed: near.seed)
         index = LSHIndex(LSHParameters.optimal(threshold: near.threshold, numPerm: near.numPerm))
     }
@@ -229,6 +245,14 @@ final class OrderedStage {
             _ = index.insert(signature)
             keptShingles.append(shingles)
             return .keep(d)
+        case .perplexity:
+            guard let perplexity = scorer!.perplexity(d.text) else { return .remove(reason: "perplexity.empty") }
+            d.metadata["perplexity"] = String(format: "%.4f", perplexity)
+            guard let bucket = perplexityFilter.buckets.bucket(perplexity, source: d.source) else {
+                return .remove(reason: "perplexity.noCutoffs")
+            }
+            d.metadata["perplexity_bucket"] = "\"\(bucket.rawValue)\""
+            return perplexityFilter.keep.contains(bucket) ? .keep(d) : .remove(reason: "perplexity.\(bucket.rawValue)")
         case .html, .pii, .language, .classifier, .quality:
             preconditionFailure("\(name) judges documents alone")
         }
