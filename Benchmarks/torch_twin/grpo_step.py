@@ -21,8 +21,8 @@ import json
 import os
 
 import torch
-import torch.nn.functional as F
 from nano_transformer import NanoTransformer  # the same trunk as the nano-transformer twin
+from rl_pieces import response_logprobs as rl_response_logprobs, sample  # shared with the other RL twin
 from timing import timeit, twin_arguments, write_results  # Benchmarks/torch_twin/timing.py
 
 BATCH = os.path.join(os.path.dirname(__file__), "../results/grpo-batch.json")
@@ -46,21 +46,10 @@ def main():
     opt = torch.optim.AdamW(policy.parameters(), lr=1e-5, betas=(0.9, 0.99), eps=1e-8, weight_decay=0.0)
 
     def rollout():
-        with torch.inference_mode():
-            caches = [{} for _ in range(LAYERS)]
-            logits = policy(prompts, caches)[:, -1]
-            tokens, logprobs = [], []
-            for step in range(NEW):
-                token = torch.multinomial(F.softmax(logits, -1), 1)
-                logprobs.append(F.log_softmax(logits, -1).gather(1, token))
-                tokens.append(token)
-                if step < NEW - 1:
-                    logits = policy(token, caches)[:, -1]
-            return torch.cat(tokens, 1), torch.cat(logprobs, 1)
+        return sample(policy, prompts, LAYERS, NEW)
 
     def response_logprobs(model, rows_ids):
-        logits = model(rows_ids)[:, p - 1:-1]
-        return F.log_softmax(logits, -1).gather(2, rows_ids[:, p:, None]).squeeze(-1)
+        return rl_response_logprobs(model, rows_ids, p)[0]
 
     with torch.no_grad():
         old_logprobs = response_logprobs(policy, ids) * mask  # what the sampler recorded

@@ -24,6 +24,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from nano_transformer import NanoTransformer  # the same trunk as the nano-transformer twin
+from rl_pieces import response_logprobs as rl_response_logprobs, sample  # shared with the other RL twin
 from timing import timeit, twin_arguments, write_results  # Benchmarks/torch_twin/timing.py
 
 BATCH = os.path.join(os.path.dirname(__file__), "../results/rlhf-batch.json")
@@ -71,21 +72,10 @@ def main():
     opt = torch.optim.AdamW(params, lr=3e-5, betas=(0.9, 0.95), eps=1e-8, weight_decay=0.0)
 
     def rollout():
-        with torch.inference_mode():
-            caches = [{} for _ in range(LAYERS)]
-            logits = policy(prompts, caches)[:, -1]
-            tokens, logprobs = [], []
-            for step in range(NEW):
-                token = torch.multinomial(F.softmax(logits, -1), 1)
-                logprobs.append(F.log_softmax(logits, -1).gather(1, token))
-                tokens.append(token)
-                if step < NEW - 1:
-                    logits = policy(token, caches)[:, -1]
-            return torch.cat(tokens, 1), torch.cat(logprobs, 1)
+        return sample(policy, prompts, LAYERS, NEW)
 
     def response_logprobs(model, rows_ids):
-        logits = model(rows_ids)[:, p - 1:-1]
-        return F.log_softmax(logits, -1).gather(2, rows_ids[:, p:, None]).squeeze(-1), logits
+        return rl_response_logprobs(model, rows_ids, p)
 
     with torch.no_grad():
         old_logprobs = response_logprobs(policy, ids)[0] * mask  # what the sampler recorded
