@@ -5,7 +5,8 @@ import Foundation
 // Patterns, tried in this order so a longer kind is not eaten by a shorter one:
 //   <EMAIL>  local@domain.tld
 //   <IP>     IPv6 (any form inet_pton accepts, found as runs of hex digits and colons with at
-//            least two colons) and dotted IPv4 with every part 0...255
+//            least two colons) and dotted IPv4 with every part 0...255 (a full stop after it ends
+//            the sentence; a fifth number after a dot makes it a version, not an address)
 //   <CARD>   13 to 19 digits, optionally in groups split by single spaces or dashes, that pass
 //            the Luhn check (so most long numbers, dates and phone numbers are left alone)
 //   <ID>     national-ID-like numbers: a US SSN ddd-dd-dddd outside the never-issued ranges
@@ -39,7 +40,8 @@ public enum PIIScrub {
         (
             .ip,
             regex(
-                #"(?<![\d.])(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(?![\d.])"#),
+                #"(?<![\d.])(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(?!\d|\.\d)"#
+            ),
             { _ in true }
         ),
         (.card, regex(#"(?<![\d-])\d(?:[ -]?\d){12,18}(?![\d-])"#), luhn),

@@ -8,6 +8,7 @@ import Testing
         ("write to jane.doe+news@mail.example.co.uk today", "write to <EMAIL> today"),
         ("not an address: user@localhost or @handle", "not an address: user@localhost or @handle"),
         ("server 192.168.0.12 answered", "server <IP> answered"),
+        ("the last server was 10.0.0.7.", "the last server was <IP>."),
         ("version 1.2.3.4.5 and 256.1.1.1 are not IPs", "version 1.2.3.4.5 and 256.1.1.1 are not IPs"),
         ("v6 at 2001:db8::8a2e:370:7334 and ::1", "v6 at <IP> and <IP>"),
         ("the time is 10:30 and the ratio 3:2", "the time is 10:30 and the ratio 3:2"),
