@@ -63,7 +63,7 @@ import Testing
         #expect(noPII.summary["truth/pii/scrubbed"] == 0)
         let noDedup = try RunResults.load(from: "\(out)/data-pipeline/no-document-dedup/seed-0.h5")
         #expect(noDedup.summary["truth/duplicate/removed"] == 1, "near-dup dedup catches the exact copy too")
-        #expect(try experimentAblations("data-pipeline").count == 8)
+        #expect(try experimentAblations("data-pipeline").count == 9)
     }
 
     @Test func aMissingCorpusIsNamed() throws {
