@@ -100,9 +100,8 @@ public enum Lab {
     /// Rewrites every `<!-- lab:compare runs=DIR metric=KEY [baseline=NAME] [better=lower|higher]
     /// [x=axis_label] [ablations=a,b,c] [figure=file_stem] -->` ...
     /// `<!-- /lab:compare -->` block in the notes with a fresh table and plot, and every
-    /// `<!-- lab:frontier runs=DIR,DIR x=KEY y=KEY [ablations=experiment/ablation,...]
-    /// [figure=file_stem] -->` ... `<!-- /lab:frontier -->` block with a frontier (BlockKind). Paths in a marker
-    /// are relative to the repository root; plots go to `<notes>/figures/`. A block whose runs
+    /// `<!-- lab:frontier ... -->` ... `<!-- /lab:frontier -->` block with a frontier (BlockKind).
+    /// Paths in a marker are relative to the repository root; plots go to `<notes>/figures/`. A block whose runs
     /// are absent is left as it is. Each regenerated block's footer names its runs' commits, dates
     /// and seeds. Returns one line per block; a block is STALE when its runs are missing, or were
     /// made by a build with uncommitted changes, or by a commit after which the library code
@@ -173,8 +172,9 @@ public enum Lab {
         /// [ablations=a,b,c] [figure=file_stem] -->`: the ablations of one run folder compared.
         case compare
         /// `<!-- lab:frontier runs=DIR,DIR,... x=KEY y=KEY [ablations=experiment/ablation,...]
-        /// [scale=log] [figure=file_stem] -->` (scale=log: x on a log scale): every (experiment, ablation) of several run folders as one point
-        /// of final x against final y (Frontier.swift).
+        /// [scale=log] [figure=file_stem] -->`: every (experiment, ablation) of several run folders
+        /// as one point of final x against final y (Frontier.swift); scale=log draws x on a log
+        /// scale.
         case frontier
 
         var openMarker: String { "<!-- lab:\(rawValue) " }
