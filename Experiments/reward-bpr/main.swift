@@ -45,6 +45,7 @@ struct RewardExperimentConfig: ExperimentConfig {
     }()
     /// Quotations of the preference world (a folder of fortunes files; relative to the repository).
     var quotations = "Data/corpora/english/fortunes"
+    /// Held-out evaluation every N updates, and always after the last.
     var evalEvery = 50
     var checkpointEvery = 1_000
 
@@ -57,7 +58,7 @@ struct RewardExperimentConfig: ExperimentConfig {
             throw LabError.invalid(key: "annotatorTemperature", "must be finite and >= 0")
         }
         try reward.check()
-        try Check.range("evalEvery", evalEvery, 0...Int.max)
+        try Check.range("evalEvery", evalEvery, 1...Int.max)
         try Check.range("checkpointEvery", checkpointEvery, 1...Int.max)
     }
 }

@@ -26,7 +26,7 @@ public struct MLPDemoConfig: ExperimentConfig, Equatable {
     public var steps = 400
     /// Linear warmup steps.
     public var warmupSteps = 20
-    /// Validation every N steps (0: only after the last).
+    /// Validation every N steps, and always after the last (N >= steps: only after the last).
     public var evalEvery = 25
     /// Checkpoint every N steps (0: only at the end and on interrupt).
     public var checkpointEvery = 100
@@ -55,7 +55,7 @@ public struct MLPDemoConfig: ExperimentConfig, Equatable {
             related: ["trainExamples"])
         try Check.range("steps", steps, 1...1_000_000_000)
         try Check.range("warmupSteps", warmupSteps, 0...1_000_000_000)
-        try Check.range("evalEvery", evalEvery, 0...Int.max)
+        try Check.range("evalEvery", evalEvery, 1...Int.max)
         try Check.range("checkpointEvery", checkpointEvery, 0...Int.max)
         try Check.range("noise", noise, 0...100)
     }

@@ -26,6 +26,7 @@ public struct PretrainConfig: ExperimentConfig, Equatable {
     public var spikeGuard = false
     public var spikeWindow = 50
     public var spikeZ = 5.0
+    /// Validation every N steps, and always after the last (N >= steps: only after the last).
     public var evalEvery = 250
     public var evalBatches = 8
     public var checkpointEvery = 1000
@@ -72,7 +73,7 @@ public struct PretrainConfig: ExperimentConfig, Equatable {
             spikeZ < reachable, "spikeZ",
             "a z-score against a window of \(spikeWindow) that includes the value is at most \(reachable): the guard could never fire",
             related: ["spikeWindow"])
-        try Check.range("evalEvery", evalEvery, 0...Int.max)
+        try Check.range("evalEvery", evalEvery, 1...Int.max)
         try Check.range("evalBatches", evalBatches, 1...1_000_000)
         try Check.range("checkpointEvery", checkpointEvery, 0...Int.max)
         try Check.range("contextFinetuneSteps", contextFinetuneSteps, 0...1_000_000_000)

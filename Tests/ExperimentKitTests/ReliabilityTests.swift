@@ -40,8 +40,9 @@ func longRun(_ out: String, checkpointEvery: Int = 0, resume: String? = nil) thr
 @Suite(.serialized) struct ReliabilityTests {
     let paths = (results: "mlp-demo/base/seed-0.h5", checkpoint: "mlp-demo/base/seed-0.ckpt.h5")
 
-    @Test func zeroCadencesMeanOnlyAtTheEnd() throws {
-        let out = try finishedRun(steps: 12, extra: ["--set", "evalEvery=0", "--set", "checkpointEvery=0"])
+    /// Validation every 12 of 12 steps and checkpointEvery 0: both only at the end.
+    @Test func cadencesAtTheEndMeanOnlyAtTheEnd() throws {
+        let out = try finishedRun(steps: 12, extra: ["--set", "evalEvery=12", "--set", "checkpointEvery=0"])
         let r = try RunResults.load(from: "\(out)/\(paths.results)")
         #expect(r.status == "finished" && r.metrics["loss/val"]!.steps == [12])
         #expect(try Checkpoint.load(from: "\(out)/\(paths.checkpoint)").step == 12)
@@ -69,6 +70,7 @@ func longRun(_ out: String, checkpointEvery: Int = 0, resume: String? = nil) thr
         for (arguments, text) in [
             (["--set", "steps=-1"], "--set: key 'steps' = -1: must be in 1...1000000000"),
             (["--set", "batchSize=0"], "--set: key 'batchSize' = 0: must be in 1...10000000"),
+            (["--set", "evalEvery=0"], "--set: key 'evalEvery' = 0: must be in 1 or more"),
             (["--config", file], "\(file): key 'valExamples' = 0: must be in 1...10000000"),
             (
                 ["--set", "trainExamples=32"],

@@ -112,7 +112,7 @@ let toySettings = [
         let result = try runProduct(
             "nano-transformer",
             ["--out", out, "--steps", "3"] + toySettings + [
-                "--set", "evalEvery=0", "--set", "checkpointEvery=0", "--set", "inferenceBenchmark=false",
+                "--set", "evalEvery=3", "--set", "checkpointEvery=0", "--set", "inferenceBenchmark=false",
             ])
         #expect(result.status == 0, "\(result.stderr)")
         #expect(
