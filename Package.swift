@@ -80,8 +80,8 @@ let packages: [LocalPackage] = [
         name: "R1Pipeline", deps: ["PostTraining", "GRPO", "NanoTransformer", "HDF5Store", "TensorCore", "Crypto"]),
     LocalPackage(
         name: "DataPipeline", deps: ["MinHash", "Tokenizer", "TensorCore", "NanoTransformer", "Crypto"],
-        experiment: "data-pipeline", experimentDeps: ["ExperimentKit"],
-        testDeps: ["NanoTransformer", "Tokenizer", "TensorCore", "data-pipeline"]),
+        experiment: "data-pipeline", experimentDeps: ["ExperimentKit", "Pretraining", "ModelStore"],
+        testDeps: ["NanoTransformer", "Tokenizer", "TensorCore", "data-pipeline", "nano-transformer"]),
     LocalPackage(
         name: "Interop", deps: ["NanoTransformer", "ModelStore", "Tokenizer", "HDF5Store", "TensorCore"],
         testDeps: [

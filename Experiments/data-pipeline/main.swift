@@ -16,7 +16,13 @@ import Foundation
 //                           first occurrence stays, as line dedup keeps it)
 //   truth/clean/removed     the share of documents with no fault that did not reach the output
 // Files beside the results: seed-N.cleaned/ (the output shards and report.json).
+// The classifier and perplexity stages (ablations with-classifier, with-perplexity) train or load
+// their models first (see `classifier`, `perplexityModel`); with modelStudy.train raw or cleaned
+// the run goes on to pretrain on that mix (ModelStudy.swift, its metrics listed there).
 import LabSupport
+import ModelStore
+import NanoTransformer
+import Tokenizer
 
 struct DataPipelineExperimentConfig: ExperimentConfig {
     /// A folder of shard-*.jsonl (relative to the repository, or absolute).
@@ -29,10 +35,38 @@ struct DataPipelineExperimentConfig: ExperimentConfig {
     }()
     /// The editions language identification trains on (a folder of <lang>/chNN.txt).
     var languageTraining = "Data/corpora/aligned/debian-reference"
+    /// The classifier stage's training, DCLM's recipe at this corpus's scale: the reference is the
+    /// fault-free documents of one split of the ids (unit in [0.1, 0.2): apart from the model
+    /// study's held-out set), the negatives the raw documents of another (unit in [0.8, 1)), all as
+    /// text (HTML extracted).
+    var classifier = QualityClassifier.Settings()
+    /// The classifier stage's threshold is the score below which this share of the input's
+    /// documents fall (DCLM and FineWeb-Edu keep a top share by score, not a fixed probability).
+    var classifierRemoveShare = 0.1
+    /// The perplexity stage's model: a nano-transformer checkpoint (`Scripts/pretrain-base` writes
+    /// this one, trained on Shakespeare); its per-source cutoffs are fitted on the documents of
+    /// one split of the ids (unit in [0.2, 0.45)), as text.
+    var perplexityModel = "runs/nano-transformer/base/seed-0.ckpt.h5"
+    var modelStudy = ModelStudyConfig()
+
+    static var derivedKeys: [String: String] {
+        [
+            "pipeline.perplexity.buckets": "the cutoffs are fitted on a split of the input",
+            "pipeline.minQualityScore": "it is the input's score quantile at classifierRemoveShare",
+            "modelStudy.mixing.chunks": "it is the token budget (steps x batchSize x gradAccumulation x contextLength)",
+            "modelStudy.mixing.seed": "it is the run's seed",
+            "modelStudy.pretraining.model.vocabSize": "it is the tokenizer's vocabulary",
+        ]
+    }
 
     func validate() throws {
         if input.isEmpty { throw LabError.invalid(key: "input", "names no folder") }
         do { try pipeline.check() } catch let e as LabError { throw LabError(.config, "pipeline.\(e.message)") }
+        try modelStudy.validate()
+        try Check.range("classifierRemoveShare", classifierRemoveShare, 0.0...0.99)
+        if modelStudy.train == .cleaned && pipeline.stages.isEmpty {
+            throw LabError.invalid(key: "modelStudy.train", "cleaned needs a pipeline with stages")
+        }
     }
 }
 
@@ -71,10 +105,60 @@ enum DataPipelineExperiment: Experiment {
         }
         var config = c.pipeline
         config.threads = run.threads
+        let input = try shards.flatMap { try JSONLDocuments.read($0).documents }
+        var classifier: QualityClassifier? = nil
+        if c.pipeline.stages.contains(.classifier) {
+            let reference = input.filter { faults($0).isEmpty && (0.1..<0.2).contains(ModelStudy.unit($0.id)) }
+            let negatives = input.filter { ModelStudy.unit($0.id) >= 0.8 }
+            guard !reference.isEmpty && !negatives.isEmpty else {
+                throw LabError(
+                    .config,
+                    "classifier: the input's reference split holds \(reference.count) fault-free documents and its negative split \(negatives.count) documents: \(input.count) documents are too few to train on"
+                )
+            }
+            classifier = try QualityClassifier(
+                reference: reference.map(ModelStudy.plainText), negatives: negatives.map(ModelStudy.plainText),
+                settings: c.classifier)
+            let scores = input.map { classifier!.score(ModelStudy.plainText($0)) }
+            config.minQualityScore = scores.sorted()[Int(c.classifierRemoveShare * Double(scores.count - 1))]
+            // How well the score ranks fault-free documents above gibberish, over the whole input
+            // (AUC: the chance a random clean document outscores a random gibberish one).
+            let clean = zip(input, scores).filter { faults($0.0).isEmpty }.map(\.1)
+            let gibberish = zip(input, scores).filter { faults($0.0).contains("gibberish") }.map(\.1)
+            if !clean.isEmpty && !gibberish.isEmpty {
+                let wins = clean.reduce(0.0) { total, c in
+                    total + gibberish.reduce(0.0) { $0 + (c > $1 ? 1 : c == $1 ? 0.5 : 0) }
+                }
+                run.results.summary("classifier/auc_clean_vs_gibberish", wins / Double(clean.count * gibberish.count))
+            }
+            run.results.summary("classifier/threshold", config.minQualityScore)
+            print("classifier: trained on \(reference.count) reference and \(negatives.count) negative documents")
+        }
+        var scorer: PerplexityScorer? = nil
+        if c.pipeline.stages.contains(.perplexity) {
+            let path = c.perplexityModel.hasPrefix("/") ? c.perplexityModel : "\(root)/\(c.perplexityModel)"
+            guard FileManager.default.fileExists(atPath: path) else {
+                throw LabError(
+                    .config, "perplexityModel: \(path) does not exist (Scripts/pretrain-base writes it)")
+            }
+            let model = try NanoTransformer.load(checkpoint: path)
+            let ppl = try PerplexityScorer(model: model, tokenizer: try BPETokenizer.load(checkpoint: path))
+            var sample: [String: [Double]] = [:]
+            for d in input where (0.2..<0.45).contains(ModelStudy.unit(d.id)) {
+                if let value = ppl.perplexity(ModelStudy.plainText(d)) { sample[d.source, default: []].append(value) }
+            }
+            config.perplexity.buckets = PerplexityBuckets(sample: sample)
+            scorer = ppl
+            print(
+                "perplexity cutoffs (p33, p66) per source: "
+                    + config.perplexity.buckets.cutoffs.sorted { $0.key < $1.key }
+                    .map { "\($0.key) \($0.value.map { String(format: "%.1f", $0) })" }.joined(separator: ", "))
+        }
         let out = run.paths.results.replacingOccurrences(of: ".h5", with: ".cleaned")
         let started = Date()
         let report = try Pipeline.run(
-            inputs: shards, outputFolder: out, config: config, languageID: languageID, overwrite: true)
+            inputs: shards, outputFolder: out, config: config, languageID: languageID, classifier: classifier,
+            scorer: scorer, overwrite: true)
         let seconds = Date().timeIntervalSince(started)
 
         run.results.summary("docs/in", Double(report.documentsIn))
@@ -86,15 +170,8 @@ enum DataPipelineExperiment: Experiment {
             run.results.summary("stage/\(stage.name)/changed", Double(stage.changed))
         }
         // What reached the output, against what each document was given.
-        let input = try shards.flatMap { try JSONLDocuments.read($0).documents }
         let output = try report.outputs.flatMap { try JSONLDocuments.read($0).documents }
         let kept = Dictionary(output.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
-        func faults(_ d: Document) -> Set<String> {
-            guard let json = d.metadata["injected"],
-                let list = try? JSONDecoder().decode([String].self, from: Data(json.utf8))
-            else { return [] }
-            return Set(list)
-        }
         func original(_ d: Document) -> String? {
             d.metadata["copy_of"].flatMap { try? JSONDecoder().decode(String.self, from: Data($0.utf8)) }
         }
@@ -125,7 +202,16 @@ enum DataPipelineExperiment: Experiment {
         print(
             "\(report.documentsIn) documents in, \(report.documentsOut) out in \(String(format: "%.1f", seconds)) s; "
                 + report.stages.map { "\($0.name) -\($0.removed)" }.joined(separator: ", "))
-        return .finished
+        guard c.modelStudy.train != .none else { return .finished }
+        return try ModelStudy.run(run, input: input, cleaned: output, isClean: { faults($0).isEmpty }, root: root)
+    }
+
+    /// The faults the corpus injected into a document (its "injected" field).
+    static func faults(_ d: Document) -> Set<String> {
+        guard let json = d.metadata["injected"],
+            let list = try? JSONDecoder().decode([String].self, from: Data(json.utf8))
+        else { return [] }
+        return Set(list)
     }
 }
 

@@ -46,6 +46,13 @@ public struct TokenWindows: Sendable {
         validationSegments = validation
     }
 
+    /// Training and validation data given apart (a held-out set chosen by other means): each
+    /// segment is a run of tokens a window may span.
+    public init(trainSegments: [[Int32]], validationSegments: [[Int32]]) {
+        self.trainSegments = trainSegments
+        self.validationSegments = validationSegments
+    }
+
     public var trainTokens: Int { trainSegments.reduce(0) { $0 + $1.count } }
     public var validationTokens: Int { validationSegments.reduce(0) { $0 + $1.count } }
 

@@ -35,25 +35,33 @@ public enum Pretraining {
     /// Trains, evaluates and measures one run with the settings `c` (the run's config or part of
     /// it). `attention` swaps the blocks' attention (MLA), `mlp` their MLP (MoE); the tokens are
     /// cached in <out>/tokens. `trainedModel` sees the model after a finished run, for an
-    /// experiment's own measurements.
+    /// experiment's own measurements. `corpus` replaces `c.data`'s corpus with the caller's
+    /// tokenizer and training and validation tokens (the data-pipeline's mixes).
     public static func run<Config>(
         _ run: Run<Config>, _ c: PretrainConfig, repositoryRoot: String, attention: AttentionFactory? = nil,
         mlp: MLPFactory? = nil, afterUpdate: AfterUpdate? = nil,
+        corpus: (tokenizer: BPETokenizer, windows: TokenWindows)? = nil,
         trainedModel: ((NanoTransformer) throws -> Void)? = nil
     ) throws -> RunOutcome {
-        // results: <out>/<experiment>/<ablation>/seed-N.h5
-        let outFolder = URL(fileURLWithPath: run.paths.results).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent()
-        let (tokenizer, array) = try CorpusTokens.load(
-            c, cacheFolder: outFolder.appendingPathComponent("tokens").path, repositoryRoot: repositoryRoot)
+        let tokenizer: BPETokenizer
+        let data: TokenWindows
+        if let corpus {
+            (tokenizer, data) = corpus
+        } else {
+            // results: <out>/<experiment>/<ablation>/seed-N.h5
+            let outFolder = URL(fileURLWithPath: run.paths.results).deletingLastPathComponent()
+                .deletingLastPathComponent().deletingLastPathComponent()
+            let array: TokenArray
+            (tokenizer, array) = try CorpusTokens.load(
+                c, cacheFolder: outFolder.appendingPathComponent("tokens").path, repositoryRoot: repositoryRoot)
+            do {
+                data = try TokenWindows(tokens: array, seed: 1234)  // split fixed, the same for every seed
+            } catch let e as LabError where e.domain == .model {
+                throw LabError(.config, "data '\(c.data)' with tokenizerVocab \(c.tokenizerVocab): \(e.message)")
+            }
+        }
         var modelConfig = c.model
         modelConfig.vocabSize = tokenizer.vocabSize
-        let data: TokenWindows
-        do {
-            data = try TokenWindows(tokens: array, seed: 1234)  // split fixed, the same for every seed
-        } catch let e as LabError where e.domain == .model {
-            throw LabError(.config, "data '\(c.data)' with tokenizerVocab \(c.tokenizerVocab): \(e.message)")
-        }
         var root = RNG(seed: UInt64(run.seed))
         var initRNG = root.split()
         let model = try NanoTransformer(modelConfig, attention: attention, mlp: mlp, rng: &initRNG)
