@@ -106,6 +106,7 @@ let tools: [(name: String, path: String, deps: [String])] = [
     ("lab", "Experiments/lab", ["LabNotes", "ExperimentKit"]),
     ("tokenizer-bench", "Benchmarks/TokenizerBench", ["Tokenizer", "BenchmarkSupport"]),
     ("minhash-bench", "Benchmarks/MinHashBench", ["MinHash", "BenchmarkSupport"]),
+    ("data-pipeline-bench", "Benchmarks/DataPipelineBench", ["DataPipeline", "BenchmarkSupport"]),
     ("dedup", "Experiments/dedup", ["MinHash"]),
     ("nano-transformer-bench", "Benchmarks/NanoTransformerBench", ["NanoTransformer", "BenchmarkSupport"]),
     ("ppo-bench", "Benchmarks/PPOBench", ["PPO", "BenchmarkSupport"]),
