@@ -2,7 +2,9 @@
   rules  datatrove's Gopher repetition, Gopher quality, C4 quality and FineWeb quality filters
          in sequence (a document stops at the first that rejects it), called directly on
          in-memory documents (no reader, writer or executor: the peer's cheapest path), C4's
-         settings matched to ours (3 sentences, 5 words per line, no citation or policy rule)
+         settings matched to ours (3 sentences, 5 words per line, no citation or policy rule),
+         Gopher's alphabetic-words rule off on both sides (datatrove's spaCy words count each
+         punctuation mark as a word without letters, and reject most of this corpus by it)
   lid    py3langid 0.4.0, its languages restricted to the editions' (Chinese as one "zh")
 Prints one JSON object: documents, seconds (the timed loop only), docs_per_s, and the decisions
 (kept ids for rules, a language per id for lid) for the agreement check.
@@ -23,7 +25,7 @@ def rules(records):
     from datatrove.pipeline.filters import (C4QualityFilter, FineWebQualityFilter, GopherQualityFilter,
                                             GopherRepetitionFilter)
     filters = [
-        GopherRepetitionFilter(), GopherQualityFilter(),
+        GopherRepetitionFilter(), GopherQualityFilter(max_non_alpha_words_ratio=None),
         C4QualityFilter(remove_citations=False, filter_policy=False, min_num_sentences=3, min_words_per_line=5,
                         max_word_length=-1),
         FineWebQualityFilter(),
