@@ -1,12 +1,12 @@
-// The pipeline: JSONL shards in, the configured stages in order, one JSONL shard out per shard in
-// (same file name, in the output folder), and a report of what each stage kept, changed and
-// removed, with the first removed documents of each reason and every record that could not be
-// read. Shards are taken in order and each shard's documents in order; a stage that judges
-// documents alone runs on all threads over a shard and its decisions are collected in input
-// order, so the output and the report are the same for any thread count. Nothing is lost: a bad
-// record is reported by file and line and the rest of its shard goes on, an output shard is
-// written to a temporary file and renamed, an existing output is refused unless overwriting is
-// asked for, and no output may be an input.
+// The pipeline: shards in (JSONL files, or folders of text files), the configured stages in
+// order, one shard out per shard in (same name, same kind, in the output folder), and a report of
+// what each stage kept, changed and removed, with the first removed documents of each reason and
+// every record that could not be read. Shards are taken in order and each shard's documents in
+// order; a stage that judges documents alone runs on all threads over a shard and its decisions
+// are collected in input order, so the output and the report are the same for any thread count.
+// Nothing is lost: a bad record is reported by file and line and the rest of its shard goes on,
+// an output shard is written to a temporary name and renamed, an existing output is refused
+// unless overwriting is asked for, and no output may be an input.
 import Dispatch
 import Foundation
 import LabSupport
@@ -164,11 +164,14 @@ public final class PipelineRun {
         return (results.flatMap(\.0), counts)
     }
 
-    /// Reads `input`, processes it and writes the survivors to `output`.
+    /// Reads `input`, processes it and writes the survivors to `output`: a JSONL file, or a
+    /// folder of text files written back as one (TextFolderDocuments.swift).
     public func run(shard input: String, to output: String) throws {
-        let (documents, bad) = try JSONLDocuments.read(input)
+        let folder = TextFolderDocuments.isFolder(input)
+        let (documents, bad) = try folder ? TextFolderDocuments.read(input) : JSONLDocuments.read(input)
         report.badRecords += bad
-        try JSONLDocuments.write(process(documents), to: output)
+        let kept = process(documents)
+        try folder ? TextFolderDocuments.write(kept, to: output) : JSONLDocuments.write(kept, to: output)
         report.outputs.append(output)
     }
 }
