@@ -56,6 +56,7 @@ struct DataPipelineExperimentConfig: ExperimentConfig {
             "modelStudy.mixing.chunks": "it is the token budget (steps x batchSize x gradAccumulation x contextLength)",
             "modelStudy.mixing.seed": "it is the run's seed",
             "modelStudy.pretraining.model.vocabSize": "it is the tokenizer's vocabulary",
+            "modelStudy.pretraining.data": "the run trains on its mix, not on a named corpus",
         ]
     }
 

@@ -52,6 +52,19 @@ public struct QualityRules: Codable, Sendable, Equatable {
 
     public init(enabled: Set<QualityRule> = Set(QualityRule.allCases)) { self.enabled = enabled }
 
+    enum CodingKeys: String, CodingKey { case enabled }
+
+    public init(from decoder: any Decoder) throws {
+        enabled = try decoder.container(keyedBy: CodingKeys.self).decode(Set<QualityRule>.self, forKey: .enabled)
+    }
+
+    /// The rules in QualityRule's order: a Set's own order changes from process to process, and a
+    /// config written with it would not match itself on resume.
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(QualityRule.allCases.filter(enabled.contains), forKey: .enabled)
+    }
+
     static let stopWords: Set<String> = ["the", "be", "to", "of", "and", "that", "have", "with"]
 
     /// The document after C4's line filter (when on) and the first rule it breaks, if any.

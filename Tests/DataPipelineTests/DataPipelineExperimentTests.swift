@@ -138,6 +138,22 @@ import Testing
         let rerun = try RunResults.load(from: "\(again)/data-pipeline/model-cleaned/seed-0.h5")
         #expect(rerun.metrics["loss/val"]?.values == cleaned.metrics["loss/val"]?.values)
         #expect(rerun.summary["model/val_loss/books"] == cleaned.summary["model/val_loss/books"])
+        // Stopped after step 2 and resumed (a new process: the config must read back the same):
+        // the same as uninterrupted.
+        let resumed = temporaryFolder()
+        let stop = try runProduct(
+            "data-pipeline", ["--ablation", "model-cleaned", "--out", resumed, "--stop-at", "2"] + set)
+        #expect(stop.status == 0, "\(stop.stderr)")
+        let resume = try runProduct(
+            "data-pipeline",
+            [
+                "--ablation", "model-cleaned", "--out", resumed, "--resume",
+                "\(resumed)/data-pipeline/model-cleaned/seed-0.ckpt.h5",
+            ] + set)
+        #expect(resume.status == 0, "\(resume.stderr)")
+        let continued = try RunResults.load(from: "\(resumed)/data-pipeline/model-cleaned/seed-0.h5")
+        #expect(continued.metrics["loss/val"]?.values == cleaned.metrics["loss/val"]?.values)
+        #expect(continued.summary["model/val_loss/web"] == cleaned.summary["model/val_loss/web"])
     }
 
     /// The classifier, trained on two splits of the input, removes the input's lowest-scoring

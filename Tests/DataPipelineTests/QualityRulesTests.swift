@@ -1,6 +1,7 @@
 // Every rule filter on a hand example it rejects and one it keeps, each judged with only that rule
-// on, at the published thresholds; and a clean page that passes them all.
+// on, at the published thresholds; and a clean page that passes them all; the rules' encoding.
 import DataPipeline
+import Foundation
 import Testing
 
 @Suite struct QualityRulesTests {
@@ -76,5 +77,14 @@ import Testing
         #expect(rejected == nil)
         #expect(text.split(separator: "\n").count == 3 && !text.contains("Menu") && !text.contains("JavaScript"))
         #expect(QualityRules(enabled: [.c4]).judge(page + "\nThe code {x} is shown here in full.").rejectedBy == .c4)
+    }
+
+    /// The enabled rules encode in QualityRule's order, whatever order the set holds them in (a
+    /// config must read back equal to itself when a run resumes in another process).
+    @Test func theRulesEncodeInTheirOwnOrder() throws {
+        let rules = QualityRules(enabled: [.finewebShortLines, .c4, .gopherWordCount])
+        let json = String(decoding: try JSONEncoder().encode(rules), as: UTF8.self)
+        #expect(json == #"{"enabled":["gopher.wordCount","c4","fineweb.shortLines"]}"#)
+        #expect(try JSONDecoder().decode(QualityRules.self, from: Data(json.utf8)) == rules)
     }
 }
