@@ -104,6 +104,13 @@ enum ModelStudy {
         }
         let validation = streams(heldOut.map { Document(id: $0.id, text: plainText($0), source: $0.source) })
         let sources = validation.keys.sorted()
+        let window = p.model.contextLength + 1
+        guard validation.values.contains(where: { $0.tokens.count > window }) else {
+            throw LabError.invalid(
+                key: "modelStudy.heldOut",
+                "\(s.heldOut) holds out \(heldOut.count) fault-free documents, no source with more than \(window) tokens to validate on"
+            )
+        }
         let windows = TokenWindows(
             trainSegments: [mix.map { Int32($0) }],
             validationSegments: sources.map { validation[$0]!.tokens.map { Int32($0) } })

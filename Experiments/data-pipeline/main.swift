@@ -15,6 +15,9 @@ import Foundation
 //   truth/boilerplate/left  kept copies of the injected boilerplate lines per line (1: only the
 //                           first occurrence stays, as line dedup keeps it)
 //   truth/clean/removed     the share of documents with no fault that did not reach the output
+//   classifier/threshold, classifier/auc_clean_vs_gibberish   with the classifier stage: its score
+//                           threshold (the input's classifierRemoveShare quantile) and how well
+//                           it ranks fault-free documents above gibberish
 // Files beside the results: seed-N.cleaned/ (the output shards and report.json).
 // The classifier and perplexity stages (ablations with-classifier, with-perplexity) train or load
 // their models first (see `classifier`, `perplexityModel`); with modelStudy.train raw or cleaned
@@ -65,6 +68,7 @@ struct DataPipelineExperimentConfig: ExperimentConfig {
         do { try pipeline.check() } catch let e as LabError { throw LabError(.config, "pipeline.\(e.message)") }
         try modelStudy.validate()
         try Check.range("classifierRemoveShare", classifierRemoveShare, 0.0...0.99)
+        do { try classifier.check() } catch let e as LabError { throw LabError(.config, "classifier.\(e.message)") }
         if modelStudy.train == .cleaned && pipeline.stages.isEmpty {
             throw LabError.invalid(key: "modelStudy.train", "cleaned needs a pipeline with stages")
         }

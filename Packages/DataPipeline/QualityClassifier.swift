@@ -25,10 +25,22 @@ public struct QualityClassifier: Sendable {
         public var l2 = 1e-6
         public var seed: UInt64 = 0
         public init() {}
+
+        /// Every setting's range, each error naming its key.
+        public func check() throws {
+            if !(1...10_000).contains(epochs) { throw LabError(.config, "epochs: \(epochs) must be in 1...10000") }
+            if !(learningRate > 0 && learningRate.isFinite) {
+                throw LabError(.config, "learningRate: \(learningRate) must be finite and > 0")
+            }
+            if !(l2 >= 0 && l2.isFinite) { throw LabError(.config, "l2: \(l2) must be finite and >= 0") }
+        }
     }
 
     /// Trains on reference (positive) and negative texts.
     public init(reference: [String], negatives: [String], settings: Settings = Settings()) throws {
+        do { try settings.check() } catch let e as LabError {
+            throw LabError(.config, "qualityClassifier.\(e.message)")
+        }
         guard !reference.isEmpty && !negatives.isEmpty else {
             throw LabError(
                 .config,
@@ -53,6 +65,13 @@ public struct QualityClassifier: Sendable {
                 for (bucket, value) in x { w[bucket] = w[bucket] * decay - lr * g * value }
                 b -= lr * g
             }
+        }
+        // Too large a step overflows the logistic loss: a model of NaNs is refused, not returned.
+        guard b.isFinite && w.allSatisfy(\.isFinite) else {
+            throw LabError(
+                .model,
+                "qualityClassifier: training diverged (weights not finite) at learningRate \(settings.learningRate); lower it"
+            )
         }
         (weights, bias) = (w, b)
     }

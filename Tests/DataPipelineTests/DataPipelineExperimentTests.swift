@@ -154,6 +154,14 @@ import Testing
         let continued = try RunResults.load(from: "\(resumed)/data-pipeline/model-cleaned/seed-0.h5")
         #expect(continued.metrics["loss/val"]?.values == cleaned.metrics["loss/val"]?.values)
         #expect(continued.summary["model/val_loss/web"] == cleaned.summary["model/val_loss/web"])
+        // A held-out set with no document longer than a window is named (not the corpus' name).
+        let nothing = try runProduct(
+            "data-pipeline",
+            ["--ablation", "model-raw", "--out", temporaryFolder()] + set + [
+                "--set", "modelStudy.pretraining.model.contextLength=100000",
+            ])
+        #expect(nothing.status != 0)
+        #expect(nothing.stderr.contains("key 'modelStudy.heldOut': 0.3 holds out"), "\(nothing.stderr)")
     }
 
     /// The classifier, trained on two splits of the input, removes the input's lowest-scoring
@@ -179,6 +187,11 @@ import Testing
             ["--ablation", "with-classifier", "--out", temporaryFolder(), "--set", "input=\(small)"] + set.dropFirst(2))
         #expect(tooSmall.status != 0)
         #expect(tooSmall.stderr.contains("classifier: the input's reference split holds 0 fault-free documents"))
+        let badEpochs = try runProduct(
+            "data-pipeline",
+            ["--ablation", "with-classifier", "--out", temporaryFolder(), "--set", "classifier.epochs=0"] + set)
+        #expect(badEpochs.status != 0)
+        #expect(badEpochs.stderr.contains("classifier.epochs: 0 must be in 1...10000"), "\(badEpochs.stderr)")
     }
 
     /// The perplexity filter with a toy checkpoint: cutoffs fitted, the tail removed; a missing

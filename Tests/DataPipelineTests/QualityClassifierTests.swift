@@ -54,6 +54,19 @@ import Testing
         #expect(Self.heldOut.map(again.score) == Self.heldOut.map(Self.classifier.score))
         let error = expectLabError(.config) { try QualityClassifier(reference: [], negatives: ["x"]) }
         #expect(error?.message.hasPrefix("qualityClassifier: needs reference and negative texts") == true)
+        // Settings out of range are named before training; a step too large to converge is refused.
+        var settings = QualityClassifier.Settings()
+        settings.epochs = -1
+        let epochs = expectLabError(.config) {
+            try QualityClassifier(reference: Self.reference, negatives: negatives, settings: settings)
+        }
+        #expect(epochs?.message == "qualityClassifier.epochs: -1 must be in 1...10000")
+        settings = QualityClassifier.Settings()
+        settings.learningRate = 1e40
+        let diverged = expectLabError(.model) {
+            try QualityClassifier(reference: Self.reference, negatives: negatives, settings: settings)
+        }
+        #expect(diverged?.message.hasPrefix("qualityClassifier: training diverged") == true)
     }
 
     @Test func theClassifierStage() throws {
