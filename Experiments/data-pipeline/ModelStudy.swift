@@ -63,11 +63,6 @@ enum ModelStudy {
         return Double(h >> 11) / Double(1 << 53)
     }
 
-    /// The document's text as a reader would see it (HTML extracted).
-    static func plainText(_ d: Document) -> String {
-        (d.metadata["content_type"] ?? "").contains("html") ? HTMLText.text(d.text) : d.text
-    }
-
     /// Pretrains on the arm's mix and records the study's metrics.
     static func run(
         _ run: Run<DataPipelineExperimentConfig>, input: [Document], cleaned: [Document], isClean: (Document) -> Bool,
@@ -76,7 +71,7 @@ enum ModelStudy {
         let s = run.config.modelStudy
         let heldOut = input.filter { isClean($0) && unit($0.id) < s.heldOut }
         let heldOutIDs = Set(heldOut.map(\.id))
-        let tokenizerTexts = input.filter { isClean($0) && !heldOutIDs.contains($0.id) }.map(plainText)
+        let tokenizerTexts = input.filter { isClean($0) && !heldOutIDs.contains($0.id) }.map(HTMLText.plainText(of:))
         let tokenizer = try BPETrainer.train(
             tokenizerTexts,
             options: .init(
@@ -102,7 +97,8 @@ enum ModelStudy {
             run.results.summary("mix/\(source)/tokens", Double(r.tokens))
             run.results.summary("mix/\(source)/epochs", r.epochs)
         }
-        let validation = streams(heldOut.map { Document(id: $0.id, text: plainText($0), source: $0.source) })
+        let validation = streams(
+            heldOut.map { Document(id: $0.id, text: HTMLText.plainText(of: $0), source: $0.source) })
         let sources = validation.keys.sorted()
         let window = p.model.contextLength + 1
         guard validation.values.contains(where: { $0.tokens.count > window }) else {

@@ -122,9 +122,9 @@ enum DataPipelineExperiment: Experiment {
                 )
             }
             classifier = try QualityClassifier(
-                reference: reference.map(ModelStudy.plainText), negatives: negatives.map(ModelStudy.plainText),
+                reference: reference.map(HTMLText.plainText(of:)), negatives: negatives.map(HTMLText.plainText(of:)),
                 settings: c.classifier)
-            let scores = input.map { classifier!.score(ModelStudy.plainText($0)) }
+            let scores = input.map { classifier!.score(HTMLText.plainText(of: $0)) }
             config.minQualityScore = scores.sorted()[Int(c.classifierRemoveShare * Double(scores.count - 1))]
             // How well the score ranks fault-free documents above gibberish, over the whole input
             // (AUC: the chance a random clean document outscores a random gibberish one).
@@ -150,7 +150,7 @@ enum DataPipelineExperiment: Experiment {
             let ppl = try PerplexityScorer(model: model, tokenizer: try BPETokenizer.load(checkpoint: path))
             var sample: [String: [Double]] = [:]
             for d in input where (0.2..<0.45).contains(ModelStudy.unit(d.id)) {
-                if let value = ppl.perplexity(ModelStudy.plainText(d)) { sample[d.source, default: []].append(value) }
+                if let value = ppl.perplexity(HTMLText.plainText(of: d)) { sample[d.source, default: []].append(value) }
             }
             config.perplexity.buckets = PerplexityBuckets(sample: sample)
             scorer = ppl

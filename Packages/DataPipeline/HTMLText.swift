@@ -23,6 +23,16 @@ public enum HTMLText {
         "hellip": "…", "lsquo": "‘", "rsquo": "’", "ldquo": "“", "rdquo": "”", "copy": "©",
     ]
 
+    /// Whether a document is a page: its content_type says text/html, or its text opens like one.
+    public static func isHTML(_ d: Document) -> Bool {
+        if let type = d.metadata["content_type"], type.lowercased().contains("text/html") { return true }
+        let opening = d.text.prefix(64).drop { $0.isWhitespace }.lowercased()
+        return opening.hasPrefix("<!doctype html") || opening.hasPrefix("<html")
+    }
+
+    /// The document's text as a reader sees it: extracted when it is a page, else as it is.
+    public static func plainText(of d: Document) -> String { isHTML(d) ? text(d.text) : d.text }
+
     public static func text(_ html: String) -> String {
         let chars = Array(html)
         var out = ""

@@ -111,7 +111,7 @@ struct PerDocumentStage: Sendable {
         var d = document
         switch name {
         case .html:
-            guard Self.isHTML(d) else { return .keep(d) }
+            guard HTMLText.isHTML(d) else { return .keep(d) }
             d.text = HTMLText.text(d.text)
             return d.text.isEmpty ? .remove(reason: "html.empty") : .keep(d)
         case .pii:
@@ -143,12 +143,6 @@ struct PerDocumentStage: Sendable {
         case .documentDedup, .lineDedup, .nearDedup, .perplexity:
             preconditionFailure("\(name) is an ordered stage")
         }
-    }
-
-    static func isHTML(_ d: Document) -> Bool {
-        if let type = d.metadata["content_type"], type.lowercased().contains("text/html") { return true }
-        let opening = d.text.prefix(64).drop { $0.isWhitespace }.lowercased()
-        return opening.hasPrefix("<!doctype html") || opening.hasPrefix("<html")
     }
 }
 

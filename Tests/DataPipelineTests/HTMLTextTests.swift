@@ -41,4 +41,16 @@ import Testing
         #expect(HTMLText.text("x &bogus; y &#xZZ; z") == "x &bogus; y &#xZZ; z")
         #expect(HTMLText.text("") == "")
     }
+
+    /// A page is known by its content_type or by how its text opens; plainText extracts only pages.
+    @Test func pagesAreKnownAndOnlyPagesAreExtracted() {
+        let page = Document(id: "p", text: "  <!DOCTYPE html><p>Hello &amp; bye</p>", source: "web")
+        let typed = Document(
+            id: "t", text: "<p>Typed</p>", source: "web", metadata: ["content_type": "\"text/html\""])
+        let plain = Document(id: "x", text: "a < b and <p> is a tag", source: "books")
+        #expect(HTMLText.isHTML(page) && HTMLText.isHTML(typed) && !HTMLText.isHTML(plain))
+        #expect(HTMLText.plainText(of: page) == "Hello & bye")
+        #expect(HTMLText.plainText(of: typed) == "Typed")
+        #expect(HTMLText.plainText(of: plain) == plain.text)
+    }
 }
