@@ -1,10 +1,10 @@
 """The peers of the data pipeline's benchmark (Scripts/bench-data-pipeline), on the same input:
   rules  datatrove's Gopher repetition, Gopher quality, C4 quality and FineWeb quality filters
          in sequence (a document stops at the first that rejects it), called directly on
-         in-memory documents (no reader, writer or executor: the peer's cheapest path), C4's
-         settings matched to ours (3 sentences, 5 words per line, no citation or policy rule),
-         Gopher's alphabetic-words rule off on both sides (datatrove's spaCy words count each
-         punctuation mark as a word without letters, and reject most of this corpus by it)
+         in-memory documents (no reader, writer or executor: the peer's cheapest path), each at
+         its defaults (the published thresholds, as ours), but Gopher's alphabetic-words rule off
+         on both sides (datatrove's spaCy words count each punctuation mark as a word without
+         letters, and reject most of this corpus by it)
   lid    py3langid 0.4.0, its languages restricted to the editions' (Chinese as one "zh")
 Prints one JSON object: documents, seconds (the timed loop only), docs_per_s, and the decisions
 (kept ids for rules, a language per id for lid) for the agreement check.
@@ -26,9 +26,7 @@ def rules(records):
                                             GopherRepetitionFilter)
     filters = [
         GopherRepetitionFilter(), GopherQualityFilter(max_non_alpha_words_ratio=None),
-        C4QualityFilter(remove_citations=False, filter_policy=False, min_num_sentences=3, min_words_per_line=5,
-                        max_word_length=-1),
-        FineWebQualityFilter(),
+        C4QualityFilter(), FineWebQualityFilter(),
     ]
     docs = [Document(text=r["text"], id=r["id"]) for r in records]
     kept = []

@@ -2,7 +2,7 @@
 // Reference's editions; Scripts/reference/lid_fixture.py makes the committed sample the tests
 // use). A multinomial naive Bayes model, the method of langid.py and CLD's ancestors in its
 // simplest form:
-//   features   the text lowercased, with a space at each end; every n-gram of 1 to 3 Unicode
+//   features   the text lowercased, with a space at each end; every n-gram of 1 to 4 Unicode
 //              scalars, hashed (FNV-1a over the scalars) into 2^18 buckets
 //   training   per language, the count of each bucket over its texts; log p(f | lang) =
 //              log((count_f + α) / (total + α B)), α = 0.5, B the buckets
@@ -20,8 +20,9 @@ public struct LanguageID: Sendable {
     public let languages: [String]
     /// The longest n-gram.
     public let maxN: Int
-    /// logProbabilities[k][bucket] for languages[k].
-    let logProbabilities: [[Float]]
+    /// log p(bucket | languages[k]) at [bucket * languages.count + k]: a feature's scores for
+    /// every language share a cache line (a table per language costs a cache miss per language).
+    let logProbabilities: [Float]
 
     /// Trains on `texts` per language (every language needs some text).
     public init(training texts: [String: [String]], alpha: Double = 0.01, maxN: Int = 4) throws {
@@ -42,16 +43,21 @@ public struct LanguageID: Sendable {
             let denominator = total + alpha * Double(Self.buckets)
             tables.append(counts.map { Float(log(($0 + alpha) / denominator)) })
         }
-        logProbabilities = tables
+        logProbabilities = (0..<Self.buckets).flatMap { f in tables.map { $0[f] } }
     }
 
     /// The most likely language and its confidence (0...1); nil for a text without letters.
     public func identify(_ text: String) -> (language: String, confidence: Double)? {
-        var scores = [Double](repeating: 0, count: languages.count)
+        let count = languages.count
+        var scores = [Double](repeating: 0, count: count)
         var n = 0
-        Self.forEachFeature(text, maxN: maxN) { f in
-            n += 1
-            for k in languages.indices { scores[k] += Double(logProbabilities[k][f]) }
+        logProbabilities.withUnsafeBufferPointer { table in
+            scores.withUnsafeMutableBufferPointer { scores in
+                Self.forEachFeature(text, maxN: maxN) { f in
+                    n += 1
+                    for k in 0..<count { scores[k] += Double(table[f * count + k]) }
+                }
+            }
         }
         guard n > 0, text.unicodeScalars.contains(where: { $0.properties.isAlphabetic }) else { return nil }
         let perFeature = scores.map { $0 / Double(n) }
@@ -60,15 +66,39 @@ public struct LanguageID: Sendable {
         return (languages[best], 1 / z)
     }
 
-    /// The bucket of every 1-, 2- and 3-gram of the lowercased, space-padded text.
+    /// The bucket of every 1- to maxN-gram of the lowercased, space-padded text, n-grams starting
+    /// at the same scalar together, shortest first. The scalars stream through a window of the
+    /// next maxN (no lowercased copy of the text, no array of it): this is the classifier's cost.
     static func forEachFeature(_ text: String, maxN: Int, _ body: (Int) -> Void) {
-        let scalars = [UInt32(0x20)] + text.lowercased().unicodeScalars.map(\.value) + [0x20]
-        for start in scalars.indices {
-            var h: UInt64 = 0xcbf2_9ce4_8422_2325
-            for n in 0..<maxN where start + n < scalars.count {
-                h = (h ^ UInt64(scalars[start + n])) &* 0x0000_0100_0000_01b3
-                body(Int(truncatingIfNeeded: (h ^ (h >> 29)) & UInt64(buckets - 1)))
+        withUnsafeTemporaryAllocation(of: UInt32.self, capacity: maxN) { window in
+            var (head, filled) = (0, 0)  // window[head] is the oldest scalar; `filled` are held
+            func emitOldest() {
+                var h: UInt64 = 0xcbf2_9ce4_8422_2325
+                for n in 0..<filled {
+                    h = (h ^ UInt64(window[(head + n) % maxN])) &* 0x0000_0100_0000_01b3
+                    body(Int(truncatingIfNeeded: (h ^ (h >> 29)) & UInt64(buckets - 1)))
+                }
+                (head, filled) = ((head + 1) % maxN, filled - 1)
             }
+            func push(_ value: UInt32) {
+                if filled == maxN { emitOldest() }
+                window[(head + filled) % maxN] = value
+                filled += 1
+            }
+            push(0x20)
+            for scalar in text.unicodeScalars {
+                // String.lowercased(), scalar by scalar: each scalar's lowercase mapping.
+                if scalar.isASCII {
+                    let v = scalar.value
+                    push((0x41...0x5A).contains(v) ? v + 0x20 : v)
+                } else if scalar.properties.changesWhenLowercased {
+                    for lower in scalar.properties.lowercaseMapping.unicodeScalars { push(lower.value) }
+                } else {
+                    push(scalar.value)
+                }
+            }
+            push(0x20)
+            while filled > 0 { emitOldest() }
         }
     }
 }

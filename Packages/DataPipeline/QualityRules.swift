@@ -14,13 +14,20 @@
 //     gopher.topNGram         the most frequent word 2/3/4-gram covers ≤ 20 / 18 / 16 % of the
 //                             characters (of words)
 //     gopher.duplicateNGrams  characters in duplicated word 5..10-grams ≤ 15 / 14 / 13 / 12 / 11 / 10 %
-//   C4 (Raffel et al. 2020): keep only lines ending in terminal punctuation (. ! ? ") with at least
-//     5 words and without "javascript"; then reject a page with fewer than 3 sentences, or holding
-//     "lorem ipsum" or a curly brace ("c4.lines" changes the text; the others reject).
-//   FineWeb (Penedo et al. 2024), its three custom filters:
-//     fineweb.punctuation     lines ending in punctuation ≥ 12 %
-//     fineweb.duplicateLines  characters in duplicated lines ≤ 10 %
-//     fineweb.shortLines      lines shorter than 30 characters ≤ 67 %
+//   C4 (Raffel et al. 2020; datatrove's C4QualityFilter defaults): per line, drop a line holding a
+//     word over 1,000 characters, strip Wikipedia citations ("[12]", "[edit]", "[citation
+//     needed]"), keep it only if it ends in terminal punctuation (. ? ! " ') but not "..." and has
+//     at least 3 words, reject the page if a kept line holds "lorem ipsum" or a curly brace, drop
+//     a line holding "javascript" or a cookie/terms/privacy-policy phrase; then reject a page whose
+//     kept lines hold fewer than 5 sentences ("c4" changes the text; its rejections are the page's).
+//   FineWeb (Penedo et al. 2024; datatrove's FineWebQualityFilter defaults), on the text C4 left:
+//     fineweb.punctuation     non-empty lines ending in a sentence terminal (Unicode's
+//                             Sentence_Terminal: . ! ? and their kin in other scripts) ≥ 12 %
+//     fineweb.shortLines      lines of ≤ 30 characters ≤ 67 %
+//     fineweb.duplicateLines  characters in repeated lines (after their first) ≤ 1 % of the
+//                             text's characters other than newlines
+//     fineweb.newlines        newlines ≤ 0.3 per word (a word here also counts its leading and
+//                             trailing punctuation as one token each, as spaCy's words do)
 // Words are whitespace-separated tokens; lines are split on "\n" with empty lines ignored. The
 // character fractions here count the characters of words (whitespace not counted), and a
 // duplicated n-gram covers every word of every occurrence; reference implementations differ in
@@ -42,8 +49,9 @@ public enum QualityRule: String, Codable, Sendable, CaseIterable {
     case gopherDuplicateNGrams = "gopher.duplicateNGrams"
     case c4 = "c4"
     case finewebPunctuation = "fineweb.punctuation"
-    case finewebDuplicateLines = "fineweb.duplicateLines"
     case finewebShortLines = "fineweb.shortLines"
+    case finewebDuplicateLines = "fineweb.duplicateLines"
+    case finewebNewlines = "fineweb.newlines"
 }
 
 public struct QualityRules: Codable, Sendable, Equatable {
@@ -125,32 +133,47 @@ public struct QualityRules: Codable, Sendable, Equatable {
             }
         }
         if on(.c4) {
-            let kept = text.split(separator: "\n").map { Self.trimmed($0, Self.isSpace) }.filter { line in
-                let terminal = [".", "!", "?", "\""].contains { line.hasSuffix($0) }
-                return terminal && Self.words(line).count >= 5
-                    && !line.lowercased().contains("javascript")
+            var kept: [String] = []
+            var sentences = 0
+            for raw in text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline) {
+                let line = Self.withoutCitations(Self.trimmed(raw) { Self.isSpace($0) || Self.isNewline($0) })
+                let lineWords = Self.words(line)
+                if lineWords.contains(where: { $0.unicodeScalars.count > 1000 }) { continue }
+                let terminal = [".", "?", "!", "\"", "'"].contains { line.hasSuffix($0) } && !line.hasSuffix("...")
+                guard terminal && lineWords.count >= 3 else { continue }
+                let lower = line.lowercased()
+                if Self.holds(lower, "lorem ipsum") || line.contains("{") { return (text, .c4) }
+                if Self.holds(lower, "javascript") || Self.policyPhrases.contains(where: { Self.holds(lower, $0) }) {
+                    continue
+                }
+                sentences += Self.sentenceCount(line)
+                kept.append(line)
             }
-            text = kept.joined(separator: "\n")
-            let sentences = text.filter { ".!?".contains($0) }.count
-            if sentences < 3 || text.lowercased().contains("lorem ipsum") || text.contains("{") { return (text, .c4) }
+            text = Self.trimmed(Substring(kept.joined(separator: "\n"))) { Self.isSpace($0) || Self.isNewline($0) }
+            if sentences < 5 { return (text, .c4) }
         }
-        let finalLines = text.split(separator: "\n").map(String.init).filter {
-            !Self.trimmed(Substring($0), Self.isSpace).isEmpty
+        // FineWeb cuts at "\n" only and does not trim its lines (trailing spaces hide a full stop).
+        let finalLines = Self.pieces(of: text, separatedBy: "\n").filter {
+            !Self.trimmed($0) { Self.isSpace($0) || Self.isNewline($0) }.isEmpty
         }
         let finalCount = Double(Swift.max(finalLines.count, 1))
         if on(.finewebPunctuation) {
-            let punctuated = Double(finalLines.count { $0.last.map { $0.isPunctuation } ?? false })
+            let punctuated = Double(finalLines.count { $0.unicodeScalars.last?.properties.isSentenceTerminal ?? false })
             if punctuated / finalCount < 0.12 { return (text, .finewebPunctuation) }
         }
-        if on(.finewebDuplicateLines) {
-            let total = Double(Swift.max(finalLines.map(\.count).reduce(0, +), 1))
-            var seen = Set<String>()
-            var duplicated = 0
-            for line in finalLines { if !seen.insert(line).inserted { duplicated += line.count } }
-            if Double(duplicated) / total > 0.1 { return (text, .finewebDuplicateLines) }
-        }
-        if on(.finewebShortLines) && Double(finalLines.count { $0.count < 30 }) / finalCount > 0.67 {
+        if on(.finewebShortLines) && Double(finalLines.count { $0.unicodeScalars.count <= 30 }) / finalCount > 0.67 {
             return (text, .finewebShortLines)
+        }
+        if on(.finewebDuplicateLines) {
+            let total = Double(Swift.max(text.unicodeScalars.count { $0 != "\n" }, 1))
+            var seen = Set<Substring>()
+            var duplicated = 0
+            for line in finalLines where !seen.insert(line).inserted { duplicated += line.unicodeScalars.count }
+            if Double(duplicated) / total > 0.01 { return (text, .finewebDuplicateLines) }
+        }
+        if on(.finewebNewlines) {
+            let newlines = Double(text.unicodeScalars.count { $0 == "\n" })
+            if newlines / Double(Swift.max(Self.tokenCount(text), 1)) > 0.3 { return (text, .finewebNewlines) }
         }
         return (text, nil)
     }
@@ -165,8 +188,7 @@ public struct QualityRules: Codable, Sendable, Equatable {
         var i = scalars.startIndex
         while i < scalars.endIndex {
             let s = scalars[i]
-            let space = s.isASCII ? (s == " " || (0x09...0x0D).contains(s.value)) : s.properties.isWhitespace
-            if space {
+            if isWhitespace(s) {
                 if inWord { words.append(String(scalars[start..<i])) }
                 inWord = false
             } else if !inWord {
@@ -176,6 +198,66 @@ public struct QualityRules: Codable, Sendable, Equatable {
         }
         if inWord { words.append(String(scalars[start..<scalars.endIndex])) }
         return words
+    }
+
+    static let policyPhrases = [
+        "terms of use", "privacy policy", "cookie policy", "uses cookies", "use of cookies", "use cookies",
+    ]
+
+    /// The line without Wikipedia-style citation marks: "[" digits "]", "[edit]", "[citation needed]".
+    static func withoutCitations(_ line: String) -> String {
+        guard line.contains("[") else { return line }
+        return line.replacing(#/\[\d*\]|\[edit\]|\[citation needed\]/#, with: "")
+    }
+
+    /// Sentences in a line as a rule-based splitter counts them: one ends at a run of . ! ? (closing
+    /// quotes and brackets may follow) before whitespace or the end of the line, and text after the
+    /// last such end is one more ("3.5" does not end one; "a.m. today" and "e.g. this" do).
+    static func sentenceCount(_ line: String) -> Int {
+        var (count, pending, inEnd) = (0, false, false)
+        for s in line.unicodeScalars {
+            if inEnd {
+                if ".!?\"')]”’".unicodeScalars.contains(s) { continue }
+                inEnd = false
+                if isWhitespace(s) { (count, pending) = (count + 1, false) } else { pending = true }
+            } else if s == "." || s == "!" || s == "?" {
+                inEnd = true
+            } else if !isWhitespace(s) {
+                pending = true
+            }
+        }
+        if inEnd { (count, pending) = (count + 1, false) }
+        return count + (pending ? 1 : 0)
+    }
+
+    static func isWhitespace(_ s: Unicode.Scalar) -> Bool {
+        s.isASCII ? (s == " " || (0x09...0x0D).contains(s.value)) : s.properties.isWhitespace
+    }
+
+    /// Whether `piece` occurs in `text`, byte for byte (String.contains(String) goes through
+    /// NSString with Foundation imported, and costs more than the rest of C4's line filter).
+    static func holds(_ text: String, _ piece: String) -> Bool {
+        var (text, piece) = (text, piece)
+        return text.withUTF8 { t in
+            piece.withUTF8 { p in
+                guard let first = p.first, t.count >= p.count else { return p.isEmpty }
+                return (0...(t.count - p.count)).contains { i in
+                    t[i] == first && t[i..<(i + p.count)].elementsEqual(p)
+                }
+            }
+        }
+    }
+
+    /// Words with their leading and trailing punctuation counted as a token each (a run as one),
+    /// near what spaCy's tokenizer gives for the newline rule.
+    static func tokenCount(_ text: String) -> Int {
+        words(text).reduce(0) { total, word in
+            let scalars = word.unicodeScalars
+            let leading = isPunctuation(scalars.first!) ? 1 : 0
+            let trailing = scalars.count > 1 && isPunctuation(scalars.last!) ? 1 : 0
+            let core = scalars.contains { !isPunctuation($0) } ? 1 : 0
+            return total + Swift.max(leading + core + trailing, 1)
+        }
     }
 
     // Foundation's CharacterSet trimming and components(separatedBy:) go through NSString; these
@@ -208,26 +290,28 @@ public struct QualityRules: Codable, Sendable, Equatable {
     }
 
     /// The text cut at every non-overlapping occurrence of `separator`, left to right (empty pieces
-    /// kept, as components(separatedBy:) keeps them).
+    /// kept, as components(separatedBy:) keeps them). Cut by scalars, not Characters: "\r\n" is one
+    /// Character, and a cut at its "\n" must leave the "\r" in the piece before it.
     static func pieces(of text: String, separatedBy separator: String) -> [Substring] {
         let bytes = Array(text.utf8)
         let sep = Array(separator.utf8)
-        var out: [Substring] = []
+        let (scalars, utf8) = (text.unicodeScalars, text.utf8)
+        var cuts: [(Int, Int)] = []  // byte ranges of the pieces
         var start = 0
         var i = 0
-        let utf8 = text.utf8
         while i + sep.count <= bytes.count {
-            if bytes[i] == sep[0] && Array(bytes[i..<(i + sep.count)]) == sep {
-                out.append(
-                    text[utf8.index(utf8.startIndex, offsetBy: start)..<utf8.index(utf8.startIndex, offsetBy: i)])
+            if bytes[i] == sep[0] && bytes[i..<(i + sep.count)].elementsEqual(sep) {
+                cuts.append((start, i))
                 i += sep.count
                 start = i
             } else {
                 i += 1
             }
         }
-        out.append(text[utf8.index(utf8.startIndex, offsetBy: start)...])
-        return out
+        cuts.append((start, bytes.count))
+        return cuts.map { a, b in
+            Substring(scalars[utf8.index(utf8.startIndex, offsetBy: a)..<utf8.index(utf8.startIndex, offsetBy: b)])
+        }
     }
 
     /// Whether repeats (every occurrence after the first) exceed either share of items or characters.

@@ -76,10 +76,14 @@ import Testing
     /// Forty clean documents of English sentences in two sources, and four of gibberish.
     static func studyCorpus() throws -> String {
         let folder = temporaryFolder()
-        let english = LanguageIDTests.fixture.heldout.filter { $0.lang == "en" }.map(\.text)
+        // Pages that pass the quality rules: six different paragraphs each, a line per sentence.
+        let fixture = LanguageIDTests.fixture
+        let english = (fixture.train["en"]! + fixture.heldout.filter { $0.lang == "en" }.map(\.text))
+            .filter { !$0.contains("{") }
         var records: [[String: Any]] = []
         for i in 0..<40 {
-            let text = english[i % english.count] + " " + english[(i + 1) % english.count]  // all different
+            let text = english[(6 * i)..<(6 * i + 6)].map { ".!?".contains($0.last!) ? $0 : $0 + "." }
+                .joined(separator: "\n")
             records.append(["id": "doc-\(i)", "text": text, "source": i % 2 == 0 ? "books" : "web", "injected": []])
         }
         for i in 0..<4 {

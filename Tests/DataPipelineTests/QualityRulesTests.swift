@@ -58,6 +58,7 @@ import Testing
                 Self.clean + "\n" + Self.clean.split(separator: "\n").prefix(2).joined(separator: "\n"), Self.clean
             ),
             (.finewebShortLines, (0..<10).map { "Short \($0)." }.joined(separator: "\n"), Self.clean),
+            (.finewebNewlines, (0..<10).map { "Item \($0)." }.joined(separator: "\n\n"), Self.clean),
         ]
         for (rule, reject, keep) in cases {
             #expect(Self.judge(reject, only: rule) == rule, "\(rule.rawValue) should reject: \(reject.prefix(60))")
@@ -72,11 +73,15 @@ import Testing
             Please enable JavaScript to view the comments below today.
             Tickets cost ten euros for adults and five for children.
             Children under six enter for free with their parents!
+            The cafe on the ground floor serves lunch until three.
+            Guided tours in English start every hour on the hour.
             """
         let (text, rejected) = QualityRules(enabled: [.c4]).judge(page)
         #expect(rejected == nil)
-        #expect(text.split(separator: "\n").count == 3 && !text.contains("Menu") && !text.contains("JavaScript"))
+        #expect(text.split(separator: "\n").count == 5 && !text.contains("Menu") && !text.contains("JavaScript"))
         #expect(QualityRules(enabled: [.c4]).judge(page + "\nThe code {x} is shown here in full.").rejectedBy == .c4)
+        let fourSentences = page.split(separator: "\n").prefix(5).joined(separator: "\n")
+        #expect(QualityRules(enabled: [.c4]).judge(fourSentences).rejectedBy == .c4)
     }
 
     /// The enabled rules encode in QualityRule's order, whatever order the set holds them in (a
@@ -86,5 +91,59 @@ import Testing
         let json = String(decoding: try JSONEncoder().encode(rules), as: UTF8.self)
         #expect(json == #"{"enabled":["gopher.wordCount","c4","fineweb.shortLines"]}"#)
         #expect(try JSONDecoder().decode(QualityRules.self, from: Data(json.utf8)) == rules)
+    }
+}
+
+/// C4 and FineWeb against datatrove 0.10.1's filters at their defaults, on pages made to sit on
+/// either side of each threshold (Scripts/reference/quality_rules_fixture.py wrote the fixture).
+@Suite struct QualityRulesReferenceTests {
+    struct Verdict: Decodable {
+        let kept: Bool
+        let reason: String?
+        let text: String?
+    }
+    struct Page: Decodable {
+        let name: String
+        let text: String
+        let c4: Verdict
+        let fineweb: Verdict
+    }
+
+    static let pages: [Page] = {
+        let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent(
+            "Fixtures/quality_rules.json")
+        return try! JSONDecoder().decode([Page].self, from: Data(contentsOf: url))
+    }()
+
+    /// datatrove's reasons as our rules ("empty": a page without a line ends in no punctuation).
+    static let finewebRule: [String: QualityRule] = [
+        "empty": .finewebPunctuation, "line_punct_ratio": .finewebPunctuation, "short_line_ratio": .finewebShortLines,
+        "char_dup_ratio": .finewebDuplicateLines, "list_ratio": .finewebNewlines,
+    ]
+
+    @Test func theFixtureCoversBothSidesOfEachRule() {
+        #expect(Self.pages.count >= 30)
+        #expect(
+            Set(Self.pages.compactMap(\.fineweb.reason)).isSuperset(of: Self.finewebRule.keys.filter { $0 != "empty" }))
+        #expect(Set(Self.pages.compactMap(\.c4.reason)) == ["too_few_sentences", "lorem_ipsum", "curly_bracket"])
+    }
+
+    @Test func c4MatchesDatatrove() {
+        let c4 = QualityRules(enabled: [.c4])
+        for page in Self.pages {
+            let (text, rejected) = c4.judge(page.text)
+            #expect((rejected == nil) == page.c4.kept, "\(page.name): datatrove \(page.c4.reason ?? "keeps it")")
+            if page.c4.kept { #expect(text == page.c4.text, "\(page.name): the lines C4 keeps") }
+        }
+    }
+
+    @Test func finewebMatchesDatatrove() {
+        let fineweb = QualityRules(enabled: [
+            .finewebPunctuation, .finewebShortLines, .finewebDuplicateLines, .finewebNewlines,
+        ])
+        for page in Self.pages {
+            let rejected = fineweb.judge(page.text).rejectedBy
+            #expect(rejected == page.fineweb.reason.flatMap { Self.finewebRule[$0] }, "\(page.name)")
+        }
     }
 }
