@@ -51,7 +51,9 @@ let packages: [LocalPackage] = [
         name: "LabNotes", deps: ["ExperimentKit", "HDF5Store"], testDeps: ["HDF5Store", "mlp-demo", "lab"]),
     LocalPackage(
         name: "PostTraining",
-        deps: ["TensorCore", "Tokenizer", "NanoTransformer", "ModelStore", "HDF5Store", "ExperimentKit", "Crypto"],
+        deps: [
+            "TensorCore", "Tokenizer", "NanoTransformer", "MoE", "ModelStore", "HDF5Store", "ExperimentKit", "Crypto",
+        ],
         experiment: "sft", experimentDeps: ["ExperimentKit", "NanoTransformer", "TensorCore"],
         testDeps: ["HDF5Store", "sft", "base-models"]),
     LocalPackage(
@@ -71,11 +73,16 @@ let packages: [LocalPackage] = [
         testDeps: ["dpo", "reward-bpr", "base-models", "HDF5Store", "NanoTransformer", "Tokenizer"]),
     LocalPackage(
         name: "GRPO",
-        deps: ["PolicyGradient", "PostTraining", "NanoTransformer", "ExperimentKit", "HDF5Store", "TensorCore"],
+        deps: ["PolicyGradient", "PostTraining", "NanoTransformer", "MoE", "ExperimentKit", "HDF5Store", "TensorCore"],
         experiment: "grpo",
         experimentDeps: ["PostTraining", "NanoTransformer", "ModelStore", "HDF5Store", "TensorCore", "Tokenizer"],
-        testDeps: ["Tokenizer", "MoE", "grpo", "base-models", "HDF5Store"]),
-    LocalPackage(name: "GSPO", deps: ["GRPO", "PolicyGradient"], testDeps: ["GRPO", "PolicyGradient"]),
+        testDeps: ["Tokenizer", "MoE", "grpo", "base-models", "HDF5Store", "PolicyTestSupport"]),
+    LocalPackage(
+        name: "GSPO", deps: ["GRPO", "PolicyGradient"], experiment: "gspo",
+        experimentDeps: ["GRPO", "ExperimentKit"],
+        testDeps: [
+            "GRPO", "PolicyGradient", "MoE", "NanoTransformer", "PostTraining", "TensorCore", "Tokenizer", "gspo",
+        ]),
     LocalPackage(
         name: "R1Pipeline", deps: ["PostTraining", "GRPO", "NanoTransformer", "HDF5Store", "TensorCore", "Crypto"]),
     LocalPackage(
@@ -160,6 +167,12 @@ targets.append(.target(name: "BenchmarkSupport", path: "Benchmarks/BenchmarkSupp
 
 // Helpers every test target shares: fixture loading, gradient checking.
 targets.append(.target(name: "TestSupport", dependencies: ["TensorCore", "LabSupport"], path: "Tests/TestSupport"))
+// The GRPO family's test world (GRPOTests, GSPOTests): small addition policies, dense and MoE.
+targets.append(
+    .target(
+        name: "PolicyTestSupport",
+        dependencies: ["GRPO", "PostTraining", "MoE", "NanoTransformer", "Tokenizer", "TensorCore", "LabSupport"],
+        path: "Tests/PolicyTestSupport"))
 
 /// Every package builds on LabSupport (the one error type, the Sendable box) but LabSupport itself.
 func labSupport(_ name: String) -> [String] { name == "LabSupport" ? [] : ["LabSupport"] }

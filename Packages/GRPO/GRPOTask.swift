@@ -15,11 +15,17 @@ import HDF5Store
 //                log-probs are the recomputed ones, up to the rounding of a cached vs a full forward).
 // Diagnostics each step: reward, accuracy, format rate, lengths (all, correct, wrong), the share
 // of zero-variance groups, sampling rounds, clip fractions, ratio mean and max, entropy, KL,
-// gradient norm. With an MoE policy the sampler records every routed layer's experts; the update
+// gradient norm, and the variance of the token and of the sequence ratios (GSPO's diagnostics).
+// With an MoE policy the sampler records every routed layer's experts (π_old's routing); the update
 // either replays them (`routingReplay`: π is computed with the experts π_old chose, the GSPO
-// paper's Routing Replay) or reports the share of sampled tokens whose experts changed
-// (`moe/routing_change`, and after the last pass). The evaluation runs the harness (PostTraining's Evaluation) on a fixed eval set.
+// paper's Routing Replay) or lets the routers choose again. Either way, after each pass over the
+// batch one forward without replay (no gradient) measures the routing change: the share of
+// sampled tokens whose set of experts the updated routers choose differs from π_old's, per pass
+// and per layer. The expert load is that of π_old's choices on the rollout; the balancing bias is
+// not moved during RL (MoEStep.finish is never called), so the routing change is the update's
+// alone. The evaluation runs the harness (PostTraining's Evaluation) on a fixed eval set.
 import LabSupport
+import MoE
 import NanoTransformer
 import PolicyGradient
 import PostTraining
@@ -238,7 +244,8 @@ public final class GRPOTask: TrainingTask {
         }
         var diagnostics: [PolicyDiagnostics] = []
         var (klSum, entropySum, entropyTokens, normSum, steps) = (0.0, 0.0, 0.0, 0.0, 0)
-        var routingChanges: [Double] = []
+        var updateRoutingChanges: [Double] = []  // the update's forwards against π_old (0 with replay)
+        var routingAfterPass: [[Double]] = []  // the routers' own choice after each pass, per layer
         for _ in 0..<settings.innerUpdates {
             for piece in 0..<settings.minibatches {
                 let rows = Array((n * piece / settings.minibatches)..<(n * (piece + 1) / settings.minibatches))
@@ -258,7 +265,7 @@ public final class GRPOTask: TrainingTask {
                     responseBatch, temperature: settings.temperature, entropy: true, training: true, rng: &dropoutRNG)
                 model.stopRoutingReplay()
                 if let routing = part.routing {
-                    routingChanges.append(Self.routingChange(model, routing, responseBatch))
+                    updateRoutingChanges.append(mean(Self.routingChange(model, routing, responseBatch)))
                 }
                 let reference = referenceLogProbs.map { r in
                     padded(rows.map { r[$0] }, width: width)
@@ -280,10 +287,12 @@ public final class GRPOTask: TrainingTask {
                     entropyTokens += Double(mask.array.reduce(0, +))
                 }
             }
+            if let routing = batch.routing {
+                routingAfterPass.append(routersChoiceChange(routing, batch))
+            }
         }
         updatesDone += 1
         let lengths = (0..<n).map { Double(batch.responses[$0].count - (stopped[$0] ? 1 : 0)) }
-        let mean = { (xs: [Double]) in xs.isEmpty ? Double.nan : xs.reduce(0, +) / Double(xs.count) }
         let correctLengths = (0..<n).filter { batch.correct[$0] }.map { lengths[$0] }
         let wrongLengths = (0..<n).filter { !batch.correct[$0] }.map { lengths[$0] }
         let reward = mean(batch.rewards.map(Double.init))
@@ -298,6 +307,9 @@ public final class GRPOTask: TrainingTask {
             "policy/clip_high": mean(diagnostics.map(\.clipHigh)),
             "policy/ratio_mean": mean(diagnostics.map(\.ratioMean)),
             "policy/ratio_max": diagnostics.map(\.ratioMax).max() ?? 1,
+            "policy/clip_fraction": mean(diagnostics.map(\.clipFraction)),
+            "policy/token_ratio_var": mean(diagnostics.map(\.tokenRatioVariance)),
+            "policy/sequence_ratio_var": mean(diagnostics.map(\.sequenceRatioVariance)),
             "policy/entropy": entropyTokens > 0 ? entropySum / entropyTokens : .nan,
             "optim/grad_norm": normSum / Double(steps),
             "optim/lr": Double(schedule(updatesDone - 1)),
@@ -305,32 +317,66 @@ public final class GRPOTask: TrainingTask {
         if !correctLengths.isEmpty { metrics["train/length_correct"] = mean(correctLengths) }
         if !wrongLengths.isEmpty { metrics["train/length_wrong"] = mean(wrongLengths) }
         if reference != nil { metrics["policy/kl"] = klSum / Double(steps) }
-        if !routingChanges.isEmpty {
-            metrics["moe/routing_change"] = mean(routingChanges)
-            metrics["moe/routing_change_last_pass"] = routingChanges.last!
+        if let routing = batch.routing, let last = routingAfterPass.last {
+            metrics["moe/update_routing_change"] = mean(updateRoutingChanges)
+            metrics["moe/routing_change"] = mean(last)
+            for (pass, layers) in routingAfterPass.enumerated() {
+                metrics["moe/routing_change/pass_\(pass + 1)"] = mean(layers)
+            }
+            for (layer, change) in last.enumerated() { metrics["moe/routing_change/layer_\(layer)"] = change }
+            metrics.merge(Self.expertLoad(model, routing)) { a, _ in a }
         }
         return StepReport(
             metrics: metrics, shown: [("reward", reward), ("acc", metrics["train/accuracy"]!)], stop: !reward.isFinite)
     }
 
-    /// The share of the sampled tokens (every position the sampler fed the model, all routed layers)
-    /// whose set of experts in the last forward differs from the one recorded while sampling.
-    static func routingChange(_ model: NanoTransformer, _ record: RoutingRecord, _ batch: ResponseBatch) -> Double {
-        var (changed, total) = (0, 0)
-        for (l, layer) in model.routedLayers.enumerated() {
-            let k = layer.choicesPerToken
-            let now = layer.lastChoice
-            for i in 0..<batch.batch {
-                let recorded = record.choices[i][l]
-                for token in 0..<(recorded.count / k) {
-                    let before = Set(recorded[(token * k)..<((token + 1) * k)])
-                    let start = (i * batch.time + token) * k
-                    if Set(now[start..<(start + k)]) != before { changed += 1 }
-                    total += 1
-                }
-            }
+    /// Per routed layer, the share of the sampled tokens (every position the sampler fed the
+    /// model) whose set of experts in the last forward over `batch` differs from the one recorded
+    /// while sampling.
+    static func routingChange(_ model: NanoTransformer, _ record: RoutingRecord, _ batch: ResponseBatch) -> [Double] {
+        model.routedLayers.enumerated().map { l, layer in
+            routingChange(
+                recorded: record.choices.map { $0[l] }, current: layer.lastChoice, topK: layer.choicesPerToken,
+                time: batch.time)
         }
-        return total > 0 ? Double(changed) / Double(total) : 0
+    }
+
+    /// One layer's routing change: recorded[i] holds the K experts of each token sequence i fed
+    /// the model (token-major), current the N·K choices of a forward over a (B, time) batch whose
+    /// row i is sequence i; the share of recorded tokens whose set of experts differs.
+    public static func routingChange(recorded: [[Int]], current: [Int], topK k: Int, time: Int) -> Double {
+        precondition(current.count == recorded.count * time * k, "routingChange: \(current.count) choices")
+        let now = recorded.enumerated().flatMap { i, r in current[(i * time * k)..<(i * time * k + r.count)] }
+        return MoEStep.changedShare(recorded.flatMap { $0 }, now, topK: k)
+    }
+
+    /// The routing change of the current policy: one forward over the whole rollout without
+    /// replay and without gradient (the routers choose freely), against π_old's record; per layer.
+    func routersChoiceChange(_ record: RoutingRecord, _ batch: Scored) -> [Double] {
+        let responses = ResponseBatch(prompts: batch.prompts, responses: batch.responses)
+        var unused = RNG(seed: 0)  // no dropout outside training
+        withNoGrad {
+            _ = model.hiddenStates(responses.ids, batch: responses.batch, time: responses.time, rng: &unused)
+        }
+        return Self.routingChange(model, record, responses)
+    }
+
+    /// π_old's expert load on the rollout (every sampled token's choices), as MoEStep reports a
+    /// training step's: max over mean and coefficient of variation, the mean over MoE layers.
+    static func expertLoad(_ model: NanoTransformer, _ record: RoutingRecord) -> [String: Double] {
+        // The record's layer index is the routed layer's (every routed layer here is an MoE one).
+        let layers = model.routedLayers.enumerated().compactMap { l, layer in
+            (layer as? MixtureOfExperts).map { (l, $0.config.experts) }
+        }
+        guard !layers.isEmpty else { return [:] }
+        var (maxOverMean, cv) = (0.0, 0.0)
+        for (l, experts) in layers {
+            var statistics = RoutingStatistics(experts: experts)
+            for sequence in record.choices { for e in sequence[l] { statistics.load[e] += 1 } }
+            (maxOverMean, cv) = (maxOverMean + statistics.loadMaxOverMean, cv + statistics.loadCV)
+        }
+        let count = Double(layers.count)
+        return ["moe/load_max_over_mean": maxOverMean / count, "moe/load_cv": cv / count]
     }
 
     /// Rows of per-token values right-padded with 0 to `width`: (B, width).
@@ -360,6 +406,9 @@ public final class GRPOTask: TrainingTask {
         updatesDone = step
     }
 }
+
+/// The mean, NaN for none.
+func mean(_ xs: [Double]) -> Double { xs.isEmpty ? .nan : xs.reduce(0, +) / Double(xs.count) }
 
 extension Array {
     fileprivate func chunked(_ size: Int) -> [[Element]] {

@@ -11,11 +11,14 @@ import GRPO
 import PolicyGradient
 
 public enum GSPO {
-    /// GRPO's settings with GSPO's ratio, clip range and aggregation (the rest unchanged).
-    public static func settings(_ base: GRPOSettings = GRPOSettings(), tokenLevel: Bool = false) -> GRPOSettings {
+    /// GRPO's settings with GSPO's ratio, clip range (the paper's by default) and aggregation,
+    /// the rest unchanged.
+    public static func settings(
+        _ base: GRPOSettings = GRPOSettings(), tokenLevel: Bool = false, clipLow: Float = 3e-4, clipHigh: Float = 4e-4
+    ) -> GRPOSettings {
         var s = base
         s.loss.ratio = tokenLevel ? .sequenceToken : .sequence
-        (s.loss.clipLow, s.loss.clipHigh) = (3e-4, 4e-4)
+        (s.loss.clipLow, s.loss.clipHigh) = (clipLow, clipHigh)
         s.loss.aggregation = .grpo
         return s
     }

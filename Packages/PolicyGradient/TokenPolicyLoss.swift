@@ -4,6 +4,8 @@
 //   sequence ratio     s_i  = exp((1/|y_i|) Σ_t m_it (log pi - log pi_old))           GSPO (eq. 7), every token
 //   sequence-token     s_it = sg[s_i] · pi(y_it) / sg[pi(y_it)]                         GSPO-token (eq. 13)
 //   l_it = -min(ratio · A, clip(ratio, 1 - eps_low, 1 + eps_high) · A)               clip-higher: eps_high > eps_low (DAPO)
+// Diagnostics: clip fractions, the ratio's mean/min/max, KL estimates, and the variance of both the
+// token and the sequence ratios (computed from the log-ratios whichever ratio the loss uses).
 // A is (B, 1) (one advantage per sequence, GRPO) or (B, T) (per token, PPO with GAE).
 // Follows TRL's GRPOTrainer._compute_loss (importance_sampling_level token / sequence /
 // sequence_token); Scripts/reference/token_objectives.py ports it for the fixture.
@@ -31,6 +33,12 @@ public struct PolicyDiagnostics: Sendable, Equatable {
     /// KL(pi_old || pi) estimates: k1 = mean(-log r), k3 = mean(r - 1 - log r) (per token).
     public var approxKL1: Double
     public var approxKL3: Double
+    /// Variance of the token ratios exp(log pi - log pi_old) over the masked tokens, and of the
+    /// sequence ratios exp(mean_t log pi - log pi_old) over the sequences, whichever ratio the
+    /// loss uses (population variance; 0 when empty). GSPO's argument in two numbers: the
+    /// sequence ratio averages the token noise away.
+    public var tokenRatioVariance = 0.0
+    public var sequenceRatioVariance = 0.0
 }
 
 public enum TokenPolicyLoss {
@@ -82,7 +90,11 @@ public enum TokenPolicyLoss {
         let perTokenAdvantage = advantages.shape == mask.shape
         var (low, high, count) = (0.0, 0.0, 0.0)
         var (sum, smallest, largest, k1, k3) = (0.0, Double.infinity, -Double.infinity, 0.0, 0.0)
+        var tokenRatios: [Double] = []
+        var sequenceRatios: [Double] = []
         for i in 0..<b {
+            var (rowLogRatio, rowTokens) = (0.0, 0.0)
+            defer { if rowTokens > 0 { sequenceRatios.append(exp(rowLogRatio / rowTokens)) } }
             for j in 0..<t where mask[i, j] != 0 {
                 let r = Double(perToken ? ratio[i, j] : ratio[i, 0])
                 let a = perTokenAdvantage ? advantages[i, j] : advantages[i, 0]
@@ -90,6 +102,8 @@ public enum TokenPolicyLoss {
                 if r > Double(1 + clipHigh) && a > 0 { high += 1 }
                 (sum, smallest, largest, count) = (sum + r, Swift.min(smallest, r), Swift.max(largest, r), count + 1)
                 let tokenLogRatio = Double(logRatio[i, j])
+                tokenRatios.append(exp(tokenLogRatio))
+                (rowLogRatio, rowTokens) = (rowLogRatio + tokenLogRatio, rowTokens + 1)
                 k1 += -tokenLogRatio
                 k3 += (exp(tokenLogRatio) - 1) - tokenLogRatio
             }
@@ -98,7 +112,15 @@ public enum TokenPolicyLoss {
         return PolicyDiagnostics(
             clipLow: low / n, clipHigh: high / n, ratioMean: count > 0 ? sum / n : 1,
             ratioMin: count > 0 ? smallest : 1,
-            ratioMax: count > 0 ? largest : 1, approxKL1: k1 / n, approxKL3: k3 / n)
+            ratioMax: count > 0 ? largest : 1, approxKL1: k1 / n, approxKL3: k3 / n,
+            tokenRatioVariance: variance(tokenRatios), sequenceRatioVariance: variance(sequenceRatios))
+    }
+
+    /// Population variance (0 for none).
+    static func variance(_ xs: [Double]) -> Double {
+        guard !xs.isEmpty else { return 0 }
+        let mean = xs.reduce(0, +) / Double(xs.count)
+        return xs.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Double(xs.count)
     }
 }
 

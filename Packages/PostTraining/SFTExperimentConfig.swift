@@ -10,11 +10,14 @@
 //             (reasoning), a quotation's opening and its rest (preference).
 import ExperimentKit
 import LabSupport
+import MoE
 import NanoTransformer
 
 public struct SFTExperimentConfig: ExperimentConfig {
     public enum Stage: String, Codable, Sendable { case pretrain, sft }
     public enum World: String, Codable, Sendable { case reasoning, preference }
+    /// The blocks' MLP when pretraining: the model's dense SwiGLU, or the MoE layer of `moe`.
+    public enum MLP: String, Codable, Sendable { case dense, moe }
 
     public var stage = Stage.sft
     public var world = World.reasoning
@@ -26,6 +29,10 @@ public struct SFTExperimentConfig: ExperimentConfig {
         c.contextLength = 128
         return c
     }()
+    /// dense, or moe: every block's MLP is `moe` (reasoning-base-moe, the gspo experiment's MoE
+    /// policy, has the dense model's active parameters).
+    public var mlp = MLP.dense
+    public var moe = MoEConfig()
     public var tokenizerVocab = 2048
     /// "corpora" (Data/fetch's Shakespeare) or "sample" (the committed excerpt).
     public var data = "corpora"
@@ -75,6 +82,9 @@ public struct SFTExperimentConfig: ExperimentConfig {
 
     public func validate() throws {
         do { try model.check() } catch let error as LabError { throw LabError(.config, "model.\(error.message)") }
+        if mlp == .moe {
+            do { try moe.check(model) } catch let error as LabError { throw LabError(.config, "moe.\(error.message)") }
+        }
         try Check.range("tokenizerVocab", tokenizerVocab, 256...65_536)
         guard data == "corpora" || data == "sample" else {
             throw LabError.invalid(key: "data", "'\(data)' is not corpora or sample")

@@ -12,8 +12,11 @@ import HDF5Store
 //                                    (reasoning world); mean true reward (VADER), stop rate and
 //                                    length of greedy answers (preference world)
 //   perf/tokens_per_s                training tokens (rows × window) per second of updates
+//   moe/load_max_over_mean, moe/load_cv, moe/dropped_fraction, moe/router_entropy
+//                                    an MoE model's routing per update (MoE's MoEStep.swift)
 //   summaries: data/examples, data/heldout, data/tokens, model/parameters, model/vocab_size
 import LabSupport
+import MoE
 import ModelStore
 import NanoTransformer
 import TensorCore
@@ -120,7 +123,8 @@ public enum SFTStages {
         var modelConfig = c.model
         modelConfig.vocabSize = tokenizer.vocabSize
         var initRNG = root.split()
-        let model = try NanoTransformer(modelConfig, rng: &initRNG)
+        let mlp = c.mlp == .moe ? MixtureOfExperts.factory(c.moe) : nil
+        let model = try NanoTransformer(modelConfig, mlp: mlp, rng: &initRNG)
         let record = try model.modelRecord(tokenizer: tokenizer)
         var settings = c.sft
         settings.lossTokens = .all

@@ -6,11 +6,13 @@ import HDF5Store
 // `microBatches` pieces, and steps AdamW on
 //   loss = Σ_{counted targets of the update} −log p(target) / N_update      (SFTBatch.swift)
 // (plus a drop-in MLP's auxiliary losses, each weighted by its micro-batch's share of N), with
-// the gradient clipped. The evaluation reports the response loss on held-out examples and
+// the gradient clipped; an MoE model then ends its routing step (MoEStep: bias update, moe/* load
+// metrics). The evaluation reports the response loss on held-out examples and
 // whatever `extraEvaluation` measures (the harness's accuracy, in the sft experiment). A resumed
 // run restores the data stream, the epoch's order and the cursor in it, so it equals an
 // uninterrupted one.
 import LabSupport
+import MoE
 import NanoTransformer
 import TensorCore
 
@@ -105,16 +107,19 @@ public final class SFTTask: TrainingTask {
         }
         let lr = training.schedule(updatesDone)
         training.adam.step(lr: lr)
+        // MoE layers: the balancing bias moves and the step's load is reported (nothing when dense).
+        let routing = MoEStep.finish(model)
         updatesDone += 1
         tokensSeen += pieces.map { $0.rows * $0.time }.reduce(0, +)
         let loss = Double(meanLoss)
+        let metrics: [String: Double] = [
+            "loss/train": loss, "optim/lr": Double(lr), "optim/grad_norm": Double(norm!),
+            "train/epoch": training.epoch(after: updatesDone), "train/tokens": Double(tokensSeen),
+            "train/padding_share": 1 - Double(pieces.map { $0.ids.count - $0.padding }.reduce(0, +))
+                / Double(pieces.map(\.ids.count).reduce(0, +)),
+        ]
         return StepReport(
-            metrics: [
-                "loss/train": loss, "optim/lr": Double(lr), "optim/grad_norm": Double(norm!),
-                "train/epoch": training.epoch(after: updatesDone), "train/tokens": Double(tokensSeen),
-                "train/padding_share": 1 - Double(pieces.map { $0.ids.count - $0.padding }.reduce(0, +))
-                    / Double(pieces.map(\.ids.count).reduce(0, +)),
-            ], shown: [("loss", loss)], stop: !loss.isFinite)
+            metrics: metrics.merging(routing) { a, _ in a }, shown: [("loss", loss)], stop: !loss.isFinite)
     }
 
     /// Σ −log p over the batch's counted targets / N of the batch (the mean when alone), plus the

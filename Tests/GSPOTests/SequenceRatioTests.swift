@@ -71,3 +71,18 @@ import Testing
         #expect(GSPO.settings(tokenLevel: true).loss.ratio == .sequenceToken)
     }
 }
+
+@Suite struct RatioVarianceTests {
+    /// Two sequences with token log-ratios (ln 2, 0) and (0, 0, 0): token ratios 2, 1, 1, 1, 1
+    /// (variance 0.16), sequence ratios √2 and 1 (variance ((√2 − 1) / 2)²).
+    @Test func tokenAndSequenceRatioVariancesOnAHandExample() {
+        let ln2 = Float(log(2.0))
+        let (_, d) = TokenPolicyLoss.clippedSurrogate(
+            logProbs: Tensor([ln2, 0, 0, 0, 0, 0], shape: [2, 3]), oldLogProbs: Tensor.zeros([2, 3]),
+            advantages: Tensor([1, -1], shape: [2, 1]), mask: Tensor([1, 1, 0, 1, 1, 1], shape: [2, 3]),
+            clipLow: 0.2, clipHigh: 0.2, ratio: .sequence)
+        #expect(abs(d.tokenRatioVariance - 0.16) < 1e-6, "\(d)")
+        let half = (2.0.squareRoot() - 1) / 2
+        #expect(abs(d.sequenceRatioVariance - half * half) < 1e-6, "\(d)")
+    }
+}
