@@ -124,7 +124,7 @@ let tools: [(name: String, path: String, deps: [String])] = [
     ("dpo-bench", "Benchmarks/DPOBench", ["DPO", "PostTraining", "NanoTransformer", "BenchmarkSupport"]),
     (
         "grpo-bench", "Benchmarks/GRPOBench",
-        ["GRPO", "PostTraining", "NanoTransformer", "Tokenizer", "BenchmarkSupport"]
+        ["GRPO", "GSPO", "MoE", "PostTraining", "NanoTransformer", "Tokenizer", "BenchmarkSupport"]
     ),
     (
         "rlhf-bench", "Benchmarks/RLHFBench",

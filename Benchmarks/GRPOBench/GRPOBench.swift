@@ -13,10 +13,18 @@
 // <|end|> or an answer tag: every response is 48 tokens and scores 0, which changes no cost (the
 // advantages are computed and the loss runs over every token either way). A sampled rollout and
 // its rewards are written to --batch so that the twin's forwards see the same rows.
+// --mlp moe: every MLP an MoE layer of the dense one's active parameters (reasoning-base-moe's
+// shape: 8 routed experts of hidden 117, top-2, 1 shared, sigmoid router); the twin builds the same.
+// --gspo: also GSPO's step against GRPO's on the same policy shape, alternating one step of each
+// for 7 rounds (two copies of the same initial policy, the same task seed, so the same first
+// rollout; a random policy's responses all run to 48 tokens, so every round costs the same):
+//   gspo_vs_grpo/grpo_step, gspo_vs_grpo/gspo_step   the medians; the rounds' ratios are printed
 import ArgumentParser
 import BenchmarkSupport
 import Foundation
 import GRPO
+import GSPO
+import MoE
 import NanoTransformer
 import PostTraining
 import TensorCore
@@ -29,8 +37,10 @@ struct GRPOBench: ParsableCommand {
 
     @Option(help: "Threads for the tensor core.") var threads = 2
     @Option(help: "Write measurements as JSON to this file.") var out: String?
-    @Option(help: "Write a sampled rollout (for the twin) to this file.") var batch =
-        "Benchmarks/results/grpo-batch.json"
+    @Option(help: "Write a sampled rollout (for the twin) to this file (default: results/grpo[-moe]-batch.json).")
+    var batch: String?
+    @Option(help: "dense, or moe (MoE MLPs of the dense one's active parameters).") var mlp = "dense"
+    @Flag(help: "Also time GSPO's step against GRPO's, alternating.") var gspo = false
 
     func run() throws {
         Threads.set(threads)
@@ -52,8 +62,16 @@ struct GRPOBench: ParsableCommand {
         (config.vocabSize, config.dModel, config.layers, config.heads, config.kvHeads, config.contextLength) = (
             format.tokenizer.vocabSize, 128, 4, 4, 4, 128
         )
-        var rng = RNG(seed: 0)
-        let policy = try NanoTransformer(config, rng: &rng)
+        guard mlp == "dense" || mlp == "moe" else { throw ValidationError("--mlp: '\(mlp)' is not dense or moe") }
+        var moe = MoEConfig()
+        (moe.experts, moe.topK, moe.expertHidden, moe.sharedExperts) = (8, 2, 117, 1)
+        func makePolicy() throws -> NanoTransformer {
+            var rng = RNG(seed: 0)
+            return try NanoTransformer(config, mlp: mlp == "moe" ? MixtureOfExperts.factory(moe) : nil, rng: &rng)
+        }
+        let policy = try makePolicy()
+        let batch = self.batch ?? "Benchmarks/results/grpo\(mlp == "moe" ? "-moe" : "")-batch.json"
+        let prefix = mlp == "moe" ? "grpo_moe" : "grpo"
         let reference = try ReferenceModel(frozenCopyOf: policy)
         var settings = GRPOSettings()
         (settings.promptsPerStep, settings.groupSize, settings.maxNewTokens) = (32, 8, 48)
@@ -87,19 +105,43 @@ struct GRPOBench: ParsableCommand {
         let rolloutTime = medianTime(trials: 5) { _ = try? rollout() }
         let step = medianTime(trials: 3) { _ = try? task.update() }
         let update = step - rolloutTime - referenceTime
-        let shape = "d128 L4 H4 V\(config.vocabSize), 32 prompts x 8 samples, 48 new tokens, one update"
+        let mlpShape = mlp == "moe" ? " MoE 8x117 top-2 + 1 shared" : ""
+        let shape = "d128 L4 H4 V\(config.vocabSize)\(mlpShape), 32 prompts x 8 samples, 48 new tokens, one update"
         print(
             "\(shape)  rollout \(ms(rolloutTime))  reference \(ms(referenceTime))  update \(ms(update))  step "
                 + String(format: "%.3f s", step))
-        if let out {
-            try writeResults(
-                [
-                    BenchmarkResult(name: "grpo_step", shape: shape, seconds: step),
-                    BenchmarkResult(name: "grpo_rollout", shape: "256 x 48 new tokens", seconds: rolloutTime),
-                    BenchmarkResult(name: "grpo_reference", shape: "256 sequences, no grad", seconds: referenceTime),
-                    BenchmarkResult(name: "grpo_update", shape: "step - rollout - reference", seconds: update),
-                ], to: out)
+        var results = [
+            BenchmarkResult(name: "\(prefix)_step", shape: shape, seconds: step),
+            BenchmarkResult(name: "\(prefix)_rollout", shape: "256 x 48 new tokens", seconds: rolloutTime),
+            BenchmarkResult(name: "\(prefix)_reference", shape: "256 sequences, no grad", seconds: referenceTime),
+            BenchmarkResult(name: "\(prefix)_update", shape: "step - rollout - reference", seconds: update),
+        ]
+        if gspo {
+            let tasks = try [settings, GSPO.settings(settings)].map { s in
+                let p = try makePolicy()
+                return try GRPOTask(
+                    policy: p, record: nil, reference: try ReferenceModel(frozenCopyOf: p), format: format,
+                    source: source, evaluationTasks: [], evaluation: EvaluationSettings(), settings: s, seed: 1)
+            }
+            var times: [[Double]] = [[], []]
+            for _ in 0..<7 {
+                for (i, t) in tasks.enumerated() {
+                    let start = DispatchTime.now().uptimeNanoseconds
+                    _ = try t.update()
+                    times[i].append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
+                }
+            }
+            let ratios = zip(times[1], times[0]).map { $0 / $1 }.sorted()
+            let (grpoStep, gspoStep) = (times[0].sorted()[3], times[1].sorted()[3])
+            print(
+                "GSPO step \(ms(gspoStep)) against GRPO step \(ms(grpoStep)): "
+                    + String(format: "%.3f (rounds %.3f-%.3f)", gspoStep / grpoStep, ratios.first!, ratios.last!))
+            results += [
+                BenchmarkResult(name: "gspo_vs_grpo/grpo_step", shape: shape, seconds: grpoStep),
+                BenchmarkResult(name: "gspo_vs_grpo/gspo_step", shape: shape, seconds: gspoStep),
+            ]
         }
+        if let out { try writeResults(results, to: out) }
     }
 
     func ms(_ seconds: Double) -> String { "\(Int((seconds * 1000).rounded())) ms" }

@@ -14,6 +14,8 @@ right-padded after them, every forward over the whole padded batch.
   step       the three in a row.
 The rewards are read from the batch file (the Swift side computed them from the decoded text):
 the twin spends nothing on decoding and parsing.
+--mlp moe: every MLP an MoE layer (8 routed experts of hidden 117, top-2, 1 shared, sigmoid
+router), as grpo-bench --mlp moe builds it, on the rows that run wrote (grpo-moe-batch.json).
 Run: python grpo_step.py --threads 2 --out torch.json  (Scripts/bench-grpo, after the Swift side)
 """
 import copy
@@ -25,14 +27,16 @@ from nano_transformer import NanoTransformer  # the same trunk as the nano-trans
 from rl_pieces import response_logprobs as rl_response_logprobs, sample  # shared with the other RL twin
 from timing import timeit, twin_arguments, write_results  # Benchmarks/torch_twin/timing.py
 
-BATCH = os.path.join(os.path.dirname(__file__), "../results/grpo-batch.json")
+RESULTS = os.path.join(os.path.dirname(__file__), "../results")
+MOE = (8, 2, 117, 1)  # routed experts, top-k, expert hidden, shared experts
 D, LAYERS, HEADS, NEW, G = 128, 4, 4, 48, 8
 BETA, CLIP, EPS = 0.04, 0.2, 1e-4
 
 
 def main():
-    args = twin_arguments()
-    batch = json.load(open(BATCH))
+    args = twin_arguments(lambda parser: parser.add_argument("--mlp", choices=["dense", "moe"], default="dense"))
+    moe = MOE if args.mlp == "moe" else None
+    batch = json.load(open(os.path.join(RESULTS, "grpo-moe-batch.json" if moe else "grpo-batch.json")))
     vocab = batch["vocab"]
     p = max(len(x) for x in batch["prompts"])
     prompts = torch.tensor([[0] * (p - len(x)) + x for x in batch["prompts"]])  # left-padded, G rows each
@@ -41,7 +45,7 @@ def main():
     mask = (torch.arange(NEW)[None] < lengths[:, None]).float()
     ids = torch.cat([prompts, responses], 1)
     rewards = torch.tensor(batch["rewards"], dtype=torch.float32)
-    policy = NanoTransformer(vocab, D, LAYERS, HEADS)
+    policy = NanoTransformer(vocab, D, LAYERS, HEADS, moe)
     reference = copy.deepcopy(policy).requires_grad_(False)
     opt = torch.optim.AdamW(policy.parameters(), lr=1e-5, betas=(0.9, 0.99), eps=1e-8, weight_decay=0.0)
 
@@ -79,17 +83,19 @@ def main():
         rollout()
         update(reference_logprobs())
 
-    shape = f"d128 L4 H4 V{vocab}, 32 prompts x 8 samples, 48 new tokens, one update"
+    prefix = "grpo_moe" if moe else "grpo"
+    shape = f"d128 L4 H4 V{vocab}{' MoE 8x117 top-2 + 1 shared' if moe else ''}, 32 prompts x 8 samples, 48 new tokens, one update"
     rollout_time = timeit(rollout, trials=5)
     reference_time = timeit(reference_logprobs, trials=5)
     total = timeit(step, trials=3)
     update_time = total - rollout_time - reference_time
     print(f"{shape}  rollout {rollout_time * 1000:.0f} ms  reference {reference_time * 1000:.0f} ms  "
           f"update {update_time * 1000:.0f} ms  step {total:.3f} s")
-    write_results([{"name": "grpo_step", "shape": shape, "seconds": total},
-                   {"name": "grpo_rollout", "shape": "256 x 48 new tokens", "seconds": rollout_time},
-                   {"name": "grpo_reference", "shape": "256 sequences, no grad", "seconds": reference_time},
-                   {"name": "grpo_update", "shape": "step - rollout - reference", "seconds": update_time}], args.out)
+    write_results([{"name": f"{prefix}_step", "shape": shape, "seconds": total},
+                   {"name": f"{prefix}_rollout", "shape": "256 x 48 new tokens", "seconds": rollout_time},
+                   {"name": f"{prefix}_reference", "shape": "256 sequences, no grad", "seconds": reference_time},
+                   {"name": f"{prefix}_update", "shape": "step - rollout - reference", "seconds": update_time}],
+                  args.out)
 
 
 if __name__ == "__main__":

@@ -26,8 +26,50 @@ def rope(x, positions, base=10000.0):
     return x * emb.cos() + torch.cat([-x2, x1], -1) * emb.sin()
 
 
+class SwiGLU(nn.Module):
+    def __init__(self, d, hidden):
+        super().__init__()
+        self.w13 = nn.Linear(d, 2 * hidden, bias=False)
+        self.w2 = nn.Linear(hidden, d, bias=False)
+
+    def forward(self, x):
+        g, u = self.w13(x).chunk(2, -1)
+        return self.w2(F.silu(g) * u)
+
+
+class MoE(nn.Module):
+    """DeepSeek-V3's MoE layer as its reference code and HF's DeepseekV3MoE write it: sigmoid
+    affinities, top-k over affinities + bias, the chosen gates normalised, a loop over the experts
+    that gathers each one's tokens and scatter-adds its gated output, plus the shared expert."""
+
+    def __init__(self, d, experts, top_k, hidden, shared):
+        super().__init__()
+        self.top_k = top_k
+        self.router = nn.Linear(d, experts, bias=False)
+        self.register_buffer("bias", torch.zeros(experts))
+        self.experts = nn.ModuleList(SwiGLU(d, hidden) for _ in range(experts))
+        self.shared = SwiGLU(d, shared * hidden) if shared else None
+
+    def forward(self, x):
+        shape = x.shape
+        x = x.reshape(-1, shape[-1])
+        scores = self.router(x).sigmoid()
+        chosen = (scores + self.bias).topk(self.top_k, -1).indices
+        gates = scores.gather(1, chosen)
+        gates = gates / gates.sum(-1, keepdim=True)
+        out = torch.zeros_like(x)
+        for e, expert in enumerate(self.experts):
+            token, slot = torch.where(chosen == e)
+            if token.numel():
+                out.index_add_(0, token, expert(x[token]) * gates[token, slot, None])
+        if self.shared is not None:
+            out = out + self.shared(x)
+        return out.view(shape)
+
+
 class Block(nn.Module):
-    def __init__(self, d, heads):
+    def __init__(self, d, heads, moe=None):
+        """moe: (experts, top_k, expert hidden, shared experts) for an MoE MLP, None for dense."""
         super().__init__()
         self.heads = heads
         hidden = (8 * d // 3 + 31) // 32 * 32
@@ -35,8 +77,7 @@ class Block(nn.Module):
         self.mlp_norm = nn.Parameter(torch.ones(d))
         self.wqkv = nn.Linear(d, 3 * d, bias=False)
         self.wo = nn.Linear(d, d, bias=False)
-        self.w13 = nn.Linear(d, 2 * hidden, bias=False)
-        self.w2 = nn.Linear(hidden, d, bias=False)
+        self.mlp = MoE(d, *moe) if moe else SwiGLU(d, hidden)
 
     def forward(self, x, positions, cache=None, mask=None):
         """mask: a boolean (B, 1, T, T) attention mask instead of the causal one (packed SFT rows)."""
@@ -52,15 +93,14 @@ class Block(nn.Module):
             cache["k"], cache["v"] = k, v
         o = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, is_causal=mask is None and t > 1)
         x = x + self.wo(o.transpose(1, 2).reshape(b, t, d))
-        g, u = self.w13(F.rms_norm(x, (d,), self.mlp_norm, 1e-5)).chunk(2, -1)
-        return x + self.w2(F.silu(g) * u)
+        return x + self.mlp(F.rms_norm(x, (d,), self.mlp_norm, 1e-5))
 
 
 class NanoTransformer(nn.Module):
-    def __init__(self, vocab, d, layers, heads):
+    def __init__(self, vocab, d, layers, heads, moe=None):
         super().__init__()
         self.embed = nn.Embedding(vocab, d)
-        self.blocks = nn.ModuleList(Block(d, heads) for _ in range(layers))
+        self.blocks = nn.ModuleList(Block(d, heads, moe) for _ in range(layers))
         self.norm = nn.Parameter(torch.ones(d))
 
     def forward(self, ids, caches=None):

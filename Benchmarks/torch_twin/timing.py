@@ -22,9 +22,10 @@ def timeit(fn, trials=7, min_time=0.05):
     return sorted(samples)[trials // 2]
 
 
-def twin_arguments():
-    """--threads N and --out FILE, as the Swift benchmarks take them; sets torch's threads and
-    seed (imported here so that the timing rule alone does not need torch)."""
+def twin_arguments(extra=None):
+    """--threads N and --out FILE, as the Swift benchmarks take them (and whatever `extra` adds
+    to the parser); sets torch's threads and seed (imported here so that the timing rule alone
+    does not need torch)."""
     import argparse
 
     import torch
@@ -32,6 +33,8 @@ def twin_arguments():
     parser = argparse.ArgumentParser()
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--out")
+    if extra:
+        extra(parser)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)

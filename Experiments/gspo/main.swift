@@ -3,7 +3,8 @@ import GRPO
 import GSPO
 // gspo: GSPO against GRPO on a dense and on an MoE policy of the same active parameters, with and
 // without Routing Replay, from the reasoning world's base models (base-models/base and base-moe),
-// with μ = 2 updates per rollout so that π drifts from π_old between the rollout and the update.
+// with μ = 2 passes over each rollout in 2 minibatches (4 optimiser steps per rollout, as the GSPO
+// paper splits its batches), so that π drifts from π_old between the rollout and the update.
 // `method` picks the importance ratio:
 //   grpo        the token ratio π/π_old, clip (grpo.loss.clipLow, clipHigh)
 //   gspo        the sequence ratio exp(mean log π/π_old), clip (sequenceClipLow, sequenceClipHigh)
@@ -35,7 +36,7 @@ struct GSPOExperimentConfig: ExperimentConfig {
         c.policy = "base-models/base-moe"
         c.steps = 100
         c.evalEvery = 20
-        c.grpo.innerUpdates = 2
+        (c.grpo.innerUpdates, c.grpo.minibatches) = (2, 2)
         return c
     }()
 

@@ -1,5 +1,5 @@
 // The gspo experiment end to end at toy size: a toy reasoning-base and its MoE twin (base-models),
-// then every ablation for two steps with μ = 2: the MoE ones report the routing change per pass
+// then every ablation for two steps with μ = 2 in 2 minibatches: the MoE ones report the routing change per pass
 // and per layer and the expert load, the dense ones none; every run writes its stability
 // summaries; replay's update uses π_old's experts; stopped and resumed equals uninterrupted.
 import Foundation
