@@ -16,9 +16,10 @@
 // --mlp moe: every MLP an MoE layer of the dense one's active parameters (reasoning-base-moe's
 // shape: 8 routed experts of hidden 117, top-2, 1 shared, sigmoid router); the twin builds the same.
 // --gspo: also GSPO's step against GRPO's on the same policy shape, alternating one step of each
-// for 7 rounds (two copies of the same initial policy, the same task seed, so the same first
+// for 15 rounds (two copies of the same initial policy, the same task seed, so the same first
 // rollout; a random policy's responses all run to 48 tokens, so every round costs the same):
-//   gspo_vs_grpo/grpo_step, gspo_vs_grpo/gspo_step   the medians; the rounds' ratios are printed
+//   gspo_vs_grpo/grpo_step, gspo_vs_grpo/gspo_step   the medians; the rounds' ratios (median, middle
+//                                                    half, range) are printed
 import ArgumentParser
 import BenchmarkSupport
 import Foundation
@@ -124,7 +125,7 @@ struct GRPOBench: ParsableCommand {
                     source: source, evaluationTasks: [], evaluation: EvaluationSettings(), settings: s, seed: 1)
             }
             var times: [[Double]] = [[], []]
-            for _ in 0..<7 {
+            for _ in 0..<15 {
                 for (i, t) in tasks.enumerated() {
                     let start = DispatchTime.now().uptimeNanoseconds
                     _ = try t.update()
@@ -132,10 +133,12 @@ struct GRPOBench: ParsableCommand {
                 }
             }
             let ratios = zip(times[1], times[0]).map { $0 / $1 }.sorted()
-            let (grpoStep, gspoStep) = (times[0].sorted()[3], times[1].sorted()[3])
+            let (grpoStep, gspoStep) = (times[0].sorted()[7], times[1].sorted()[7])
             print(
-                "GSPO step \(ms(gspoStep)) against GRPO step \(ms(grpoStep)): "
-                    + String(format: "%.3f (rounds %.3f-%.3f)", gspoStep / grpoStep, ratios.first!, ratios.last!))
+                "GSPO step \(ms(gspoStep)) against GRPO step \(ms(grpoStep)) (medians of 15): "
+                    + String(
+                        format: "%.3f; per-round ratio median %.3f, middle half %.3f-%.3f, all %.3f-%.3f",
+                        gspoStep / grpoStep, ratios[7], ratios[4], ratios[11], ratios.first!, ratios.last!))
             results += [
                 BenchmarkResult(name: "gspo_vs_grpo/grpo_step", shape: shape, seconds: grpoStep),
                 BenchmarkResult(name: "gspo_vs_grpo/gspo_step", shape: shape, seconds: gspoStep),

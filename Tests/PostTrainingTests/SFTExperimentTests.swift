@@ -1,6 +1,7 @@
 // The base models and the sft experiment end to end at toy size: the three base models are made
 // in order (each stage reading the one before), every sft ablation runs from the reasoning base,
-// a stage stopped and resumed equals an uninterrupted one, and a missing base is a named error.
+// a stage stopped and resumed equals an uninterrupted one (also for the MoE base), and a missing
+// base is a named error.
 import Foundation
 import HDF5Store
 import ModelStore
@@ -79,6 +80,37 @@ import Tokenizer
         }
         try? FileManager.default.removeItem(atPath: whole)
         try? FileManager.default.removeItem(atPath: split)
+    }
+
+    /// reasoning-base-moe at toy size: every MLP an MoE layer in the checkpoint, the load reported
+    /// per update and the balancing bias moved; stopped and resumed equals uninterrupted (the bias
+    /// is in the checkpoint); a bad MoE field is named.
+    @Test func theMoEBaseTrainsBalancesAndResumes() throws {
+        let whole = NSTemporaryDirectory() + "sft-moe-\(UUID().uuidString)"
+        let split = NSTemporaryDirectory() + "sft-moe-split-\(UUID().uuidString)"
+        defer { for f in [whole, split] { try? FileManager.default.removeItem(atPath: f) } }
+        let common = ["--ablation", "base-moe", "--steps", "6", "--set", "moe.expertHidden=16"] + toyStage
+        let result = try runProduct("base-models", common + ["--out", whole])
+        #expect(result.status == 0, "\(result.stderr)")
+        let r = try RunResults.load(from: "\(whole)/base-models/base-moe/seed-0.h5")
+        #expect(r.metrics["moe/load_max_over_mean"]?.values.count == 6)
+        let checkpoint = "\(whole)/base-models/base-moe/seed-0.ckpt.h5"
+        let model = try NanoTransformer.load(checkpoint: checkpoint)
+        #expect(model.routedLayers.count == 1)
+        let bias = try #require(model.namedBuffers().first { $0.name.hasSuffix("routing_bias") }?.tensor)
+        #expect(bias.array.contains { $0 != 0 }, "aux-loss-free balancing moves the bias")
+
+        #expect(try runProduct("base-models", common + ["--out", split, "--stop-at", "3"]).status == 0)
+        let resumed = try runProduct(
+            "base-models", common + ["--out", split, "--resume", "\(split)/base-models/base-moe/seed-0.ckpt.h5"])
+        #expect(resumed.status == 0, "\(resumed.stderr)")
+        let b = try RunResults.load(from: "\(split)/base-models/base-moe/seed-0.h5")
+        for key in ["loss/train", "moe/load_cv", "loss/val_response"] {
+            #expect(r.metrics[key] == b.metrics[key], "\(key)")
+        }
+
+        let bad = try runProduct("base-models", common + ["--out", split, "--overwrite", "--set", "moe.topK=9"])
+        #expect(bad.status != 0 && bad.stderr.contains("moe.topK"), "\(bad.stderr)")
     }
 
     @Test func aMissingBaseIsANamedError() throws {
