@@ -81,7 +81,8 @@ let packages: [LocalPackage] = [
         name: "GSPO", deps: ["GRPO", "PolicyGradient"], experiment: "gspo",
         experimentDeps: ["GRPO", "ExperimentKit"],
         testDeps: [
-            "GRPO", "PolicyGradient", "MoE", "NanoTransformer", "PostTraining", "TensorCore", "Tokenizer", "gspo",
+            "GRPO", "PolicyGradient", "MoE", "NanoTransformer", "PostTraining", "TensorCore", "Tokenizer", "HDF5Store",
+            "PolicyTestSupport", "gspo", "base-models",
         ]),
     LocalPackage(
         name: "R1Pipeline", deps: ["PostTraining", "GRPO", "NanoTransformer", "HDF5Store", "TensorCore", "Crypto"]),

@@ -382,9 +382,11 @@ public enum Lab {
     }
 
     /// Whether the manifest's change since `commit` can change what the experiments build. It
-    /// cannot when every line it lost is a `testDeps:` line (a test target's dependencies) or lies
-    /// in the row of a package outside their closure, and every line it gained is outside the
-    /// rows of their closure (a new package or tool, a new row) or a `testDeps:` line.
+    /// cannot when every line it lost or gained is in a `testDeps:` list (a test target's
+    /// dependencies, on one line or several), or in the tools table's entry of a tool that is not
+    /// one of the experiments (a benchmark's dependencies build that benchmark alone), or, for a
+    /// lost line, in the row of a package outside their closure, and, for a gained line, outside
+    /// the rows of their closure (a new package or tool, a new row).
     static func manifestChangeCounts(since commit: String, experiments: Set<String>, root: String) -> Bool {
         var closure: Set<String> = []
         for experiment in experiments {
@@ -417,6 +419,32 @@ public enum Lab {
             guard index <= end else { return nil }
             return field("name", in: lines[start...end].joined(separator: "\n"))
         }
+        /// The tool whose entry of the tools table `("name", "path", [deps])` holds line `index`.
+        func toolEntry(_ lines: [String], _ index: Int) -> String? {
+            guard let table = lines.firstIndex(where: { $0.hasPrefix("let tools:") }), index > table,
+                let end = lines[table...].firstIndex(where: { $0 == "]" }), index < end
+            else { return nil }
+            var start = index
+            while start > table && !lines[start].trimmingCharacters(in: .whitespaces).hasPrefix("(") { start -= 1 }
+            let entry = lines[start...min(index + 1, end - 1)].joined(separator: " ")
+            return entry.split(separator: "\"", omittingEmptySubsequences: false).dropFirst().first.map(String.init)
+        }
+        /// Whether line `index` is inside its row's `testDeps: [...]` list.
+        func inTestDeps(_ lines: [String], _ index: Int) -> Bool {
+            if lines[index].trimmingCharacters(in: .whitespaces).hasPrefix("testDeps:") { return true }
+            var start = index
+            while start > 0 && !lines[start].contains("LocalPackage(") { start -= 1 }
+            let before = lines[start..<index].joined(separator: "\n")
+            guard let open = before.range(of: "testDeps:", options: .backwards) else { return false }
+            let list = before[open.upperBound...]
+            return list.count { $0 == "[" } > list.count { $0 == "]" }
+        }
+        /// nil: the line cannot change the experiments' builds; true: it can.
+        func verdict(_ lines: [String], _ index: Int) -> Bool? {
+            if inTestDeps(lines, index) { return nil }
+            if let tool = toolEntry(lines, index) { return experiments.contains(tool) ? true : nil }
+            return false
+        }
         var (oldLine, newLine) = (0, 0)
         for line in diff.components(separatedBy: "\n") {
             if line.hasPrefix("@@") {
@@ -427,19 +455,16 @@ public enum Lab {
                 else { return true }
                 (oldLine, newLine) = (a, c)
             } else if line.hasPrefix("-") && !line.hasPrefix("---") {
-                let text = line.dropFirst().trimmingCharacters(in: .whitespaces)
-                if !text.hasPrefix("testDeps:") {
-                    guard oldLine >= 1 && oldLine <= oldLines.count, let row = rowPackage(oldLines, oldLine - 1),
-                        !closure.contains(row)
-                    else { return true }
+                guard oldLine >= 1 && oldLine <= oldLines.count else { return true }
+                if let counts = verdict(oldLines, oldLine - 1) {
+                    if counts { return true }
+                    guard let row = rowPackage(oldLines, oldLine - 1), !closure.contains(row) else { return true }
                 }
                 oldLine += 1
             } else if line.hasPrefix("+") && !line.hasPrefix("+++") {
-                let text = line.dropFirst().trimmingCharacters(in: .whitespaces)
-                if !text.hasPrefix("testDeps:"), newLine >= 1 && newLine <= newLines.count,
-                    let row = rowPackage(newLines, newLine - 1), closure.contains(row)
-                {
-                    return true
+                if newLine >= 1 && newLine <= newLines.count, let counts = verdict(newLines, newLine - 1) {
+                    if counts { return true }
+                    if let row = rowPackage(newLines, newLine - 1), closure.contains(row) { return true }
                 }
                 newLine += 1
             }

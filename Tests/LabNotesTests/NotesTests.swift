@@ -180,6 +180,10 @@ import Testing
             ]
             let tools: [(name: String, path: String, deps: [String])] = [
                 ("toolexp", "Experiments/toolexp", ["Kit"]),
+                (
+                    "bench", "Benchmarks/bench",
+                    ["Kit"]
+                ),
             ]
 
             """)
@@ -222,6 +226,17 @@ import Testing
                 "Package.swift",
                 manifest.replacingOccurrences(
                     of: "testDeps: [\"Other\"]),", with: "testDeps: [\"Other\"],\n        exclude: [\"x\"]),"), 1
+            ),
+            // A test target's dependencies over several lines, and a benchmark's: nothing stale.
+            (
+                "Package.swift",
+                manifest.replacingOccurrences(
+                    of: "testDeps: [\"Other\"]),", with: "testDeps: [\n            \"Other\", \"Kit\",\n        ]),"), 0
+            ),
+            (
+                "Package.swift",
+                manifest.replacingOccurrences(
+                    of: "        [\"Kit\"]\n    ),", with: "        [\"Kit\", \"Core\"]\n    ),"), 0
             ),
             ("Packages/Kit/x.swift", "2\n", 2), ("Packages/Core/x.swift", "2\n", 1),
             ("Packages/LabSupport/x.swift", "2\n", 2),
