@@ -55,7 +55,7 @@ let packages: [LocalPackage] = [
             "TensorCore", "Tokenizer", "NanoTransformer", "MoE", "ModelStore", "HDF5Store", "ExperimentKit", "Crypto",
         ],
         experiment: "sft", experimentDeps: ["ExperimentKit", "NanoTransformer", "TensorCore"],
-        testDeps: ["HDF5Store", "sft", "base-models"]),
+        testDeps: ["HDF5Store", "sft", "base-models", "PolicyTestSupport"]),
     LocalPackage(
         name: "RewardBPR",
         deps: ["PostTraining", "NanoTransformer", "ModelStore", "HDF5Store", "ExperimentKit", "TensorCore"],

@@ -1,4 +1,4 @@
-// The GRPO-family tests' world (GRPOTests, GSPOTests): one-digit addition in the conversation
+// The small addition world of the SFT, GRPO and GSPO tests: one-digit addition in the conversation
 // format on a small model, dense or MoE, and the GRPO task on it with small settings.
 import GRPO
 import MoE

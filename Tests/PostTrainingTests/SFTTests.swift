@@ -4,6 +4,7 @@
 import ExperimentKit
 import LabSupport
 import NanoTransformer
+import PolicyTestSupport
 import PostTraining
 import TensorCore
 import TestSupport
@@ -179,15 +180,7 @@ import Tokenizer
     /// One-digit addition, answer only: an untrained model gets almost none right; a short SFT run
     /// gets most of them.
     @Test func aShortRunTeachesOneDigitAddition() throws {
-        let pairs = (0..<10).flatMap { a in (0..<10).map { b in ArithmeticTask(.addition, Int64(a), Int64(b)) } }
-        let base = try BPETrainer.train(pairs.map { $0.prompt(.english) }, options: .init(vocabSize: 270))
-        let format = try ConversationFormat(tokenizer: ConversationFormat.addingSpecialTokens(to: base))
-        var c = TransformerConfig()
-        (c.vocabSize, c.dModel, c.layers, c.heads, c.kvHeads, c.contextLength) = (
-            format.tokenizer.vocabSize, 64, 2, 4, 2, 32
-        )
-        var rng = RNG(seed: 1)
-        let model = try NanoTransformer(c, rng: &rng)
+        let (model, format, pairs) = try additionWorld(sftUpdates: 0)  // untrained
         var solutionRNG = RNG(seed: 0)
         let examples = pairs.map {
             $0.sftExample(format, language: .english, response: .answerOnly, rng: &solutionRNG)
