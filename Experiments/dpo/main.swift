@@ -154,13 +154,7 @@ enum DPOExperiment: Experiment {
         let loop = TrainingLoop(evalEvery: c.evalEvery, checkpointEvery: c.checkpointEvery)
         let outcome = try loop.run(task, in: run, total: run.totalSteps(total))
         guard case .finished = outcome else { return outcome }
-        try Checkpoint.save(
-            TrainingState(
-                step: task.updatesDone, parameters: policy.namedParameters(),
-                tensors: Dictionary(
-                    uniqueKeysWithValues: policy.namedBuffers().map { ("buffer/" + $0.name, $0.tensor) }),
-                configJSON: run.configJSON.jsonString, provenance: run.provenance, model: record),
-            to: run.paths.results.replacingOccurrences(of: ".h5", with: ".policy.h5"))
+        try TrainedPolicy.save(policy, record: record, step: task.updatesDone, run: run)
         return outcome
     }
 }

@@ -157,14 +157,8 @@ enum RLHFExperiment: Experiment {
                 }
             }
         }
-        try Checkpoint.save(
-            TrainingState(
-                step: task.updatesDone, parameters: policy.namedParameters(),
-                tensors: Dictionary(
-                    uniqueKeysWithValues: policy.namedBuffers().map { ("buffer/" + $0.name, $0.tensor) }),
-                configJSON: run.configJSON.jsonString, provenance: run.provenance,
-                model: try policy.modelRecord(tokenizer: tokenizer)),
-            to: run.paths.results.replacingOccurrences(of: ".h5", with: ".policy.h5"))
+        try TrainedPolicy.save(
+            policy, record: try policy.modelRecord(tokenizer: tokenizer), step: task.updatesDone, run: run)
         return outcome
     }
 }
