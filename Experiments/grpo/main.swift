@@ -10,7 +10,8 @@ import GRPO
 //   train/length_wrong, train/stop_rate, train/zero_variance_groups, train/sampling_rounds,
 //   train/zero_variance_groups_kept, policy/clip_low, policy/clip_high, policy/ratio_mean,
 //   policy/ratio_max, policy/clip_fraction, policy/token_ratio_var, policy/sequence_ratio_var,
-//   policy/entropy, policy/kl, optim/grad_norm, optim/lr, and moe/* for an MoE policy
+//   policy/entropy, policy/kl, policy/loss, alarm/nonfinite_loss, optim/grad_norm, optim/lr,
+//   and moe/* for an MoE policy
 //                                  per step, on its rollout (GRPOTask.swift)
 //   eval/greedy_accuracy, eval/mean@n, eval/pass@k, eval/format_rate, eval/stop_rate, eval/length,
 //   eval/length_correct, eval/length_wrong

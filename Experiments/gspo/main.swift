@@ -66,7 +66,9 @@ enum GSPOExperiment: Experiment {
     static let source = SourceLocation(#filePath)
 
     static func run(_ run: Run<Config>) throws -> RunOutcome {
-        try GRPORun.run(run, run.config.rl, settings: run.config.settings)
+        var hooks = GRPORunHooks()
+        hooks.keyPrefix = "rl."
+        return try GRPORun.run(run, run.config.rl, settings: run.config.settings, hooks: hooks)
     }
 }
 

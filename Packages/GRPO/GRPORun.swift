@@ -10,7 +10,8 @@ import HDF5Store
 //   stability/final_eval_accuracy   the last evaluation's
 //   stability/diverged              1 when a step's reward was not finite (the loop stopped there)
 //   stability/collapsed             1 when diverged, or the final accuracy is below half the best
-// The experiments differ only in the GRPOSettings they pass (GSPO: its ratio and clip range).
+// The experiments differ only in the GRPOSettings they pass (GSPO: its ratio and clip range); the
+// R1 pipeline's stages also change the reward and the prompts through GRPORunHooks.
 import LabSupport
 import ModelStore
 import NanoTransformer
@@ -62,25 +63,43 @@ public struct GRPOExperimentConfig: ExperimentConfig, Equatable {
     }
 }
 
+/// What a caller changes in the run (the R1 pipeline's stages do): the reward of an arithmetic
+/// task, other prompts mixed into the training source, metrics of rollouts and evaluations, and the
+/// prefix of the config's keys in errors (a run nested in another experiment's config).
+public struct GRPORunHooks {
+    /// The task as RL sees it: its prompt, correctness and reward (default TinyZero's rule).
+    public var verifiable: (ArithmeticTask, CoTLanguage) -> VerifiableTask = { $0.verifiable($1) }
+    /// The training source from the arithmetic one (which never repeats an eval prompt).
+    public var source: ((@escaping TaskSource) -> TaskSource)?
+    public var onRollout: ((_ responses: [ParsedResponse]) -> [String: Double])?
+    public var evaluationMetrics: ((_ greedy: [ScoredResponse], _ samples: [[ScoredResponse]]) -> [String: Double])?
+    public var keyPrefix = ""
+    /// The command a reader runs to make a missing policy (in the error that says it is missing).
+    public var policyMaker = "Scripts/base-models makes reasoning-base, Scripts/gspo-study base-moe"
+
+    public init() {}
+}
+
 public enum GRPORun {
     /// Runs `config` with `settings` (config.grpo, or a variant of it) as `run`.
-    public static func run<C: ExperimentConfig>(_ run: Run<C>, _ c: GRPOExperimentConfig, settings: GRPOSettings)
-        throws -> RunOutcome
-    {
+    public static func run<C: ExperimentConfig>(
+        _ run: Run<C>, _ c: GRPOExperimentConfig, settings: GRPOSettings, hooks: GRPORunHooks = GRPORunHooks()
+    ) throws -> RunOutcome {
         let out = URL(fileURLWithPath: run.paths.results).deletingLastPathComponent().deletingLastPathComponent()
             .deletingLastPathComponent().path
         let policyPath = c.policy.hasSuffix(".h5") ? c.policy : "\(out)/\(c.policy)/seed-0.ckpt.h5"
         guard FileManager.default.fileExists(atPath: policyPath) else {
             throw LabError(
                 .config,
-                "policy: \(policyPath) does not exist (Scripts/base-models makes reasoning-base; or give a path)")
+                "\(hooks.keyPrefix)policy: \(policyPath) does not exist (\(hooks.policyMaker); or give a path)",
+                key: hooks.keyPrefix + "policy")
         }
         let policy = try NanoTransformer.load(checkpoint: policyPath)
         let tokenizer = try BPETokenizer.load(checkpoint: policyPath)
         let format = try ConversationFormat(tokenizer: tokenizer)
         let eval = SFTStages.evalTasks(c.mix, count: c.evalTasks)
         let evalPrompts = Set(eval.map { $0.task.prompt($0.language) })
-        let mix = c.mix
+        let (mix, verifiable) = (c.mix, hooks.verifiable)
         // Training prompts are fresh tasks of the mix that are not in the eval set: redrawn when
         // they are. A mix so small that the eval set holds nearly all of it is refused up front.
         var probe = RNG(seed: 0x9E0)
@@ -91,20 +110,22 @@ public enum GRPORun {
         guard inEval < 1900 else {
             throw LabError(
                 .config,
-                "evalTasks: the \(eval.count) eval tasks are \(inEval / 20) % of what the mix draws; too few prompts are left to train on (a wider mix or fewer evalTasks)",
-                key: "evalTasks")
+                "\(hooks.keyPrefix)evalTasks: the \(eval.count) eval tasks are \(inEval / 20) % of what the mix draws; too few prompts are left to train on (a wider mix or fewer evalTasks)",
+                key: hooks.keyPrefix + "evalTasks")
         }
-        let source: TaskSource = { rng in
+        let arithmetic: TaskSource = { rng in
             var (task, language) = mix.task(rng: &rng)
             while evalPrompts.contains(task.prompt(language)) { (task, language) = mix.task(rng: &rng) }
-            return task.verifiable(language)
+            return verifiable(task, language)
         }
+        let source = hooks.source.map { $0(arithmetic) } ?? arithmetic
         var rng = RNG(seed: UInt64(run.seed))
         let task = try GRPOTask(
             policy: policy, record: try policy.modelRecord(tokenizer: tokenizer),
             reference: try ReferenceModel(frozenCopyOf: policy), format: format, source: source,
-            evaluationTasks: eval.map { $0.task.verifiable($0.language) }, evaluation: c.evaluation,
+            evaluationTasks: eval.map { verifiable($0.task, $0.language) }, evaluation: c.evaluation,
             settings: settings, seed: rng.next())
+        (task.onRollout, task.evaluationMetrics) = (hooks.onRollout, hooks.evaluationMetrics)
         task.onEvaluation = { step, prompts, greedy in
             for (prompt, answer) in zip(prompts, greedy).prefix(c.samplesShown) {
                 run.results.sample(
@@ -118,14 +139,8 @@ public enum GRPORun {
         let outcome = try loop.run(task, in: run, total: run.totalSteps(c.steps))
         guard case .finished = outcome else { return outcome }
         for (name, value) in stability(run.results.results) { run.results.summary(name, value) }
-        try Checkpoint.save(
-            TrainingState(
-                step: task.updatesDone, parameters: policy.namedParameters(),
-                tensors: Dictionary(
-                    uniqueKeysWithValues: policy.namedBuffers().map { ("buffer/" + $0.name, $0.tensor) }),
-                configJSON: run.configJSON.jsonString, provenance: run.provenance,
-                model: try policy.modelRecord(tokenizer: tokenizer)),
-            to: run.paths.results.replacingOccurrences(of: ".h5", with: ".policy.h5"))
+        try TrainedPolicy.save(
+            policy, record: try policy.modelRecord(tokenizer: tokenizer), step: task.updatesDone, run: run)
         return outcome
     }
 

@@ -15,7 +15,10 @@ import HDF5Store
 //                log-probs are the recomputed ones, up to the rounding of a cached vs a full forward).
 // Diagnostics each step: reward, accuracy, format rate, lengths (all, correct, wrong), the share
 // of zero-variance groups, sampling rounds, clip fractions, ratio mean and max, entropy, KL,
-// gradient norm, and the variance of the token and of the sequence ratios (GSPO's diagnostics).
+// gradient norm, the loss, and the variance of the token and of the sequence ratios (GSPO's
+// diagnostics). A loss that is not finite is an alarm (alarm/nonfinite_loss = 1): the update stops
+// before the optimiser step that would spread it into the weights, and the run ends there with a
+// checkpoint, as a reward that is not finite does.
 // With an MoE policy the sampler records every routed layer's experts (π_old's routing); the update
 // either replays them (`routingReplay`: π is computed with the experts π_old chose, the GSPO
 // paper's Routing Replay) or lets the routers choose again. Either way, after each pass over the
@@ -119,6 +122,12 @@ public final class GRPOTask: TrainingTask {
     /// Called after each evaluation with the step and the eval set's prompts and greedy answers
     /// (the experiment's sample table).
     public var onEvaluation: ((_ step: Int, _ prompts: [String], _ greedy: [ScoredResponse]) -> Void)?
+    /// Metrics of each step's rollout (its parsed responses) added to the step's own (R1's
+    /// language mixing and self-corrections over training).
+    public var onRollout: ((_ responses: [ParsedResponse]) -> [String: Double])?
+    /// Metrics of each evaluation's answers (greedy, and the samples per task) added to the
+    /// harness's own.
+    public var evaluationMetrics: ((_ greedy: [ScoredResponse], _ samples: [[ScoredResponse]]) -> [String: Double])?
 
     public init(
         policy: NanoTransformer, record: ModelRecord?, reference: ReferenceModel?, format: ConversationFormat,
@@ -152,6 +161,7 @@ public final class GRPOTask: TrainingTask {
         var rewards: [Float] = []
         var correct: [Bool] = []
         var wellFormed: [Bool] = []
+        var parsed: [ParsedResponse] = []
         /// The experts each routed layer chose while sampling (MoE policies).
         var routing: RoutingRecord?
 
@@ -161,14 +171,14 @@ public final class GRPOTask: TrainingTask {
             Scored(
                 prompts: a.prompts + b.prompts, responses: a.responses + b.responses, logProbs: a.logProbs + b.logProbs,
                 stopped: a.stopped + b.stopped, rewards: a.rewards + b.rewards, correct: a.correct + b.correct,
-                wellFormed: a.wellFormed + b.wellFormed, routing: nil)
+                wellFormed: a.wellFormed + b.wellFormed, parsed: a.parsed + b.parsed, routing: nil)
         }
 
         func rows(_ r: [Int]) -> Scored {
             Scored(
                 prompts: r.map { prompts[$0] }, responses: r.map { responses[$0] }, logProbs: r.map { logProbs[$0] },
                 stopped: r.map { stopped[$0] }, rewards: r.map { rewards[$0] }, correct: r.map { correct[$0] },
-                wellFormed: r.map { wellFormed[$0] }, routing: routing?.subset(r))
+                wellFormed: r.map { wellFormed[$0] }, parsed: r.map { parsed[$0] }, routing: routing?.subset(r))
         }
     }
 
@@ -196,6 +206,7 @@ public final class GRPOTask: TrainingTask {
                 Float(reward) + settings.overlong.penalty(length: length, budget: settings.maxNewTokens))
             scored.correct.append(task.isCorrect(parsed))
             scored.wellFormed.append(parsed.wellFormed)
+            scored.parsed.append(parsed)
         }
         return scored
     }
@@ -243,10 +254,11 @@ public final class GRPOTask: TrainingTask {
             $0.logProbs(prompts: batch.prompts, responses: batch.responses, temperature: settings.temperature)
         }
         var diagnostics: [PolicyDiagnostics] = []
-        var (klSum, entropySum, entropyTokens, normSum, steps) = (0.0, 0.0, 0.0, 0.0, 0)
+        var (klSum, entropySum, entropyTokens, normSum, lossSum, steps) = (0.0, 0.0, 0.0, 0.0, 0.0, 0)
+        var nonFiniteLoss = false  // an alarm: the update stops before the step that would spread it
         var updateRoutingChanges: [Double] = []  // the update's forwards against π_old (0 with replay)
         var routingAfterPass: [[Double]] = []  // the routers' own choice after each pass, per layer
-        for _ in 0..<settings.innerUpdates {
+        passes: for _ in 0..<settings.innerUpdates {
             for piece in 0..<settings.minibatches {
                 let rows = Array((n * piece / settings.minibatches)..<(n * (piece + 1) / settings.minibatches))
                 let part = batch.rows(rows)
@@ -276,6 +288,12 @@ public final class GRPOTask: TrainingTask {
                     advantages: rows.map { advantages[$0] }, mask: mask, budget: settings.maxNewTokens)
                 var loss = out.loss
                 if let auxiliary = current.auxiliaryLoss { loss = loss + auxiliary }
+                let lossValue = Double(loss.item)
+                guard lossValue.isFinite else {
+                    nonFiniteLoss = true
+                    break passes
+                }
+                lossSum += lossValue
                 loss.backward()
                 normSum += Double(clipGradNorm(model.parameters, maxNorm: Float(settings.optimizer.gradClip)))
                 adam.step(lr: schedule(updatesDone))
@@ -311,12 +329,14 @@ public final class GRPOTask: TrainingTask {
             "policy/token_ratio_var": mean(diagnostics.map(\.tokenRatioVariance)),
             "policy/sequence_ratio_var": mean(diagnostics.map(\.sequenceRatioVariance)),
             "policy/entropy": entropyTokens > 0 ? entropySum / entropyTokens : .nan,
-            "optim/grad_norm": normSum / Double(steps),
+            "policy/loss": lossSum / Double(max(steps, 1)), "alarm/nonfinite_loss": nonFiniteLoss ? 1 : 0,
+            "optim/grad_norm": normSum / Double(max(steps, 1)),
             "optim/lr": Double(schedule(updatesDone - 1)),
         ]
         if !correctLengths.isEmpty { metrics["train/length_correct"] = mean(correctLengths) }
         if !wrongLengths.isEmpty { metrics["train/length_wrong"] = mean(wrongLengths) }
-        if reference != nil { metrics["policy/kl"] = klSum / Double(steps) }
+        if reference != nil { metrics["policy/kl"] = klSum / Double(max(steps, 1)) }
+        if let onRollout { metrics.merge(onRollout(batch.parsed)) { a, _ in a } }
         if let routing = batch.routing, let last = routingAfterPass.last {
             metrics["moe/update_routing_change"] = mean(updateRoutingChanges)
             metrics["moe/routing_change"] = mean(last)
@@ -327,7 +347,8 @@ public final class GRPOTask: TrainingTask {
             metrics.merge(Self.expertLoad(model, routing)) { a, _ in a }
         }
         return StepReport(
-            metrics: metrics, shown: [("reward", reward), ("acc", metrics["train/accuracy"]!)], stop: !reward.isFinite)
+            metrics: metrics, shown: [("reward", reward), ("acc", metrics["train/accuracy"]!)],
+            stop: !reward.isFinite || nonFiniteLoss)
     }
 
     /// Per routed layer, the share of the sampled tokens (every position the sampler fed the
@@ -386,10 +407,12 @@ public final class GRPOTask: TrainingTask {
 
     public func evaluate() throws -> StepReport {
         guard !evaluationTasks.isEmpty else { return StepReport(metrics: [:]) }
-        let (report, greedy, _) = try Evaluation.run(
+        let (report, greedy, samples) = try Evaluation.run(
             model, format: format, tasks: evaluationTasks, settings: evaluationSettings)
         onEvaluation?(updatesDone, evaluationTasks.map(\.prompt), greedy)
-        return StepReport(metrics: report.metrics, shown: [("eval acc", report.greedyAccuracy)])
+        var metrics = report.metrics
+        if let evaluationMetrics { metrics.merge(evaluationMetrics(greedy, samples)) { a, _ in a } }
+        return StepReport(metrics: metrics, shown: [("eval acc", report.greedyAccuracy)])
     }
 
     public func exportState() -> TaskState {

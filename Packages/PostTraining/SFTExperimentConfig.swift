@@ -101,5 +101,9 @@ public struct SFTExperimentConfig: ExperimentConfig {
         try sft.check()
         try evaluation.check()
         if stage == .sft && initFrom.isEmpty { throw LabError.invalid(key: "initFrom", "names no checkpoint") }
+        if stage == .sft && mlp != .dense {
+            throw LabError.invalid(
+                key: "mlp", "an sft stage keeps the MLP of its initFrom checkpoint; mlp is a pretrain setting")
+        }
     }
 }

@@ -170,11 +170,9 @@ public enum SFTStages {
             let world = try PreferenceWorld(vader: VADER(folder: "\(repositoryRoot)/Data/corpora/vader"))
             let split = PreferenceWorld.split(
                 try PreferenceWorld.quotations(folder: quotationsFolder(c, repositoryRoot)))
-            func example(_ quotation: String) -> SFTExample? {
-                guard let prompt = world.prompt(of: quotation) else { return nil }
-                let rest = String(quotation.dropFirst(prompt.count)).trimmingCharacters(in: .whitespaces)
-                let (ids, start) = format.render(prompt: prompt, response: rest)
-                return ids.count <= model.config.contextLength ? SFTExample(ids: ids, responseStart: start) : nil
+            let window = model.config.contextLength
+            func example(_ q: String) -> SFTExample? {
+                preferenceExample(q, world: world, format: format, window: window)
             }
             train = Array(split.train.compactMap(example).prefix(c.examples))
             heldOut = Array(split.heldOut.compactMap(example).prefix(c.heldOutExamples))
@@ -205,24 +203,44 @@ public enum SFTStages {
             ).heldOut
             let prompts = Array(quotations.compactMap(world.prompt(of:)).prefix(c.evalTasks))
             return { model in
-                var (reward, stopped, length) = (0.0, 0.0, 0.0)
-                for start in stride(from: 0, to: prompts.count, by: c.evaluation.promptsPerBatch) {
-                    let batch = Array(prompts[start..<min(start + c.evaluation.promptsPerBatch, prompts.count)])
-                    let rollout = try model.generate(
-                        prompts: batch.map(format.promptIds), maxNewTokens: c.evaluation.maxNewTokens,
-                        sampling: .greedy, stopTokens: [format.end], streams: batch.map { _ in RNG(seed: 0) })
-                    for i in batch.indices {
-                        let text = try format.responseText(rollout.responses[i])
-                        reward += world.trueReward(text)
-                        let stop = rollout.finish[i] == .stop
-                        stopped += stop ? 1 : 0
-                        length += Double(rollout.responses[i].count - (stop ? 1 : 0))
-                    }
-                }
-                let n = Double(prompts.count)
-                return ["eval/true_reward": reward / n, "eval/stop_rate": stopped / n, "eval/length": length / n]
+                try preferenceEvaluation(model, world: world, prompts: prompts, format: format, settings: c.evaluation)
             }
         }
+    }
+
+    /// A quotation as a preference-world SFT example: its opening as the prompt, the rest as the
+    /// response; nil when it has no opening or does not fit `window` tokens.
+    public static func preferenceExample(
+        _ quotation: String, world: PreferenceWorld, format: ConversationFormat, window: Int
+    ) -> SFTExample? {
+        guard let prompt = world.prompt(of: quotation) else { return nil }
+        let rest = String(quotation.dropFirst(prompt.count)).trimmingCharacters(in: .whitespaces)
+        let (ids, start) = format.render(prompt: prompt, response: rest)
+        return ids.count <= window ? SFTExample(ids: ids, responseStart: start) : nil
+    }
+
+    /// The preference world's evaluation: greedy answers to `prompts`, their mean true reward
+    /// (VADER), stop rate and length (eval/true_reward, eval/stop_rate, eval/length).
+    public static func preferenceEvaluation(
+        _ model: NanoTransformer, world: PreferenceWorld, prompts: [String], format: ConversationFormat,
+        settings: EvaluationSettings
+    ) throws -> [String: Double] {
+        var (reward, stopped, length) = (0.0, 0.0, 0.0)
+        for start in stride(from: 0, to: prompts.count, by: settings.promptsPerBatch) {
+            let batch = Array(prompts[start..<min(start + settings.promptsPerBatch, prompts.count)])
+            let rollout = try model.generate(
+                prompts: batch.map(format.promptIds), maxNewTokens: settings.maxNewTokens, sampling: .greedy,
+                stopTokens: [format.end], streams: batch.map { _ in RNG(seed: 0) })
+            for i in batch.indices {
+                let text = try format.responseText(rollout.responses[i])
+                reward += world.trueReward(text)
+                let stop = rollout.finish[i] == .stop
+                stopped += stop ? 1 : 0
+                length += Double(rollout.responses[i].count - (stop ? 1 : 0))
+            }
+        }
+        let n = Double(max(prompts.count, 1))
+        return ["eval/true_reward": reward / n, "eval/stop_rate": stopped / n, "eval/length": length / n]
     }
 
     static func train(
@@ -233,6 +251,19 @@ public enum SFTStages {
         let evaluate: ((NanoTransformer) throws -> [String: Double])? =
             c.world == .reasoning || c.stage == .sft
             ? try evaluation(c, format: format, repositoryRoot: repositoryRoot) : nil
+        return try fit(
+            run, model: model, record: record, train: train, heldOut: heldOut, settings: settings, seed: seed,
+            evaluate: evaluate, evalEvery: c.evalEvery, checkpointEvery: c.checkpointEvery)
+    }
+
+    /// SFT of `model` on `train` as a run of the shared loop, with the throughput and the model's
+    /// size recorded; `evaluate` adds its metrics at every evaluation. Other experiments' SFT
+    /// stages (the R1 pipeline's) run through it too.
+    public static func fit<C>(
+        _ run: Run<C>, model: NanoTransformer, record: ModelRecord, train: [SFTExample], heldOut: [SFTExample],
+        settings: SFTSettings, seed: UInt64, evaluate: ((NanoTransformer) throws -> [String: Double])?,
+        evalEvery: Int, checkpointEvery: Int
+    ) throws -> RunOutcome {
         let task = try TimedSFTTask(
             SFTTask(
                 model: model, record: record, train: train, heldOut: heldOut, settings: settings, seed: seed,
@@ -240,7 +271,7 @@ public enum SFTStages {
         run.results.summary("model/parameters", Double(model.parameterCount))
         run.results.summary("model/vocab_size", Double(model.config.vocabSize))
         print("\(model.parameterCount) parameters; \(train.count) examples, \(task.inner.totalUpdates) updates")
-        let loop = TrainingLoop(evalEvery: c.evalEvery, checkpointEvery: c.checkpointEvery)
+        let loop = TrainingLoop(evalEvery: evalEvery, checkpointEvery: checkpointEvery)
         return try loop.run(task, in: run, total: run.totalSteps(task.inner.totalUpdates))
     }
 }

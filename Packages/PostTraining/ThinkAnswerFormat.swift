@@ -11,6 +11,8 @@
 import Foundation
 
 public struct ParsedResponse: Sendable, Equatable {
+    /// The response as written (a reward on the whole text, a preference model's, reads it).
+    public var text: String
     /// The whole response follows the strict format.
     public var wellFormed: Bool
     /// The reasoning between <think> and </think> (the first pair), if there is one.
@@ -21,6 +23,7 @@ public struct ParsedResponse: Sendable, Equatable {
     public var number: Int64?
 
     public init(_ response: String) {
+        self.text = response
         let tags = ["<think>", "</think>", "<answer>", "</answer>"]
         // Every tag occurrence, in order.
         var found: [(tag: String, range: Range<String.Index>)] = []
