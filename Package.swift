@@ -85,7 +85,13 @@ let packages: [LocalPackage] = [
             "PolicyTestSupport", "gspo", "base-models",
         ]),
     LocalPackage(
-        name: "R1Pipeline", deps: ["PostTraining", "GRPO", "NanoTransformer", "HDF5Store", "TensorCore", "Crypto"]),
+        name: "R1Pipeline",
+        deps: [
+            "PostTraining", "GRPO", "RewardBPR", "NanoTransformer", "ModelStore", "ExperimentKit", "HDF5Store",
+            "TensorCore", "Tokenizer", "Crypto",
+        ],
+        experiment: "r1-pipeline", experimentDeps: ["ExperimentKit"],
+        testDeps: ["HDF5Store", "base-models", "r1-pipeline", "PolicyTestSupport"]),
     LocalPackage(
         name: "DataPipeline", deps: ["MinHash", "Tokenizer", "TensorCore", "NanoTransformer", "Crypto"],
         experiment: "data-pipeline", experimentDeps: ["ExperimentKit", "Pretraining", "ModelStore"],

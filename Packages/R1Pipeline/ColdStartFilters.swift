@@ -3,8 +3,9 @@
 // first rule it fails, so the counts say what each rule removed.
 //   correct         the answer is right (the task's check)
 //   wellFormed      the whole response is in the strict R1 format (ThinkAnswerFormat.swift)
-//   singleLanguage  the reasoning's words are all in the target language (R1's language-
-//                   consistency reward equal to 1; R1 filtered "mixed languages")
+//   singleLanguage  the reasoning's words are all in the target language, the one the task was
+//                   asked in (R1's language-consistency reward equal to 1; R1 filtered "mixed
+//                   languages")
 //   readable        the reasoning holds between `minWords` and `maxWords` words, and no word is
 //                   repeated `maxRepeat` or more times in a row (the "poor readability" R1-Zero
 //                   showed: endless loops of the same words)
@@ -35,12 +36,13 @@ public struct ColdStartFilter: Codable, Sendable, Equatable {
         }
     }
 
-    /// nil when the sample is kept, else the first rule it fails.
-    public func rejection(_ response: ParsedResponse, correct: Bool) -> ColdStartRule? {
+    /// nil when the sample is kept, else the first rule it fails. `target`: the language the task
+    /// was asked in (default the filter's `language`).
+    public func rejection(_ response: ParsedResponse, correct: Bool, target: CoTLanguage? = nil) -> ColdStartRule? {
         if !correct { return .correct }
         if !response.wellFormed { return .wellFormed }
         let think = response.think ?? ""
-        if RuleReward.languageConsistency(response, target: language) < 1 { return .singleLanguage }
+        if RuleReward.languageConsistency(response, target: target ?? language) < 1 { return .singleLanguage }
         let words = Self.words(think)
         if words.count < minWords || words.count > maxWords { return .readable }
         var run = 1
@@ -77,10 +79,18 @@ public struct FilterReport: Sendable, Equatable {
     public var kept: [Int] = []
     public var rejected: [ColdStartRule: Int] = [:]
 
-    public init(responses: [ParsedResponse], correct: [Bool], filter: ColdStartFilter) {
+    /// `targets`: each response's task language (nil: the filter's `language` for all).
+    public init(
+        responses: [ParsedResponse], correct: [Bool], targets: [CoTLanguage]? = nil, filter: ColdStartFilter
+    ) {
         precondition(responses.count == correct.count, "FilterReport: one correctness per response")
+        precondition(targets.map { $0.count == responses.count } ?? true, "FilterReport: one language per response")
         for (i, (r, c)) in zip(responses, correct).enumerated() {
-            if let rule = filter.rejection(r, correct: c) { rejected[rule, default: 0] += 1 } else { kept.append(i) }
+            if let rule = filter.rejection(r, correct: c, target: targets?[i]) {
+                rejected[rule, default: 0] += 1
+            } else {
+                kept.append(i)
+            }
         }
     }
 }

@@ -28,4 +28,12 @@ public struct ReasoningSignals: Sendable, Equatable {
                     return Self.selfCorrectionPhrases.map { lower.components(separatedBy: $0).count - 1 }.reduce(0, +)
                 }.reduce(0, +)) / n
     }
+
+    /// As metrics: <prefix>/mixing_rate, <prefix>/reasoning_words, <prefix>/self_corrections.
+    public func metrics(_ prefix: String) -> [String: Double] {
+        [
+            "\(prefix)/mixing_rate": mixingRate, "\(prefix)/reasoning_words": meanReasoningWords,
+            "\(prefix)/self_corrections": selfCorrectionsPerResponse,
+        ]
+    }
 }

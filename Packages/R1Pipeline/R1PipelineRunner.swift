@@ -1,0 +1,162 @@
+import ExperimentKit
+import Foundation
+import HDF5Store
+// The r1-pipeline command's work: for each (ablation, seed), the config's stages in order, each a
+// run of the experiment kit named r1-pipeline/<stage> (R1Stages.swift) chained by StagePipeline:
+// a finished stage is kept, an interrupted one resumes from its checkpoint, a forced one starts
+// over. Then one more results file, r1-pipeline/summary, holds every stage's final numbers as
+// summaries `<stage>/<metric>` (the table Scripts/r1-pipeline prints and the note compares).
+// All stage runs take the command's options (ablation or --config, --set, --seed(s), --out,
+// --threads, --steps, --stop-at); --resume is refused (stages resume by themselves) and
+// --overwrite forces every stage that runs.
+import LabSupport
+
+/// The experiment kit's view of one stage: its name and the pipeline's config.
+public protocol R1StageExperiment: Experiment where Config == R1PipelineConfig {
+    static var stage: R1Stage { get }
+}
+
+extension R1StageExperiment {
+    public static var name: String { stage.experimentName }
+    public static var summary: String { "r1-pipeline's \(stage.rawValue) stage" }
+    /// Experiments/r1-pipeline: its configs, and the repository two levels up.
+    public static var source: SourceLocation {
+        SourceLocation(
+            URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent(
+                "../../Experiments/r1-pipeline/main.swift"
+            ).standardized.path)
+    }
+    public static func run(_ run: Run<R1PipelineConfig>) throws -> RunOutcome {
+        try R1Stages.run(stage, run, root: source.repositoryRoot)
+    }
+}
+
+public enum ZeroStage: R1StageExperiment { public static let stage = R1Stage.zero }
+public enum ColdStartDataStage: R1StageExperiment { public static let stage = R1Stage.coldStartData }
+public enum ColdStartSFTStage: R1StageExperiment { public static let stage = R1Stage.coldStartSFT }
+public enum ReasoningRLStage: R1StageExperiment { public static let stage = R1Stage.reasoningRL }
+public enum RejectionSamplingStage: R1StageExperiment { public static let stage = R1Stage.rejectionSampling }
+public enum SFT2Stage: R1StageExperiment { public static let stage = R1Stage.sft2 }
+public enum FinalRLStage: R1StageExperiment { public static let stage = R1Stage.finalRL }
+public enum DistillStage: R1StageExperiment { public static let stage = R1Stage.distill }
+public enum StudentRLStage: R1StageExperiment { public static let stage = R1Stage.studentRL }
+
+/// The summary run: it runs the stages (the selection comes from the command through
+/// `R1PipelineRunner.selection`) and records their final numbers.
+public enum R1PipelineSummary: Experiment {
+    public typealias Config = R1PipelineConfig
+    public static let name = "r1-pipeline/summary"
+    public static let summary = "DeepSeek-R1's recipe at small scale, stage by stage."
+    public static var source: SourceLocation { ZeroStage.source }
+
+    /// The metrics the summary keeps of each stage (its final value; absent ones are skipped).
+    public static let kept = [
+        "eval/greedy_accuracy", "eval/mean@n", "eval/format_rate", "eval/mixing_rate", "eval/reasoning_words",
+        "eval/self_corrections", "eval/length", "pref/true_reward", "data/samples", "data/kept", "data/kept_share",
+        "data/mixing_rate", "data/examples",
+    ]
+
+    public static func run(_ run: Run<R1PipelineConfig>) throws -> RunOutcome {
+        let c = run.config
+        let selection = R1PipelineRunner.selection
+        let out = R1Stages.out(run)
+        let files = { (s: R1Stage) in StageFiles(out: out, stage: s, ablation: run.ablation, seed: run.seed) }
+        let stages = try c.stages.map { stage in
+            Stage(
+                name: stage.rawValue, configJSON: try c.section(stage),
+                input: try R1Stages.previous(stage, in: c)?.rawValue, recordPath: files(stage).record
+            ) { forced in
+                try R1PipelineRunner.runStage(
+                    stage, options: selection.options, ablation: run.ablation, seed: run.seed, forced: forced)
+            }
+        }
+        let outcomes = try StagePipeline(stages: stages).run(
+            only: selection.only.isEmpty ? nil : selection.only,
+            force: selection.options.overwrite ? Set(c.stages.map(\.rawValue)) : selection.force)
+        for outcome in outcomes {
+            if case .skipped(let name) = outcome { print("\(name): finished before, kept") }
+        }
+        if outcomes.contains(where: { if case .interrupted = $0 { true } else { false } }) { return .interrupted }
+        for stage in c.stages where FileManager.default.fileExists(atPath: files(stage).record) {
+            let results = try RunResults.load(from: files(stage).results)
+            for key in kept {
+                let value = results.metrics[key]?.values.last ?? results.summary[key]
+                if let value { run.results.summary("\(stage.rawValue)/\(key)", value) }
+            }
+        }
+        return .finished
+    }
+}
+
+public enum R1PipelineRunner {
+    public struct Selection: @unchecked Sendable {  // options: plain values, read-only once set
+        public var options = ExperimentOptions()
+        /// Stage names to run (empty: all of the config's).
+        public var only: Set<String> = []
+        public var force: Set<String> = []
+        public init() {}
+    }
+
+    @TaskLocal static var selection = Selection()
+
+    /// Runs the pipeline for every (ablation, seed) the options name.
+    public static func run(_ selection: Selection, log: @escaping (String) -> Void = { print($0) }) throws
+        -> RunOutcome
+    {
+        let o = selection.options
+        if o.resume != nil {
+            throw LabError(
+                .config,
+                "--resume: the pipeline's stages resume by themselves; run the same command again (--force STAGE starts one over)"
+            )
+        }
+        let known = Set(R1Stage.allCases.map(\.rawValue))
+        if let unknown = selection.only.union(selection.force).subtracting(known).sorted().first {
+            throw LabError(
+                .config, "no stage '\(unknown)' (stages: \(R1Stage.allCases.map(\.rawValue).joined(separator: ", ")))")
+        }
+        var summary = o
+        summary.overwrite = true  // the summary is remade from the stages every time
+        var runner = ExperimentRunner<R1PipelineSummary>(options: summary)
+        runner.log = { line in if !line.hasPrefix("--overwrite: removed") && !line.hasPrefix("stopped;") { log(line) } }
+        let outcome = try $selection.withValue(selection) { try runner.runAll() }
+        if outcome == .interrupted {
+            log("stopped; run the same command again: finished stages are kept and the stopped one resumes")
+        }
+        return outcome
+    }
+
+    /// Runs one stage as its own run: resumed from its checkpoint when an earlier run of it was
+    /// interrupted, started over when forced or when it left results without a checkpoint.
+    static func runStage(_ stage: R1Stage, options: ExperimentOptions, ablation: String, seed: Int, forced: Bool)
+        throws -> RunOutcome
+    {
+        var o = options
+        (o.seed, o.seeds, o.allAblations, o.overwrite, o.resume) = (seed, nil, false, false, nil)
+        if o.config == nil { o.ablation = ablation }
+        let files = StageFiles(out: o.out, stage: stage, ablation: ablation, seed: seed)
+        if forced {
+            o.overwrite = true
+            // A forced stage starts over: its checkpoint and its files from before go first.
+            for path in [files.checkpoint, files.policy, files.data] where FileManager.default.fileExists(atPath: path)
+            {
+                try FileManager.default.removeItem(atPath: path)
+            }
+        } else if FileManager.default.fileExists(atPath: files.checkpoint) {
+            o.resume = files.checkpoint
+        } else if FileManager.default.fileExists(atPath: files.results) {
+            o.overwrite = true  // stopped before its first checkpoint (or a sampling stage): again
+        }
+        switch stage {
+        case .zero: return try ExperimentRunner<ZeroStage>(options: o).runAll()
+        case .coldStartData: return try ExperimentRunner<ColdStartDataStage>(options: o).runAll()
+        case .coldStartSFT: return try ExperimentRunner<ColdStartSFTStage>(options: o).runAll()
+        case .reasoningRL: return try ExperimentRunner<ReasoningRLStage>(options: o).runAll()
+        case .rejectionSampling: return try ExperimentRunner<RejectionSamplingStage>(options: o).runAll()
+        case .sft2: return try ExperimentRunner<SFT2Stage>(options: o).runAll()
+        case .finalRL: return try ExperimentRunner<FinalRLStage>(options: o).runAll()
+        case .distill: return try ExperimentRunner<DistillStage>(options: o).runAll()
+        case .studentRL: return try ExperimentRunner<StudentRLStage>(options: o).runAll()
+        }
+    }
+}
