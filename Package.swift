@@ -91,7 +91,7 @@ let packages: [LocalPackage] = [
             "TensorCore", "Tokenizer", "Crypto",
         ],
         experiment: "r1-pipeline", experimentDeps: ["ExperimentKit"],
-        testDeps: ["HDF5Store", "base-models", "r1-pipeline", "PolicyTestSupport"]),
+        testDeps: ["HDF5Store", "ExperimentKit", "PostTraining", "base-models", "reward-bpr", "r1-pipeline"]),
     LocalPackage(
         name: "DataPipeline", deps: ["MinHash", "Tokenizer", "TensorCore", "NanoTransformer", "Crypto"],
         experiment: "data-pipeline", experimentDeps: ["ExperimentKit", "Pretraining", "ModelStore"],

@@ -1,6 +1,6 @@
 // R1's cold-start data: samples of the R1-Zero model kept only when a reader would learn from
-// them. Each filter is a named rule, applied in this order; a rejected sample is counted under the
-// first rule it fails, so the counts say what each rule removed.
+// them. Each filter is a named rule, applied in this order (those listed in `rules`); a rejected
+// sample is counted under the first rule it fails, so the counts say what each rule removed.
 //   correct         the answer is right (the task's check)
 //   wellFormed      the whole response is in the strict R1 format (ThinkAnswerFormat.swift)
 //   singleLanguage  the reasoning's words are all in the target language, the one the task was
@@ -20,6 +20,8 @@ public enum ColdStartRule: String, Codable, Sendable, CaseIterable {
 }
 
 public struct ColdStartFilter: Codable, Sendable, Equatable {
+    /// The rules applied (all by default; an empty list keeps every sample).
+    public var rules = ColdStartRule.allCases
     public var language = CoTLanguage.english
     public var minWords = 1
     public var maxWords = 200
@@ -39,11 +41,16 @@ public struct ColdStartFilter: Codable, Sendable, Equatable {
     /// nil when the sample is kept, else the first rule it fails. `target`: the language the task
     /// was asked in (default the filter's `language`).
     public func rejection(_ response: ParsedResponse, correct: Bool, target: CoTLanguage? = nil) -> ColdStartRule? {
-        if !correct { return .correct }
-        if !response.wellFormed { return .wellFormed }
-        let think = response.think ?? ""
-        if RuleReward.languageConsistency(response, target: target ?? language) < 1 { return .singleLanguage }
-        let words = Self.words(think)
+        let applies = Set(rules)
+        if applies.contains(.correct) && !correct { return .correct }
+        if applies.contains(.wellFormed) && !response.wellFormed { return .wellFormed }
+        if applies.contains(.singleLanguage)
+            && RuleReward.languageConsistency(response, target: target ?? language) < 1
+        {
+            return .singleLanguage
+        }
+        guard applies.contains(.readable) else { return nil }
+        let words = Self.words(response.think ?? "")
         if words.count < minWords || words.count > maxWords { return .readable }
         var run = 1
         for k in words.indices.dropFirst() {

@@ -85,7 +85,7 @@ public struct SFTStageSettings: Codable, Sendable, Equatable {
     public init() {}
 
     func check(_ prefix: String) throws {
-        do { try sft.check() } catch let error as LabError { throw LabError(.config, "\(prefix).\(error.message)") }
+        do { try sft.check() } catch let error as LabError { throw error.nested(under: prefix) }
         guard (0..<0.5).contains(heldOutShare) else {
             throw LabError.invalid(key: "\(prefix).heldOutShare", "\(heldOutShare) must be in [0, 0.5)")
         }
@@ -108,7 +108,7 @@ public struct RLStageSettings: Codable, Sendable, Equatable {
 
     func check(_ prefix: String) throws {
         try Check.range("\(prefix).steps", steps, 1...10_000_000)
-        do { try grpo.check() } catch let error as LabError { throw LabError(.config, "\(prefix).\(error.message)") }
+        do { try grpo.check() } catch let error as LabError { throw error.nested(under: prefix) }
         try reward.check("\(prefix).reward")
         try Check.range("\(prefix).evalEvery", evalEvery, 1...Int.max)
         try Check.range("\(prefix).checkpointEvery", checkpointEvery, 1...Int.max)
@@ -124,7 +124,7 @@ public struct ColdStartDataSettings: Codable, Sendable, Equatable {
 
     func check(_ prefix: String) throws {
         try sampling.check("\(prefix).sampling")
-        do { try filter.check() } catch let error as LabError { throw LabError(.config, "\(prefix).\(error.message)") }
+        do { try filter.check() } catch let error as LabError { throw error.nested(under: prefix) }
     }
 }
 
@@ -139,7 +139,7 @@ public struct RejectionSamplingSettings: Codable, Sendable, Equatable {
 
     func check(_ prefix: String) throws {
         try sampling.check("\(prefix).sampling")
-        do { try filter.check() } catch let error as LabError { throw LabError(.config, "\(prefix).\(error.message)") }
+        do { try filter.check() } catch let error as LabError { throw error.nested(under: prefix) }
         try Check.range("\(prefix).preferenceExamples", preferenceExamples, 0...1_000_000)
     }
 }
@@ -186,7 +186,7 @@ public struct DistillSettings: Codable, Sendable, Equatable {
     func check(_ prefix: String) throws {
         if student.isEmpty { throw LabError.invalid(key: "\(prefix).student", "names no checkpoint") }
         try sampling.check("\(prefix).sampling")
-        do { try filter.check() } catch let error as LabError { throw LabError(.config, "\(prefix).\(error.message)") }
+        do { try filter.check() } catch let error as LabError { throw error.nested(under: prefix) }
         try sft.check("\(prefix).sft")
         try rl.check("\(prefix).rl")
     }

@@ -8,15 +8,26 @@ import TestSupport
 import Testing
 
 @Suite struct StagePipelineTests {
-    /// Three stages that each append their name to the previous stage's text.
-    static func pipeline(_ folder: String, config: [String: String] = [:], counter: Counter) throws -> StagePipeline {
-        try StagePipeline(
-            folder: folder,
-            stages: ["zero", "cold-start-data", "cold-start-sft"].map { name in
-                Stage(name: name, configJSON: config[name] ?? "{}") { input, output in
+    /// Three stages that each append their name to the previous stage's text, in <folder>/<stage>/.
+    static func pipeline(
+        _ folder: String, config: [String: String] = [:], counter: Counter, stopping: String? = nil
+    ) throws -> StagePipeline {
+        let names = ["zero", "cold-start-data", "cold-start-sft"]
+        return try StagePipeline(
+            stages: names.enumerated().map { k, name in
+                let input = k > 0 ? names[k - 1] : nil
+                return Stage(
+                    name: name, configJSON: config[name] ?? "{}", input: input,
+                    recordPath: "\(folder)/\(name)/stage.json"
+                ) { _ in
                     counter.runs.append(name)
-                    let before = try input.map { try String(contentsOfFile: "\($0)/out.txt", encoding: .utf8) } ?? ""
-                    try (before + name + ";").write(toFile: "\(output)/out.txt", atomically: true, encoding: .utf8)
+                    let before =
+                        try input.map { try String(contentsOfFile: "\(folder)/\($0)/out.txt", encoding: .utf8) } ?? ""
+                    try FileManager.default.createDirectory(
+                        atPath: "\(folder)/\(name)", withIntermediateDirectories: true)
+                    try (before + name + ";").write(
+                        toFile: "\(folder)/\(name)/out.txt", atomically: true, encoding: .utf8)
+                    return name == stopping ? .interrupted : .finished
                 }
             })
     }
@@ -64,6 +75,21 @@ import Testing
         #expect(try other.run(only: ["zero"], force: ["zero"]) == [.ran("zero")])
         let unknown = expectLabError(.config) { try p.run(only: ["distil"]) }
         #expect(unknown?.message.contains("no stage 'distil'") == true)
-        expectLabError(.config) { try StagePipeline(folder: folder, stages: p.stages + p.stages) }
+        expectLabError(.config) { try StagePipeline(stages: p.stages + p.stages) }
+        // A stage may only read a stage before it.
+        let backwards = expectLabError(.config) { try StagePipeline(stages: p.stages.reversed()) }
+        #expect(backwards?.message.contains("which is not before it") == true, "\(String(describing: backwards))")
+    }
+
+    /// A stage that stops early ends the pipeline there, without a record; the next run runs it
+    /// again and goes on.
+    @Test func aStoppedStageEndsThePipelineWithoutARecord() throws {
+        let folder = temporaryFolder()
+        let counter = Counter()
+        let stopping = try Self.pipeline(folder, counter: counter, stopping: "cold-start-data")
+        #expect(try stopping.run() == [.ran("zero"), .interrupted("cold-start-data")])
+        #expect(!FileManager.default.fileExists(atPath: "\(folder)/cold-start-data/stage.json"))
+        let p = try Self.pipeline(folder, counter: counter)
+        #expect(try p.run() == [.skipped("zero"), .ran("cold-start-data"), .ran("cold-start-sft")])
     }
 }
