@@ -79,7 +79,7 @@ public enum Lab {
             sections.append(try compare(runs, metric: metric, baseline: baseline, lowerIsBetter: direction).markdown)
             // Curves for metrics; a summary, or a metric logged once per run, is a table only.
             if let plotFolder, runs.contains(where: { ($0.metrics[metric]?.steps.count ?? 0) > 1 }) {
-                let stem = figure ?? runs[0].experiment
+                let stem = figure ?? runs[0].experiment.replacingOccurrences(of: "/", with: "-")
                 let file = "\(plotFolder)/\(stem)-\(metric.replacingOccurrences(of: "/", with: "-")).svg"
                 try writeText(CurvePlot(runs: runs, metric: metric, xLabel: xLabel).svg(), to: file, folder: plotFolder)
                 plots.append(file)
@@ -288,7 +288,7 @@ public enum Lab {
     /// own folder under Experiments, and under Packages the package it belongs to with everything
     /// that package and its experiment depend on, transitively (read from the manifest's table of
     /// LocalPackage rows; LabSupport, which every package uses, always). When the manifest cannot
-    /// be read that way, all of Packages.
+    /// be read that way, all of Packages. A run named `<experiment>/<stage>` is its experiment's.
     static func codePaths(of experiment: String, root: String) -> [String] {
         guard let closure = packageClosure(of: experiment, root: root) else {
             return ["Package.swift", "Packages", "Experiments/\(experiment)"]
@@ -357,9 +357,11 @@ public enum Lab {
         if let dirty = commits.first(where: { $0.hasSuffix("+dirty") }) {
             return "made by a build with uncommitted changes (\(short(dirty)))"
         }
-        for experiment in Set(runs.map(\.experiment)).sorted() {
+        // A pipeline's stage runs (r1-pipeline/zero) depend on what their experiment depends on.
+        let owner = { (run: RunResults) in run.experiment.split(separator: "/").first.map(String.init) ?? "" }
+        for experiment in Set(runs.map(owner)).sorted() {
             let paths = codePaths(of: experiment, root: root)
-            for commit in Set(runs.filter { $0.experiment == experiment }.map(commitOf)).sorted() {
+            for commit in Set(runs.filter { owner($0) == experiment }.map(commitOf)).sorted() {
                 guard
                     let changed = Provenance.run(
                         "/usr/bin/env", ["git", "-C", root, "diff", "--numstat", commit, "HEAD", "--"] + paths)

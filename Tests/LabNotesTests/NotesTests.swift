@@ -192,15 +192,16 @@ import Testing
         try write(".gitignore", "runs/\n")
         try write(
             "Notebooks-md/n.md",
-            "<!-- lab:compare runs=runs/demo metric=loss/val -->\n<!-- /lab:compare -->\n"
+            "<!-- lab:compare runs=runs/demo/zero metric=loss/val -->\n<!-- /lab:compare -->\n"
                 + "<!-- lab:compare runs=runs/toolexp metric=loss/val -->\n<!-- /lab:compare -->\n")
         git("init", "-q")
         git("add", "-A")
         git("commit", "-q", "-m", "first")
         let head = Provenance.run("/usr/bin/env", ["git", "-C", root, "rev-parse", "HEAD"])!
-        // Runs of the experiment "demo" (package A's) and of "toolexp", an experiment-like tool
-        // of the tools table whose closure is Kit.
-        for experiment in ["demo", "toolexp"] {
+        // Runs of "demo/zero", a stage of the experiment "demo" (package A's; a pipeline's stage
+        // runs are named <experiment>/<stage>), and of "toolexp", an experiment-like tool of the
+        // tools table whose closure is Kit.
+        for experiment in ["demo/zero", "toolexp"] {
             var r = RunResults(
                 experiment: experiment, ablation: "base", seed: 0, configJSON: "{}",
                 provenanceJSON: Provenance(
