@@ -77,15 +77,41 @@ public enum R1PipelineSummary: Experiment {
             if case .skipped(let name) = outcome { print("\(name): finished before, kept") }
         }
         if outcomes.contains(where: { if case .interrupted = $0 { true } else { false } }) { return .interrupted }
+        var rows: [(String, [String: Double])] = []
         for stage in c.stages where FileManager.default.fileExists(atPath: files(stage).record) {
             let results = try RunResults.load(from: files(stage).results)
+            var values: [String: Double] = [:]
             for key in kept {
                 let value = results.metrics[key]?.values.last ?? results.summary[key]
-                if let value { run.results.summary("\(stage.rawValue)/\(key)", value) }
+                if let value {
+                    run.results.summary("\(stage.rawValue)/\(key)", value)
+                    values[key] = value
+                }
             }
+            rows.append((stage.rawValue, values))
         }
+        print(table(rows))
         return .finished
     }
+
+    /// The final table: one row per finished stage, its last evaluation (and a sampling stage's
+    /// kept share).
+    static func table(_ rows: [(stage: String, values: [String: Double])]) -> String {
+        let columns = [
+            ("greedy", "eval/greedy_accuracy"), ("mean@n", "eval/mean@n"), ("format", "eval/format_rate"),
+            ("mixing", "eval/mixing_rate"), ("words", "eval/reasoning_words"), ("pref", "pref/true_reward"),
+            ("kept", "data/kept_share"),
+        ]
+        var lines = ["stage".padding(toLength: 20, withPad: " ", startingAt: 0) + columns.map { pad($0.0) }.joined()]
+        for (stage, values) in rows {
+            lines.append(
+                stage.padding(toLength: 20, withPad: " ", startingAt: 0)
+                    + columns.map { pad(values[$0.1].map { String(format: "%.3f", $0) } ?? "-") }.joined())
+        }
+        return lines.joined(separator: "\n")
+    }
+
+    static func pad(_ text: String) -> String { String(repeating: " ", count: max(0, 9 - text.count)) + text }
 }
 
 public enum R1PipelineRunner {
