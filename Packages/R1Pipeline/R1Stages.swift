@@ -13,9 +13,9 @@ import HDF5Store
 //   distill   sampling from final-rl as above, then SFT of the student base on what was kept
 // Every policy-making stage reports the same evaluation (the fixed eval set of the pipeline's
 // mix: eval/greedy_accuracy, eval/mean@n, eval/format_rate, eval/length, ...), R1's signals on the
-// greedy answers (eval/mixing_rate, eval/reasoning_words, eval/self_corrections; RL stages also
-// train/* on every rollout, the "aha" curves), and at its end the preference world's true reward
-// of greedy answers to held-out openings (summaries pref/true_reward, pref/stop_rate,
+// eval set's sampled answers (eval/mixing_rate, eval/reasoning_words, eval/self_corrections; RL
+// stages also train/* on every rollout, the "aha" curves), and at its end the preference world's
+// true reward of greedy answers to held-out openings (summaries pref/true_reward, pref/stop_rate,
 // pref/length). Sampling stages report summaries data/* (samples, kept, rejected/<rule>, the
 // signals of everything sampled) and some kept samples as text.
 // Files of a stage, beside its results <out>/r1-pipeline/<stage>/<ablation>/seed-N.h5:
@@ -169,13 +169,17 @@ public enum R1Stages {
     {
         let tasks = SFTStages.evalTasks(c.mix, count: c.evalTasks).map { $0.task.verifiable($0.language) }
         return { model in
-            let (report, greedy, _) = try Evaluation.run(model, format: format, tasks: tasks, settings: c.evaluation)
-            return report.metrics.merging(signals(greedy)) { a, _ in a }
+            let (report, greedy, samples) = try Evaluation.run(
+                model, format: format, tasks: tasks, settings: c.evaluation)
+            return report.metrics.merging(signals(greedy, samples)) { a, _ in a }
         }
     }
 
-    static func signals(_ greedy: [ScoredResponse]) -> [String: Double] {
-        ReasoningSignals(greedy.map { ParsedResponse($0.text) }).metrics("eval")
+    /// R1's signals on an evaluation's sampled answers (the greedy ones when it samples none):
+    /// greedy decoding hides most of the mixing that sampling shows.
+    static func signals(_ greedy: [ScoredResponse], _ samples: [[ScoredResponse]]) -> [String: Double] {
+        let answers = samples.isEmpty ? greedy : samples.flatMap { $0 }
+        return ReasoningSignals(answers.map { ParsedResponse($0.text) }).metrics("eval")
     }
 
     /// The preference world's (opening, rest) pairs of the fortunes quotations, split as the
@@ -225,7 +229,7 @@ public enum R1Stages {
         let reward = settings.reward
         hooks.verifiable = { reward.verifiable($0, $1) }
         hooks.onRollout = { ReasoningSignals($0).metrics("train") }
-        hooks.evaluationMetrics = { greedy, _ in signals(greedy) }
+        hooks.evaluationMetrics = { greedy, samples in signals(greedy, samples) }
         hooks.keyPrefix = stage.key + "."
         if let preference, preference.preferenceShare > 0 {
             hooks.source = try preferenceSource(run, c, preference, policy: policy, root: root)
