@@ -81,7 +81,8 @@ struct LabCommand: ParsableCommand {
     struct Notes: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract:
-                "Regenerate the results blocks (<!-- lab:compare ... -->, <!-- lab:frontier ... -->) in Notebooks-md.")
+                "Regenerate the results blocks (<!-- lab:compare ... -->, <!-- lab:frontier ... -->, <!-- lab:table ... -->) in Notebooks-md."
+        )
         @Option(help: "Repository root.") var root: String?
         @Flag(help: "Exit 1 when a block is stale (its runs missing, or older than the code).") var strict = false
         func run() throws {

@@ -176,6 +176,10 @@ public enum Lab {
         /// as one point of final x against final y (Frontier.swift); scale=log draws x on a log
         /// scale.
         case frontier
+        /// `<!-- lab:table runs=DIR ablation=NAME rows=a,b,... columns=x,y,... -->`: one
+        /// ablation's runs as a table of "<row>/<column>" values, mean ± std over seeds
+        /// (SummaryTable.swift).
+        case table
 
         var openMarker: String { "<!-- lab:\(rawValue) " }
         var closeMarker: String { "<!-- /lab:\(rawValue) -->" }
@@ -238,6 +242,28 @@ public enum Lab {
                 points: arguments["ablations"].map { $0.split(separator: ",").map(String.init) } ?? [],
                 plotFolder: "\(notesFolder)/figures", figure: arguments["figure"], logX: arguments["scale"] == "log")
             return Block(markdown: markdown, plots: [plot], used: used, what: what, runs: runs)
+        case .table:
+            guard let runs = arguments["runs"], let ablation = arguments["ablation"], let rows = arguments["rows"],
+                let columns = arguments["columns"]
+            else { throw LabError(.config, "\(path): a lab:table block needs runs=, ablation=, rows= and columns=") }
+            let what = "table of \(ablation)"
+            guard FileManager.default.fileExists(atPath: absolute(runs)) else {
+                throw MissingRuns(what: what, reason: "no results at \(runs)")
+            }
+            let used = try loadResults(try findResultsFiles([absolute(runs)])).filter {
+                $0.ablation == ablation && $0.status == "finished"
+            }
+            guard !used.isEmpty else {
+                throw MissingRuns(what: what, reason: "no finished runs of \(ablation) in \(runs)")
+            }
+            let table = SummaryTable(
+                runs: used, rows: rows.split(separator: ",").map(String.init),
+                columns: columns.split(separator: ",").map(String.init))
+            let seeds = used.map(\.seed).sorted().map(String.init).joined(separator: ", ")
+            return Block(
+                markdown: "**\(ablation)** (mean ± std over seeds \(seeds))\n\n" + table.markdown, plots: [],
+                used: used,
+                what: what, runs: runs)
         }
     }
 

@@ -330,4 +330,40 @@ import Testing
         #expect(report.contains { $0.contains("kept the block") && $0.contains("ppo/gone") }, "\(report)")
         #expect(stale == 3, "two kept blocks, and runs made outside a git checkout")
     }
+
+    /// A table block: one ablation's runs, "<row>/<column>" values as mean ± std over seeds (a
+    /// metric's last value or a summary), "-" where absent; another ablation's runs are not read.
+    @Test func labNotesRewritesATableBlock() throws {
+        let root = temporaryFolder()
+        func run(_ ablation: String, _ seed: Int, _ accuracy: Double) throws {
+            var r = RunResults(
+                experiment: "p/summary", ablation: ablation, seed: seed, configJSON: "{}", provenanceJSON: "{}")
+            r.summary["zero/eval/acc"] = accuracy
+            r.metrics["sft/eval/acc"] = MetricSeries(steps: [1, 2], values: [0, accuracy + 0.1])
+            r.status = "finished"
+            let folder = "\(root)/runs/p/summary/\(ablation)"
+            try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+            try r.save(to: "\(folder)/seed-\(seed).h5")
+        }
+        try run("base", 0, 0.2)
+        try run("base", 1, 0.4)
+        try run("other", 0, 0.9)
+        try FileManager.default.createDirectory(atPath: "\(root)/Notebooks-md", withIntermediateDirectories: true)
+        let note = """
+            <!-- lab:table runs=runs/p/summary ablation=base rows=zero,sft,distill columns=eval/acc,eval/len -->
+            old
+            <!-- /lab:table -->
+            <!-- lab:table runs=runs/p/summary ablation=gone rows=zero columns=eval/acc -->
+            kept
+            <!-- /lab:table -->
+            """
+        try note.write(toFile: "\(root)/Notebooks-md/t.md", atomically: true, encoding: .utf8)
+        let (report, _) = try Lab.regenerateNotesReport(notesFolder: "\(root)/Notebooks-md", root: root)
+        let text = try String(contentsOfFile: "\(root)/Notebooks-md/t.md", encoding: .utf8)
+        #expect(!text.contains("old") && text.contains("kept"), "\(text)")
+        #expect(text.contains("**base** (mean ± std over seeds 0, 1)"))
+        #expect(text.contains("| zero | 0.300 ± 0.141 | - |"), "\(text)")
+        #expect(text.contains("| sft | 0.400 ± 0.141 | - |") && text.contains("| distill | - | - |"))
+        #expect(report.contains { $0.contains("kept the block") && $0.contains("no finished runs of gone") })
+    }
 }
