@@ -87,6 +87,44 @@ import Tokenizer
         #expect(one == two)
     }
 
+    /// A loss that is not finite (here from a broken reference's KL term; the rewards are fine)
+    /// is an alarm: the update stops before its optimiser step, so the weights stay as they were,
+    /// and the step report asks the loop to stop.
+    @Test func aNonFiniteLossIsAnAlarmThatStopsBeforeTheStep() throws {
+        var s = smallGRPOSettings
+        (s.promptsPerStep, s.groupSize, s.loss.beta) = (4, 4, 0.04)
+        let (model, format, pairs) = try additionWorld(sftUpdates: 10)
+        let (broken, _, _) = try additionWorld(sftUpdates: 0)
+        for p in broken.parameters { p.fill(.nan) }
+        let task = try additionTask(model, format, pairs, s, reference: try ReferenceModel(frozenCopyOf: broken))
+        let before = model.parameters.map(\.array)
+        let report = try task.update()
+        #expect(report.stop && report.metrics["alarm/nonfinite_loss"] == 1 && report.metrics["train/reward"]!.isFinite)
+        #expect(model.parameters.map(\.array) == before)
+        // A sound reference: no alarm, and the loss is reported.
+        let sound = try additionTask(model, format, pairs, s, reference: try ReferenceModel(frozenCopyOf: model))
+        let fine = try sound.update()
+        #expect(!fine.stop && fine.metrics["alarm/nonfinite_loss"] == 0 && fine.metrics["policy/loss"]!.isFinite)
+    }
+
+    /// The rollout's hook sees every parsed response (with its text) and its metrics join the step's.
+    @Test func theRolloutHookAddsItsMetrics() throws {
+        var s = smallGRPOSettings
+        (s.promptsPerStep, s.groupSize) = (4, 4)
+        let (model, format, pairs) = try additionWorld(sftUpdates: 10)
+        let task = try additionTask(model, format, pairs, s)
+        task.onRollout = { responses in
+            [
+                "train/responses": Double(responses.count),
+                "train/round_trip": Double(responses.count { ParsedResponse($0.text) == $0 }),
+            ]
+        }
+        task.evaluationMetrics = { greedy, _ in ["eval/answers": Double(greedy.count)] }
+        let report = try task.update()
+        #expect(report.metrics["train/responses"] == 16 && report.metrics["train/round_trip"] == 16)
+        #expect(try task.evaluate().metrics["eval/answers"] == 100)
+    }
+
     @Test func settingsAreChecked() throws {
         let (model, format, pairs) = try additionWorld(sftUpdates: 0)
         var s = smallGRPOSettings

@@ -4,6 +4,7 @@
 // base is a named error.
 import Foundation
 import HDF5Store
+import LabSupport
 import ModelStore
 import NanoTransformer
 import PostTraining
@@ -120,6 +121,13 @@ import Tokenizer
         #expect(
             result.stderr.contains("initFrom: \(out)/base-models/base/seed-0.ckpt.h5 does not exist"),
             "\(result.stderr)")
+        // An sft stage keeps its checkpoint's MLP: asking for another is refused, not ignored.
+        var c = SFTExperimentConfig()
+        c.mlp = .moe
+        let refused = expectLabError(.config) { try c.validate() }
+        #expect(refused?.message.hasPrefix("key 'mlp': an sft stage keeps the MLP") == true)
+        c.stage = .pretrain
+        try c.validate()
     }
 
     @Test func theMixDrawsEveryFormatLanguageAndMixing() throws {
