@@ -5,7 +5,9 @@ import HDF5Store
 // run of the experiment kit named r1-pipeline/<stage> (R1Stages.swift) chained by StagePipeline:
 // a finished stage is kept, an interrupted one resumes from its checkpoint, a forced one starts
 // over. Then one more results file, r1-pipeline/summary, holds every stage's final numbers as
-// summaries `<stage>/<metric>` (the table Scripts/r1-pipeline prints and the note compares).
+// summaries `<stage>/<metric>` (the table Scripts/r1-pipeline prints and the note compares), and
+// those of the models the pipeline starts from (`reasoning-base/<metric>`: the first RL stage's
+// step-0 evaluation; `reasoning-base-small/<metric>`: student-rl's).
 // All stage runs take the command's options (ablation or --config, --set, --seed(s), --out,
 // --threads, --steps, --stop-at); --resume is refused (stages resume by themselves) and
 // --overwrite forces every stage that runs.
@@ -78,17 +80,25 @@ public enum R1PipelineSummary: Experiment {
         }
         if outcomes.contains(where: { if case .interrupted = $0 { true } else { false } }) { return .interrupted }
         var rows: [(String, [String: Double])] = []
-        for stage in c.stages where FileManager.default.fileExists(atPath: files(stage).record) {
-            let results = try RunResults.load(from: files(stage).results)
+        func record(_ row: String, _ value: (String) -> Double?) {
             var values: [String: Double] = [:]
             for key in kept {
-                let value = results.metrics[key]?.values.last ?? results.summary[key]
-                if let value {
-                    run.results.summary("\(stage.rawValue)/\(key)", value)
-                    values[key] = value
-                }
+                guard let v = value(key) else { continue }
+                run.results.summary("\(row)/\(key)", v)
+                values[key] = v
             }
-            rows.append((stage.rawValue, values))
+            if !values.isEmpty { rows.append((row, values)) }
+        }
+        for stage in c.stages where FileManager.default.fileExists(atPath: files(stage).record) {
+            let results = try RunResults.load(from: files(stage).results)
+            // An RL stage's step-0 evaluation is its input's: the first stage's is reasoning-base's,
+            // student-rl's the student base's (rows "reasoning-base", "reasoning-base-small").
+            let start =
+                stage == .studentRL ? "reasoning-base-small" : (stage == c.stages.first ? "reasoning-base" : nil)
+            if let start {
+                record(start) { key in results.metrics[key].flatMap { $0.steps.first == 0 ? $0.values.first : nil } }
+            }
+            record(stage.rawValue) { key in results.metrics[key]?.values.last ?? results.summary[key] }
         }
         print(table(rows))
         return .finished

@@ -231,6 +231,7 @@ public enum R1Stages {
         hooks.onRollout = { ReasoningSignals($0).metrics("train") }
         hooks.evaluationMetrics = { greedy, samples in signals(greedy, samples) }
         hooks.keyPrefix = stage.key + "."
+        hooks.policyMaker = "Scripts/r1-inputs makes the pipeline's inputs"
         if let preference, preference.preferenceShare > 0 {
             hooks.source = try preferenceSource(run, c, preference, policy: policy, root: root)
         }

@@ -107,7 +107,7 @@ public struct StagePipeline {
             let mine = StageRecord(
                 stage: stage.name, configSHA256: Self.sha256(stage.configJSON), inputSHA256: inputDigest)
             let forced = force.contains(stage.name)
-            if let existing = try Self.record(stage.recordPath), !forced {
+            if !forced, let existing = try Self.record(stage.recordPath) {  // forced: even a damaged one goes
                 guard existing == mine else {
                     throw LabError(
                         .config,

@@ -103,6 +103,12 @@ import Testing
         #expect(
             summary.summary["final-rl/eval/greedy_accuracy"] != nil && summary.summary["cold-start-data/data/kept"] == 8
         )
+        // The models it starts from, as zero's and student-rl's step-0 evaluations.
+        let zero = try RunResults.load(from: "\(Self.stem(out, "zero")).h5")
+        #expect(
+            summary.summary["reasoning-base/eval/greedy_accuracy"] == zero.metrics["eval/greedy_accuracy"]?.values.first
+        )
+        #expect(summary.summary["reasoning-base-small/eval/mean@n"] != nil)
         // Run again: every stage is kept, its files untouched.
         let dates = try Self.stages.map {
             try FileManager.default.attributesOfItem(atPath: "\(Self.stem(out, $0)).h5")[.modificationDate] as? Date

@@ -81,6 +81,18 @@ import Testing
         #expect(backwards?.message.contains("which is not before it") == true, "\(String(describing: backwards))")
     }
 
+    /// A damaged record is never read as finished (nor as unfinished): a named error says which.
+    @Test func aDamagedRecordIsANamedError() throws {
+        let folder = temporaryFolder()
+        let counter = Counter()
+        let p = try Self.pipeline(folder, counter: counter)
+        try p.run()
+        try Data("{\"stage\": 1".utf8).write(to: URL(fileURLWithPath: "\(folder)/zero/stage.json"))
+        let damaged = expectLabError(.config) { try p.run(only: ["cold-start-data"]) }
+        #expect(damaged?.message.contains("\(folder)/zero/stage.json: not a stage record") == true)
+        #expect(try p.run(only: ["zero"], force: ["zero"]) == [.ran("zero")])
+    }
+
     /// A stage that stops early ends the pipeline there, without a record; the next run runs it
     /// again and goes on.
     @Test func aStoppedStageEndsThePipelineWithoutARecord() throws {
