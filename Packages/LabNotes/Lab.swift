@@ -176,9 +176,9 @@ public enum Lab {
         /// as one point of final x against final y (Frontier.swift); scale=log draws x on a log
         /// scale.
         case frontier
-        /// `<!-- lab:table runs=DIR ablation=NAME rows=a,b,... columns=x,y,... -->`: one
-        /// ablation's runs as a table of "<row>/<column>" values, mean ± std over seeds
-        /// (SummaryTable.swift).
+        /// `<!-- lab:table runs=DIR ablation=NAME rows=a,b,... columns=x,y,... [differences=a~b,...]
+        /// -->`: one ablation's runs as a table of "<row>/<column>" values, mean ± std over seeds,
+        /// and rows' differences paired by seed (SummaryTable.swift).
         case table
 
         var openMarker: String { "<!-- lab:\(rawValue) " }
@@ -256,9 +256,17 @@ public enum Lab {
             guard !used.isEmpty else {
                 throw MissingRuns(what: what, reason: "no finished runs of \(ablation) in \(runs)")
             }
-            let table = SummaryTable(
+            var table = SummaryTable(
                 runs: used, rows: rows.split(separator: ",").map(String.init),
                 columns: columns.split(separator: ",").map(String.init))
+            // differences=a~b,c~d: row a minus row b, paired by seed (row names hold "-").
+            for pair in (arguments["differences"] ?? "").split(separator: ",") {
+                let parts = pair.components(separatedBy: "~")
+                guard parts.count == 2 else {
+                    throw LabError(.config, "\(path): differences= takes row~row pairs, not '\(pair)'")
+                }
+                table.differences.append((parts[0], parts[1]))
+            }
             let seeds = used.map(\.seed).sorted().map(String.init).joined(separator: ", ")
             return Block(
                 markdown: "**\(ablation)** (mean ± std over seeds \(seeds))\n\n" + table.markdown, plots: [],

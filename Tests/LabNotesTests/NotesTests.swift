@@ -332,7 +332,8 @@ import Testing
     }
 
     /// A table block: one ablation's runs, "<row>/<column>" values as mean ± std over seeds (a
-    /// metric's last value or a summary), "-" where absent; another ablation's runs are not read.
+    /// metric's last value or a summary), "-" where absent, and two rows' difference paired by
+    /// seed; another ablation's runs are not read.
     @Test func labNotesRewritesATableBlock() throws {
         let root = temporaryFolder()
         func run(_ ablation: String, _ seed: Int, _ accuracy: Double) throws {
@@ -350,7 +351,7 @@ import Testing
         try run("other", 0, 0.9)
         try FileManager.default.createDirectory(atPath: "\(root)/Notebooks-md", withIntermediateDirectories: true)
         let note = """
-            <!-- lab:table runs=runs/p/summary ablation=base rows=zero,sft,distill columns=eval/acc,eval/len -->
+            <!-- lab:table runs=runs/p/summary ablation=base rows=zero,sft,distill columns=eval/acc,eval/len differences=sft~zero -->
             old
             <!-- /lab:table -->
             <!-- lab:table runs=runs/p/summary ablation=gone rows=zero columns=eval/acc -->
@@ -364,6 +365,8 @@ import Testing
         #expect(text.contains("**base** (mean ± std over seeds 0, 1)"))
         #expect(text.contains("| zero | 0.300 ± 0.141 | - |"), "\(text)")
         #expect(text.contains("| sft | 0.400 ± 0.141 | - |") && text.contains("| distill | - | - |"))
+        // sft − zero is 0.1 for both seeds: the interval is [0.1, 0.1], beyond noise.
+        #expect(text.contains("| sft − zero | +0.100 [+0.100, +0.100] * | - |"), "\(text)")
         #expect(report.contains { $0.contains("kept the block") && $0.contains("no finished runs of gone") })
     }
 }
