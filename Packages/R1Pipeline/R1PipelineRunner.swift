@@ -184,15 +184,23 @@ public enum R1PipelineRunner {
             o.overwrite = true  // stopped before its first checkpoint (or a sampling stage): again
         }
         switch stage {
-        case .zero: return try ExperimentRunner<ZeroStage>(options: o).runAll()
-        case .coldStartData: return try ExperimentRunner<ColdStartDataStage>(options: o).runAll()
-        case .coldStartSFT: return try ExperimentRunner<ColdStartSFTStage>(options: o).runAll()
-        case .reasoningRL: return try ExperimentRunner<ReasoningRLStage>(options: o).runAll()
-        case .rejectionSampling: return try ExperimentRunner<RejectionSamplingStage>(options: o).runAll()
-        case .sft2: return try ExperimentRunner<SFT2Stage>(options: o).runAll()
-        case .finalRL: return try ExperimentRunner<FinalRLStage>(options: o).runAll()
-        case .distill: return try ExperimentRunner<DistillStage>(options: o).runAll()
-        case .studentRL: return try ExperimentRunner<StudentRLStage>(options: o).runAll()
+        case .zero: return try runAll(ExperimentRunner<ZeroStage>(options: o))
+        case .coldStartData: return try runAll(ExperimentRunner<ColdStartDataStage>(options: o))
+        case .coldStartSFT: return try runAll(ExperimentRunner<ColdStartSFTStage>(options: o))
+        case .reasoningRL: return try runAll(ExperimentRunner<ReasoningRLStage>(options: o))
+        case .rejectionSampling: return try runAll(ExperimentRunner<RejectionSamplingStage>(options: o))
+        case .sft2: return try runAll(ExperimentRunner<SFT2Stage>(options: o))
+        case .finalRL: return try runAll(ExperimentRunner<FinalRLStage>(options: o))
+        case .distill: return try runAll(ExperimentRunner<DistillStage>(options: o))
+        case .studentRL: return try runAll(ExperimentRunner<StudentRLStage>(options: o))
         }
+    }
+
+    /// A stage's run, logged without its config (one JSON text, the same for every stage: the
+    /// summary run prints it).
+    static func runAll<E>(_ runner: ExperimentRunner<E>) throws -> RunOutcome {
+        var runner = runner
+        runner.log = { line in if !line.hasPrefix("{") { print(line) } }
+        return try runner.runAll()
     }
 }

@@ -49,20 +49,6 @@ public struct StageFiles: Sendable {
 extension R1Stage {
     /// The experiment name of the stage's runs (results under <out>/r1-pipeline/<stage>/).
     public var experimentName: String { "r1-pipeline/\(rawValue)" }
-    /// The config section (for error keys).
-    var key: String {
-        switch self {
-        case .zero: "zero"
-        case .coldStartData: "coldStartData"
-        case .coldStartSFT: "coldStartSFT"
-        case .reasoningRL: "reasoningRL"
-        case .rejectionSampling: "rejectionSampling"
-        case .sft2: "sft2"
-        case .finalRL: "finalRL"
-        case .distill: "distill"
-        case .studentRL: "distill.rl"
-        }
-    }
 }
 
 public enum R1Stages {
@@ -106,6 +92,16 @@ public enum R1Stages {
             }
             return path
         }
+        func student() throws -> String {
+            let path = checkpoint(c.distill.student, out: out)
+            guard FileManager.default.fileExists(atPath: path) else {
+                throw LabError(
+                    .config,
+                    "distill.student: \(path) does not exist (Scripts/r1-inputs makes base-small; or give a path)",
+                    key: "distill.student")
+            }
+            return path
+        }
         func inputData() throws -> ReasoningDataSet {
             guard let previous = try previous(stage, in: c) else {
                 throw LabError(.config, "\(stage.rawValue): trains on a data set, but no stage before it makes one")
@@ -122,8 +118,7 @@ public enum R1Stages {
                 run, stage: stage, settings: c.finalRL.stage, policy: try inputPolicy(), root: root,
                 preference: c.finalRL)
         case .studentRL:
-            let student = checkpoint(c.distill.student, out: out)
-            return try reinforce(run, stage: stage, settings: c.distill.rl, policy: student, root: root)
+            return try reinforce(run, stage: stage, settings: c.distill.rl, policy: try student(), root: root)
         case .coldStartData, .rejectionSampling:
             let (sampling, filter) =
                 stage == .coldStartData
@@ -147,17 +142,10 @@ public enum R1Stages {
                 run, policy: try inputPolicy(), sampling: c.distill.sampling, filter: c.distill.filter)
             run.results.summary("data/examples", Double(data.examples.count))
             try data.write(to: files(stage).data)
-            let student = checkpoint(c.distill.student, out: out)
-            guard FileManager.default.fileExists(atPath: student) else {
-                throw LabError(
-                    .config,
-                    "distill.student: \(student) does not exist (Scripts/base-models makes base-small; or give a path)",
-                    key: "distill.student")
-            }
             guard !data.examples.isEmpty else {
                 throw LabError(.config, "distill: every sample of final-rl was rejected: nothing to distil")
             }
-            return try fineTune(run, model: student, data: data, settings: c.distill.sft, root: root)
+            return try fineTune(run, model: try student(), data: data, settings: c.distill.sft, root: root)
         }
     }
 
@@ -230,7 +218,6 @@ public enum R1Stages {
         hooks.verifiable = { reward.verifiable($0, $1) }
         hooks.onRollout = { ReasoningSignals($0).metrics("train") }
         hooks.evaluationMetrics = { greedy, samples in signals(greedy, samples) }
-        hooks.keyPrefix = stage.key + "."
         hooks.policyMaker = "Scripts/r1-inputs makes the pipeline's inputs"
         if let preference, preference.preferenceShare > 0 {
             hooks.source = try preferenceSource(run, c, preference, policy: policy, root: root)

@@ -189,6 +189,10 @@ import Testing
         let noBase = try runProduct("r1-pipeline", ["--out", out + "-empty", "--set", "base=\(out)/none.h5"] + toy)
         try? FileManager.default.removeItem(atPath: out + "-empty")
         #expect(noBase.status != 0 && noBase.stderr.contains("\(out)/none.h5 does not exist"), "\(noBase.stderr)")
+        // No student: the error names its key and file.
+        let noStudent = try runProduct(
+            "r1-pipeline", ["--out", out, "--stage", "student-rl", "--set", "distill.student=\(out)/none.h5"] + toy)
+        #expect(noStudent.status != 0 && noStudent.stderr.contains("distill.student: \(out)/none.h5 does not exist"))
         // An unknown stage, and --resume.
         let unknown = try runProduct("r1-pipeline", ["--out", out, "--stage", "distil"] + toy)
         #expect(unknown.status != 0 && unknown.stderr.contains("no stage 'distil'"))
