@@ -109,6 +109,14 @@ import Testing
             summary.summary["reasoning-base/eval/greedy_accuracy"] == zero.metrics["eval/greedy_accuracy"]?.values.first
         )
         #expect(summary.summary["reasoning-base-small/eval/mean@n"] != nil)
+        // The whole pipeline again in another folder, same seed: every stage's final numbers equal
+        // bit for bit (the pipeline is deterministic for its seed).
+        let twin = try Self.out()
+        defer { try? FileManager.default.removeItem(atPath: twin) }
+        #expect(try runProduct("r1-pipeline", ["--out", twin] + Self.toy()).status == 0)
+        let other = try RunResults.load(from: "\(Self.stem(twin, "summary")).h5")
+        #expect(other.summary.count == summary.summary.count && summary.summary.count > 40)
+        for (key, value) in summary.summary { #expect(other.summary[key]?.bitPattern == value.bitPattern, "\(key)") }
         // Run again: every stage is kept, its files untouched.
         let dates = try Self.stages.map {
             try FileManager.default.attributesOfItem(atPath: "\(Self.stem(out, $0)).h5")[.modificationDate] as? Date
