@@ -5,6 +5,8 @@ import Foundation
 import Interop
 import LabNotes
 
+extension LabNotes.Sweep.Then: ExpressibleByArgument {}
+
 /// The repository root: --root, else the current folder when it holds Package.swift, else the
 /// checkout this binary was built from.
 func repositoryRoot(_ option: String?) -> String {
@@ -18,7 +20,9 @@ struct LabCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "lab", abstract: "Experiments, results and comparisons of llm-pipeline-lab.",
         subcommands: [
-            List.self, Show.self, Compare.self, Frontier.self, Notes.self, Export.self, Import.self, Logits.self,
+            List.self, Show.self, Compare.self, Frontier.self, Notes.self, Sweep.self, SweepTaskCommand.self,
+            Export.self,
+            Import.self, Logits.self,
         ])
 
     struct List: ParsableCommand {
@@ -94,6 +98,109 @@ struct LabCommand: ParsableCommand {
                 if strict { throw ExitCode(1) }
             }
         }
+    }
+}
+
+/// This executable's folder: the build folder that holds the experiments beside it.
+func buildFolder() -> String {
+    URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().deletingLastPathComponent().path
+}
+
+extension LabCommand {
+    struct Sweep: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Run a study (ablations x seeds) as a Slurm job array, or here N tasks at a time.",
+            discussion: """
+                Each task skips finished results and resumes from a checkpoint it finds, so a \
+                preempted, requeued or rerun sweep continues where it stopped. Scripts, Slurm's logs \
+                and the comparison go to <out>/<experiment>/sweep; a task's log is beside its results.
+                """)
+        @Argument(help: "The experiment (lab list names them).") var experiment: String
+        @Option(help: "Ablations, comma separated (default: every one).") var ablations: String?
+        @Option(help: "Seeds, comma separated.") var seeds: String
+        @Option(name: .customLong("set"), help: "Override a config key in every task: --set key.path=value.")
+        var sets: [String] = []
+        @Option(help: "Results root: <out>/<experiment>/<ablation>/seed-N.h5.") var out = "runs"
+        @Option(help: "Threads per task (Slurm: --cpus-per-task).") var threads = 1
+        @Option(help: "Memory per task (Slurm's --mem, e.g. 4G).") var mem = "4G"
+        @Option(help: "Wall time per task (Slurm's --time).") var time: String?
+        @Option(help: "Slurm partition (default: the cluster's default).") var partition: String?
+        @Option(help: "After the tasks: compare (table and plots into sweep/compare.md), notes, or none.")
+        var then: LabNotes.Sweep.Then = .compare
+        @Flag(help: "Write the Slurm scripts (array.sbatch, then.sbatch).") var slurm = false
+        @Flag(help: "Also submit them (the follow-up job with --dependency=afterok on the array).") var submit = false
+        @Option(help: "Submit the array with --dependency=afterok on this job id.") var after: String?
+        @Option(help: "Run the tasks here instead, N at a time.") var local: Int?
+        @Option(help: "Repository root.") var root: String?
+
+        func validate() throws {
+            guard slurm != (local != nil) else { throw ValidationError("give exactly one of --slurm and --local N") }
+            if (submit || after != nil) && !slurm { throw ValidationError("--submit and --after go with --slurm") }
+            if after != nil && !submit { throw ValidationError("--after needs --submit") }
+        }
+
+        func run() throws {
+            let seedList = try seeds.split(separator: ",", omittingEmptySubsequences: false).map {
+                guard let n = Int($0.trimmingCharacters(in: .whitespaces)) else {
+                    throw ValidationError("--seeds '\(seeds)': comma-separated whole numbers")
+                }
+                return n
+            }
+            let sweep = try LabNotes.Sweep.plan(
+                experiment: experiment, ablations: ablations.map { $0.split(separator: ",").map(String.init) },
+                seeds: seedList, sets: sets, out: out, threads: threads, memory: mem, time: time, partition: partition,
+                then: then, root: repositoryRoot(root), buildFolder: buildFolder())
+            if let local {
+                let failed = try sweep.runLocally(parallel: local)
+                for (task, status) in failed {
+                    print("failed: \(task.ablation) seed \(task.seed) (exit \(status)); log \(sweep.log(of: task))")
+                }
+                if !failed.isEmpty { throw ExitCode(1) }
+                print("\(sweep.tasks.count) tasks done")
+                if let command = sweep.thenCommand { try runAfter(command, sweep) }
+                return
+            }
+            try sweep.writeScripts()
+            print("wrote \(sweep.arrayScriptPath) (\(sweep.tasks.count) array tasks)")
+            if sweep.then != .none { print("wrote \(sweep.thenScriptPath)") }
+            if submit {
+                let (array, next) = try sweep.submit(after: after)
+                print(
+                    "submitted array job \(array)" + (next.map { "; \(sweep.then.rawValue) job \($0) after it" } ?? ""))
+            } else {
+                print(
+                    "submit: id=$(sbatch --parsable \(sweep.arrayScriptPath))"
+                        + (sweep.then != .none ? " && sbatch --dependency=afterok:$id \(sweep.thenScriptPath)" : ""))
+            }
+        }
+
+        /// The follow-up, here: its output printed (and the comparison saved as Slurm's job would).
+        func runAfter(_ command: [String], _ sweep: LabNotes.Sweep) throws {
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: command[0])
+            process.arguments = Array(command.dropFirst())
+            let pipe = Pipe()
+            process.standardOutput = pipe
+            try process.run()
+            let text = pipe.fileHandleForReading.readDataToEndOfFile()
+            process.waitUntilExit()
+            print(String(decoding: text, as: UTF8.self))
+            if sweep.then == .compare {
+                try text.write(to: URL(fileURLWithPath: "\(sweep.folder)/compare.md"))
+                print("saved \(sweep.folder)/compare.md")
+            }
+            if process.terminationStatus != 0 { throw ExitCode(process.terminationStatus) }
+        }
+    }
+
+    struct SweepTaskCommand: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "sweep-task",
+            abstract: "One task of a sweep (what its array tasks run): skip, resume or start the run.")
+        @Option(help: "The sweep's record (<out>/<experiment>/sweep/sweep.json).") var plan: String
+        @Option(help: "The task's ablation.") var ablation: String
+        @Option(help: "The task's seed.") var seed: Int
+        func run() throws { try SweepTask.execute(plan: plan, ablation: ablation, seed: seed) }
     }
 }
 
