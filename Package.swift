@@ -29,8 +29,10 @@ let packages: [LocalPackage] = [
     LocalPackage(
         name: "ModelStore", deps: ["NanoTransformer", "MLA", "MoE", "HDF5Store", "Tokenizer"],
         testDeps: ["nano-transformer", "mla", "moe", "Pretraining"]),
+    LocalPackage(name: "Distributed", deps: ["CMPI", "TensorCore"], testDeps: ["nano-transformer", "HDF5Store"]),
     LocalPackage(
-        name: "Pretraining", deps: ["NanoTransformer", "ModelStore", "ExperimentKit", "HDF5Store", "Tokenizer"]),
+        name: "Pretraining",
+        deps: ["NanoTransformer", "ModelStore", "ExperimentKit", "HDF5Store", "Tokenizer", "Distributed"]),
     LocalPackage(
         name: "MLA", deps: ["NanoTransformer", "TensorCore"], experiment: "mla",
         experimentDeps: ["Pretraining", "ExperimentKit", "HDF5Store"], testDeps: ["mla", "HDF5Store"]),
@@ -166,6 +168,9 @@ var targets: [Target] = [
     .systemLibrary(
         name: "CHDF5", path: "Packages/CHDF5", pkgConfig: "hdf5",
         providers: [.apt(["libhdf5-dev"])]),
+    .systemLibrary(
+        name: "CMPI", path: "Packages/CMPI", pkgConfig: "ompi",
+        providers: [.apt(["libopenmpi-dev"])]),
 ]
 var products: [Product] = []
 

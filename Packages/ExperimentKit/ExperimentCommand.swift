@@ -118,6 +118,14 @@ public struct ExperimentRunner<E: Experiment> {
 
     var configsDirectory: String { options.configs ?? E.configsDirectory }
 
+    /// Where this process writes its runs: `--out`, except on the ranks after the first of a
+    /// data-parallel launch (mpirun), which compute the same run as rank 0 and write their copies
+    /// of its files to a scratch folder of their own, removed when they finish.
+    var out: String {
+        guard let launched = LaunchedRank.fromEnvironment, launched.rank > 0 else { return options.out }
+        return NSTemporaryDirectory() + "lab-rank-\(launched.rank)-of-\(launched.size)-\(getpid())"
+    }
+
     /// The (name, layers) of every ablation to run, checked before any work starts.
     func ablations() throws -> [(name: String, layers: [ConfigLayer])] {
         let base = try ConfigLayer.file("\(configsDirectory)/base.json", optional: true)
@@ -165,12 +173,19 @@ public struct ExperimentRunner<E: Experiment> {
             return .finished
         }
         let seeds = try options.seedList()
+        if out != options.out {
+            // Rank 0 speaks for the run; the others' errors still reach stderr.
+            let null = open("/dev/null", O_WRONLY)
+            if null >= 0 { dup2(null, STDOUT_FILENO) }
+            try? FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
+        }
+        defer { if out != options.out { try? FileManager.default.removeItem(atPath: out) } }
         // Resolve every config first: a bad file fails before any run starts.
         let resolved = try ablations().map { ($0.name, try ConfigResolver.resolve(E.Config.self, layers: $0.layers)) }
         // And no run may replace another's files unless asked (each run checks again under its lock).
         for (ablation, _) in resolved {
             for seed in seeds {
-                try checkOutputs(RunPaths(out: options.out, experiment: E.name, ablation: ablation, seed: seed))
+                try checkOutputs(RunPaths(out: out, experiment: E.name, ablation: ablation, seed: seed))
             }
         }
         Threads.set(options.threads)
@@ -200,7 +215,7 @@ public struct ExperimentRunner<E: Experiment> {
     }
 
     func runOne(ablation: String, seed: Int, config: ResolvedConfig<E.Config>) throws -> RunOutcome {
-        let paths = RunPaths(out: options.out, experiment: E.name, ablation: ablation, seed: seed)
+        let paths = RunPaths(out: out, experiment: E.name, ablation: ablation, seed: seed)
         let folder = (paths.results as NSString).deletingLastPathComponent
         do {
             try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
@@ -226,6 +241,12 @@ public struct ExperimentRunner<E: Experiment> {
             experiment: E.name, ablation: ablation, seed: seed, configJSON: config.json.jsonString,
             provenanceJSON: Provenance.current(threads: options.threads).json)
         if let checkpoint = options.resume {
+            if out != options.out {
+                // A later rank resumes from rank 0's files: its results' history to continue.
+                let first = RunPaths(out: options.out, experiment: E.name, ablation: ablation, seed: seed).results
+                try? FileManager.default.removeItem(atPath: paths.results)
+                try? FileManager.default.copyItem(atPath: first, toPath: paths.results)
+            }
             let state = try Checkpoint.load(from: checkpoint)
             try checkResumable(state, checkpoint: checkpoint, config: config, seed: seed)
             resumeState = state

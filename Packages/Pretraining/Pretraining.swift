@@ -1,3 +1,4 @@
+import Distributed
 import ExperimentKit
 import Foundation
 import HDF5Store
@@ -20,6 +21,8 @@ import HDF5Store
 //              inference/kv_cache_bytes_per_token (measured), model/parameters, train/diverged_at_step,
 //              data/unigram_entropy_train, data/unigram_loss_val (UnigramBaseline.swift)
 //   plus whatever afterUpdate returns each step (MoE: moe/*, see MoEStep.swift)
+// Under `mpirun -np N` the same run is data parallel (PretrainingTask.update): N processes share
+// each global batch of gradAccumulation micro-batches, rank 0 writes the files and measures.
 import LabSupport
 import ModelStore
 import NanoTransformer
@@ -66,6 +69,12 @@ public enum Pretraining {
         var initRNG = root.split()
         let model = try NanoTransformer(modelConfig, attention: attention, mlp: mlp, rng: &initRNG)
         try checkWindows(data, c, contextLength: modelConfig.contextLength)
+        let world = Communicator.world
+        if world.size > 1 {
+            try checkDataParallel(c, processes: world.size, layerHook: afterUpdate != nil)
+            try world.broadcastParameters(model.namedParameters())
+            print("data parallel: process \(world.rank) of \(world.size)")
+        }
         // The checkpoint describes its model (resolved config, drop-in layers, tokenizer).
         let record = try model.modelRecord(tokenizer: tokenizer)
         print("model (resolved: vocabulary and widths as built): \(record.fields["config"] ?? "")")
@@ -78,6 +87,8 @@ public enum Pretraining {
         let loop = TrainingLoop(evalEvery: c.evalEvery, checkpointEvery: c.checkpointEvery)
         let outcome = try loop.run(task, in: run, total: task.total)
         if case .interrupted = outcome { return .interrupted }
+        // The other processes hold the same model; rank 0 alone measures and writes what follows.
+        if world.rank > 0 { return .finished }
         if task.diverged {
             run.results.summary("train/diverged_at_step", Double(task.updatesDone))
             return .finished
@@ -159,6 +170,31 @@ public enum Pretraining {
                 "key 'model.contextLength' = \(t): the corpus ('\(c.data)') splits into \(data.trainTokens) training and \(data.validationTokens) validation tokens in runs of at most \(data.trainSegments.map(\.count).max() ?? 0) and \(data.validationSegments.map(\.count).max() ?? 0); windows of \(longestTraining + 1) and \(longestValidation + 1) tokens do not fit"
                     + (longestValidation > t
                         ? " (contextEvaluation reads 4x the context: set it to false, or shorten the context)" : "")
+            )
+        }
+    }
+
+    /// What a data-parallel run needs: each process an equal share of the global batch, no
+    /// dropout (its stream runs micro-batch after micro-batch, which the processes would split),
+    /// and no per-step layer hook (MoE's bias balancing counts one process's routing). Errors name
+    /// the key, before training.
+    static func checkDataParallel(_ c: PretrainConfig, processes: Int, layerHook: Bool) throws {
+        if c.gradAccumulation % processes != 0 {
+            throw LabError(
+                .config,
+                "key 'gradAccumulation' = \(c.gradAccumulation): \(processes) processes each compute an equal share of the global batch's micro-batches; make it a multiple of \(processes)"
+            )
+        }
+        if c.model.dropout > 0 {
+            throw LabError(
+                .config,
+                "key 'model.dropout' = \(c.model.dropout): dropout's stream runs micro-batch after micro-batch in one process; \(processes) processes would draw other masks (set it to 0, or run one process)"
+            )
+        }
+        if layerHook {
+            throw LabError(
+                .config,
+                "this experiment's per-step layer hook (MoE's bias balancing) reads one process's routing counts, which \(processes) processes would not share: run it as one process"
             )
         }
     }

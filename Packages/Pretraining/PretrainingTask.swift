@@ -1,3 +1,4 @@
+import Distributed
 import ExperimentKit
 import Foundation
 import HDF5Store
@@ -5,7 +6,8 @@ import HDF5Store
 // windows for gradAccumulation micro-batches, the gradient clipped, the loss-spike detector (always
 // counting) and guard (when on), AdamW at the schedule's rate, the drop-in layers' per-step hook;
 // the validation loss at the loop's cadence; and everything a resumed run needs (data and dropout
-// streams, both spike histories, the drop-in layers' buffers).
+// streams, both spike histories, the drop-in layers' buffers). Under mpirun each process computes
+// an equal share of the micro-batches and one all-reduce sums the gradients (data parallelism).
 import LabSupport
 import NanoTransformer
 import TensorCore
@@ -32,6 +34,7 @@ final class PretrainingTask: TrainingTask {
     private(set) var diverged = false
     var tokensSeen = 0
     let started = Date()
+    let world = Communicator.world
 
     init(
         model: NanoTransformer, record: ModelRecord, data: TokenWindows, settings c: PretrainConfig, total: Int,
@@ -61,17 +64,26 @@ final class PretrainingTask: TrainingTask {
 
     func update() throws -> StepReport {
         var lastIds: [Int] = []
-        var crossEntropy: Float = 0  // accumulated as the total is in GradientStep
         let n = c.gradAccumulation
-        let (total, norm) = GradientStep.accumulate(
-            adam, parameters: model.parameters, microBatches: n, clip: Float(c.gradClip)
-        ) { _ in
+        // The global batch: n micro-batches, each loss / n (GradientStep.accumulate's arithmetic).
+        // Every process draws every window, so the data stream is one whatever the number of
+        // processes, and computes its own contiguous share; one all-reduce then sums the gradients
+        // and the losses. In one process that is exactly the loop it replaces.
+        let mine = world.share(of: n)
+        adam.zeroGrad()
+        var sums: [Float] = [0, 0]  // total loss, cross-entropy
+        for k in 0..<n {
             let (ids, targets) = data.batch(c.batchSize, time: time, rng: &dataRNG)
             lastIds = ids
+            guard mine.contains(k) else { continue }
             let loss = model.loss(ids, targets: targets, batch: c.batchSize, time: time, rng: &dropoutRNG)
-            crossEntropy += loss.crossEntropy.item / Float(n)
-            return loss.total
+            sums[1] += loss.crossEntropy.item / Float(n)
+            (loss.total * (1 / Float(n))).backward()
+            sums[0] += loss.total.item / Float(n)
         }
+        try world.allReduceGradients(model.parameters, sums: &sums)
+        let (total, crossEntropy) = (sums[0], sums[1])
+        let norm: Float? = clipGradNorm(model.parameters, maxNorm: Float(c.gradClip))
         let gradNorm = Double(norm!)
         let lr = schedule(updatesDone)
         // Both judge the cross-entropy, comparable across configs (the total adds z-loss and MoE losses).
@@ -98,6 +110,8 @@ final class PretrainingTask: TrainingTask {
     }
 
     func evaluate() throws -> StepReport {
+        // Every process holds the same model: rank 0 alone measures it (the others' files are scratch).
+        if world.rank > 0 { return StepReport(metrics: [:]) }
         var r = evalRNG
         let val = model.validationLoss(data, batches: c.evalBatches, batchSize: c.batchSize, time: time, rng: &r)
         let elapsed = Date().timeIntervalSince(started)

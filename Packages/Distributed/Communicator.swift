@@ -1,0 +1,81 @@
+// The processes of one data-parallel run: rank, world size, broadcast, all-reduce and barrier over
+// Open MPI (MPI_Allreduce, MPI_Bcast). Started by `mpirun -np N`, the same binary is one process
+// of N; started alone it is the only one and every collective is the identity (MPI is not started).
+import CMPI
+import Foundation
+import LabSupport
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+public final class Communicator: @unchecked Sendable {
+    public let rank: Int
+    public let size: Int
+    let usesMPI: Bool
+
+    /// This process's world: MPI's when mpirun (or srun) launched it, else a world of one.
+    public static let world: Communicator = {
+        guard let launched = LaunchedRank.fromEnvironment, launched.size > 1 else {
+            return Communicator(rank: 0, size: 1, usesMPI: false)
+        }
+        var provided: Int32 = 0
+        // FUNNELED: only the thread that started MPI calls it (the training loop's); the kernels'
+        // own threads never do.
+        guard MPI_Init_thread(nil, nil, cmpi_thread_funneled(), &provided) == cmpi_success() else {
+            fatalError("MPI_Init_thread failed on rank \(launched.rank) of \(launched.size)")
+        }
+        MPI_Comm_set_errhandler(cmpi_comm_world(), cmpi_errors_return())
+        var rank: Int32 = 0
+        var size: Int32 = 0
+        MPI_Comm_rank(cmpi_comm_world(), &rank)
+        MPI_Comm_size(cmpi_comm_world(), &size)
+        // Every process ends MPI before it exits (mpirun reads a rank that did not as failed).
+        atexit { MPI_Finalize() }
+        return Communicator(rank: Int(rank), size: Int(size), usesMPI: true)
+    }()
+
+    init(rank: Int, size: Int, usesMPI: Bool) {
+        self.rank = rank
+        self.size = size
+        self.usesMPI = usesMPI
+    }
+
+    /// Sums `values` over every process, in place (every process gets the sum). Two addends sum
+    /// exactly the same in either order; with more, MPI's reduction order differs from a loop's.
+    public func allReduceSum(_ values: inout [Float], what: String) throws {
+        guard usesMPI else { return }
+        let count = Int32(values.count)
+        let status = values.withUnsafeMutableBufferPointer { buffer in
+            MPI_Allreduce(cmpi_in_place(), buffer.baseAddress, count, cmpi_float(), cmpi_sum(), cmpi_comm_world())
+        }
+        try check(status, "all-reduce of \(what) (\(values.count) floats)")
+    }
+
+    /// Rank 0's `values` on every process.
+    public func broadcast(_ values: inout [Float], what: String) throws {
+        guard usesMPI else { return }
+        let count = Int32(values.count)
+        let status = values.withUnsafeMutableBufferPointer {
+            MPI_Bcast($0.baseAddress, count, cmpi_float(), 0, cmpi_comm_world())
+        }
+        try check(status, "broadcast of \(what) (\(values.count) floats)")
+    }
+
+    /// Waits for every process.
+    public func barrier() throws {
+        guard usesMPI else { return }
+        try check(MPI_Barrier(cmpi_comm_world()), "barrier")
+    }
+
+    func check(_ status: Int32, _ what: String) throws {
+        guard status != cmpi_success() else { return }
+        var length: Int32 = 0
+        var text = [CChar](repeating: 0, count: Int(cmpi_max_error_string()))
+        MPI_Error_string(status, &text, &length)
+        throw LabError(
+            .config,
+            "MPI \(what) failed on rank \(rank) of \(size): \(String(decoding: text.prefix(Int(length)).map { UInt8(bitPattern: $0) }, as: UTF8.self))"
+        )
+    }
+}

@@ -1,0 +1,168 @@
+// The pretraining loop under `mpirun`: 2 processes equal 1 process with gradient accumulation 2 at
+// the same global batch bit for bit (two addends sum exactly in either order), 4 agree within float
+// rounding (MPI sums four in another order than a loop), a run stopped under 2 processes resumes
+// in 1, a process killed midway fails the job with its rank named, and what data parallelism cannot
+// split is refused by key. Skipped where no `mpirun` is installed.
+import Foundation
+import HDF5Store
+import TestSupport
+import Testing
+
+let mpirun = ["/usr/bin/mpirun", "/usr/local/bin/mpirun"].first { FileManager.default.isExecutableFile(atPath: $0) }
+
+/// A short nano-transformer run (about a second a step on one thread).
+func shortRun(steps: Int, accumulation: Int, out: String) -> [String] {
+    [
+        "--set", "steps=\(steps)", "--set", "gradAccumulation=\(accumulation)", "--set", "batchSize=4",
+        "--set", "evalEvery=2", "--set", "checkpointEvery=2", "--set", "contextEvaluation=false",
+        "--set", "inferenceBenchmark=false", "--threads", "1", "--out", out,
+    ]
+}
+
+/// `mpirun -np n nano-transformer arguments` (as root too; more processes than cores allowed).
+func launch(_ n: Int, _ arguments: [String]) throws -> ProcessResult {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: mpirun!)
+    process.arguments =
+        ["--allow-run-as-root", "--oversubscribe", "-np", "\(n)", productPath("nano-transformer")] + arguments
+    let out = Pipe()
+    let err = Pipe()
+    process.standardOutput = out
+    process.standardError = err
+    try process.run()
+    let stdout = out.fileHandleForReading.readDataToEndOfFile()
+    let stderr = err.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    return ProcessResult(
+        status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self),
+        stderr: String(decoding: stderr, as: UTF8.self))
+}
+
+/// Every metric but timings and every parameter of two runs: the largest difference, relative
+/// to the values' size where they are above 1 (0: bit for bit).
+func largestDifference(_ a: String, _ b: String) throws -> Float {
+    let (ra, rb) = (try RunResults.load(from: a + ".h5"), try RunResults.load(from: b + ".h5"))
+    var worst: Float = 0
+    func compare(_ x: [Float], _ y: [Float], _ what: String) {
+        #expect(x.count == y.count, "\(what)")
+        for (u, v) in zip(x, y) where u != v { worst = max(worst, abs(u - v) / max(abs(u), abs(v), 1)) }
+    }
+    #expect(Set(ra.metrics.keys) == Set(rb.metrics.keys))
+    for (key, series) in ra.metrics where !key.hasPrefix("perf/") {
+        #expect(series.steps == rb.metrics[key]?.steps, "\(key)")
+        compare(series.values.map(Float.init), (rb.metrics[key]?.values ?? []).map(Float.init), key)
+    }
+    let (ca, cb) = (try Checkpoint.load(from: a + ".ckpt.h5"), try Checkpoint.load(from: b + ".ckpt.h5"))
+    #expect(ca.step == cb.step && ca.parameters.map(\.name) == cb.parameters.map(\.name))
+    for ((name, x), (_, y)) in zip(ca.parameters, cb.parameters) { compare(x.array, y.array, name) }
+    #expect(ca.rngStreams == cb.rngStreams)
+    return worst
+}
+
+@Suite(.serialized, .enabled(if: mpirun != nil, "no mpirun (Scripts/bootstrap installs openmpi-bin)"))
+struct DataParallelTests {
+    @Test func twoProcessesEqualOneWithAccumulationTwoBitForBit() throws {
+        let out = temporaryFolder()
+        let one = try runProduct("nano-transformer", shortRun(steps: 4, accumulation: 2, out: "\(out)/one"))
+        #expect(one.status == 0, "\(one.stderr)")
+        let two = try launch(2, shortRun(steps: 4, accumulation: 2, out: "\(out)/two"))
+        #expect(two.status == 0, "\(two.stderr)")
+        #expect(two.stdout.contains("data parallel: process 0 of 2") && !two.stdout.contains("process 1 of 2"))
+        let run = "nano-transformer/base/seed-0"
+        #expect(try largestDifference("\(out)/one/\(run)", "\(out)/two/\(run)") == 0)
+        // Only rank 0 wrote: the other process's scratch folder is gone.
+        let leftovers = try FileManager.default.contentsOfDirectory(atPath: NSTemporaryDirectory())
+        #expect(!leftovers.contains { $0.hasPrefix("lab-rank-1-of-2-") })
+    }
+
+    @Test func fourProcessesAgreeWithinRounding() throws {
+        let out = temporaryFolder()
+        _ = try runProduct("nano-transformer", shortRun(steps: 2, accumulation: 4, out: "\(out)/one"))
+        let four = try launch(4, shortRun(steps: 2, accumulation: 4, out: "\(out)/four"))
+        #expect(four.status == 0, "\(four.stderr)")
+        let run = "nano-transformer/base/seed-0"
+        let difference = try largestDifference("\(out)/one/\(run)", "\(out)/four/\(run)")
+        #expect(difference < 1e-5, "\(difference)")
+    }
+
+    @Test func aRunStoppedUnderTwoProcessesResumesInOne() throws {
+        let out = temporaryFolder()
+        let run = "nano-transformer/base/seed-0"
+        let stopped = try launch(2, shortRun(steps: 4, accumulation: 2, out: "\(out)/split") + ["--stop-at", "2"])
+        #expect(stopped.status == 0, "\(stopped.stderr)")
+        let resumed = try runProduct(
+            "nano-transformer",
+            shortRun(steps: 4, accumulation: 2, out: "\(out)/split") + ["--resume", "\(out)/split/\(run).ckpt.h5"])
+        #expect(resumed.status == 0, "\(resumed.stderr)")
+        _ = try runProduct("nano-transformer", shortRun(steps: 4, accumulation: 2, out: "\(out)/whole"))
+        #expect(try largestDifference("\(out)/whole/\(run)", "\(out)/split/\(run)") == 0)
+    }
+
+    @Test func whatCannotBeSplitIsRefusedByKey() throws {
+        let out = temporaryFolder()
+        let odd = try launch(2, shortRun(steps: 2, accumulation: 3, out: out))
+        #expect(odd.status != 0 && odd.stderr.contains("key 'gradAccumulation' = 3"), "\(odd.stderr)")
+        let dropout = try launch(
+            2, shortRun(steps: 2, accumulation: 2, out: out + "/d") + ["--set", "model.dropout=0.1"])
+        #expect(dropout.status != 0 && dropout.stderr.contains("key 'model.dropout'"), "\(dropout.stderr)")
+    }
+
+    @Test func aKilledProcessFailsTheJobAndTheLastCheckpointResumes() throws {
+        let out = temporaryFolder()
+        let run = "nano-transformer/base/seed-0"
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: mpirun!)
+        process.arguments =
+            ["--allow-run-as-root", "--oversubscribe", "-np", "2", productPath("nano-transformer")]
+            + shortRun(steps: 16, accumulation: 2, out: out)
+        let err = Pipe()
+        process.standardError = err
+        process.standardOutput = FileHandle.nullDevice
+        try process.run()
+        // Once a checkpoint is on disk, kill the process of rank 1.
+        let checkpoint = "\(out)/\(run).ckpt.h5"
+        for _ in 0..<600 where !FileManager.default.fileExists(atPath: checkpoint) { usleep(100_000) }
+        #expect(FileManager.default.fileExists(atPath: checkpoint))
+        let rank1 = try #require(processes(under: process.processIdentifier).first { rankOf($0) == 1 })
+        kill(rank1, SIGKILL)
+        let stderr = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        #expect(process.terminationStatus != 0)
+        #expect(stderr.contains("rank 1") && stderr.contains("signal 9"), "\(stderr)")
+        let results = try RunResults.load(from: "\(out)/\(run).h5")
+        #expect(results.status != "finished")
+        // The last checkpoint resumes (here in one process) to the end an uninterrupted run reaches.
+        let resumed = try runProduct(
+            "nano-transformer", shortRun(steps: 16, accumulation: 2, out: out) + ["--resume", checkpoint])
+        #expect(resumed.status == 0, "\(resumed.stderr)")
+        _ = try runProduct("nano-transformer", shortRun(steps: 16, accumulation: 2, out: out + "/whole"))
+        #expect(try largestDifference("\(out)/whole/\(run)", "\(out)/\(run)") == 0)
+    }
+}
+
+/// The descendants of `pid` (mpirun's launcher forks the ranks).
+func processes(under pid: Int32) -> [Int32] {
+    var found: [Int32] = []
+    var frontier = [pid]
+    while let p = frontier.popLast() {
+        let tasks = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(p)/task")) ?? []
+        for t in tasks {
+            let text = (try? String(contentsOfFile: "/proc/\(p)/task/\(t)/children", encoding: .utf8)) ?? ""
+            for child in text.split(separator: " ").compactMap({ Int32($0) }) {
+                found.append(child)
+                frontier.append(child)
+            }
+        }
+    }
+    return found
+}
+
+/// The rank a launched process was given (from its environment), nil for another process.
+func rankOf(_ pid: Int32) -> Int? {
+    guard let data = FileManager.default.contents(atPath: "/proc/\(pid)/environ") else { return nil }
+    for entry in data.split(separator: 0) {
+        let text = String(decoding: entry, as: UTF8.self)
+        if text.hasPrefix("OMPI_COMM_WORLD_RANK=") { return Int(text.dropFirst("OMPI_COMM_WORLD_RANK=".count)) }
+    }
+    return nil
+}
