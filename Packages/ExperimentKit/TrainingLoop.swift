@@ -94,12 +94,17 @@ public protocol TrainingTask: AnyObject {
     func exportState() -> TaskState
     /// Restores it (and updatesDone, from `step` or its own counters); errors name the missing entry.
     func restore(_ state: TaskState, step: Int, path: String) throws
+    /// Whether to stop after this update, agreed by every process of a data-parallel run: a
+    /// signal reaches them at slightly different times, and all must stop after the same update
+    /// (one that went on would wait for the others forever). Default: this process's own answer.
+    func agreeToStop(_ stopping: Bool) throws -> Bool
 }
 
 extension TrainingTask {
     public var modelRecord: ModelRecord? { nil }
     public var resultsStep: Int { updatesDone }
     public func evaluate() throws -> StepReport { StepReport(metrics: [:]) }
+    public func agreeToStop(_ stopping: Bool) throws -> Bool { stopping }
 }
 
 public struct TrainingLoop {
@@ -157,7 +162,7 @@ public struct TrainingLoop {
                 shown += evaluation.shown
             }
             run.report(step: step, total: total, shown, unit: unit)
-            let stopping = run.shouldStop(after: step)
+            let stopping = try task.agreeToStop(run.shouldStop(after: step))
             if stopping || (checkpointEvery > 0 && step % checkpointEvery == 0) { try checkpoint() }
             if stopping && step < total { return .interrupted }
             if report.stop {

@@ -14,7 +14,9 @@ import HDF5Store
 //                                    > spikeZ against the last spikeWindow values (llm.c's
 //                                    OutlierDetector, see SpikeGuard.swift), or not finite
 //   train/skipped_updates            updates the spike guard skipped (spikeGuard on)
-//   perf/tokens_per_s                training tokens per second so far
+//   perf/tokens_per_s                training tokens per second so far (of every process together)
+//   perf/allreduce_share             data parallel only: the share of update time spent in the
+//                                    all-reduce (waiting for the slowest process included)
 //   context/{plain,interpolation,ntk}  val loss at 1x, 2x, 4x the training context (x = length)
 //   context/interpolation_finetuned  the same after contextFinetuneSteps at 2x with interpolation
 //   summaries: perf/prefill_tokens_per_s, perf/decode_tokens_per_s_{kv_cache,recompute},

@@ -35,6 +35,9 @@ final class PretrainingTask: TrainingTask {
     var tokensSeen = 0
     let started = Date()
     let world = Communicator.world
+    /// Seconds in updates and, of them, in the all-reduce (waiting for the other processes included).
+    var updateSeconds = 0.0
+    var allReduceSeconds = 0.0
 
     init(
         model: NanoTransformer, record: ModelRecord, data: TokenWindows, settings c: PretrainConfig, total: Int,
@@ -63,6 +66,8 @@ final class PretrainingTask: TrainingTask {
     var time: Int { model.config.contextLength }
 
     func update() throws -> StepReport {
+        let updateStart = Date()
+        defer { updateSeconds += Date().timeIntervalSince(updateStart) }
         var lastIds: [Int] = []
         let n = c.gradAccumulation
         // The global batch: n micro-batches, each loss / n (GradientStep.accumulate's arithmetic).
@@ -81,7 +86,9 @@ final class PretrainingTask: TrainingTask {
             (loss.total * (1 / Float(n))).backward()
             sums[0] += loss.total.item / Float(n)
         }
+        let reduceStart = Date()
         try world.allReduceGradients(model.parameters, sums: &sums)
+        allReduceSeconds += Date().timeIntervalSince(reduceStart)
         let (total, crossEntropy) = (sums[0], sums[1])
         let norm: Float? = clipGradNorm(model.parameters, maxNorm: Float(c.gradClip))
         let gradNorm = Double(norm!)
@@ -115,8 +122,16 @@ final class PretrainingTask: TrainingTask {
         var r = evalRNG
         let val = model.validationLoss(data, batches: c.evalBatches, batchSize: c.batchSize, time: time, rng: &r)
         let elapsed = Date().timeIntervalSince(started)
-        return StepReport(
-            metrics: ["loss/val": val, "perf/tokens_per_s": Double(tokensSeen) / elapsed], shown: [("val", val)])
+        var metrics = ["loss/val": val, "perf/tokens_per_s": Double(tokensSeen) / elapsed]
+        if world.size > 1 { metrics["perf/allreduce_share"] = allReduceSeconds / max(updateSeconds, 1e-9) }
+        return StepReport(metrics: metrics, shown: [("val", val)])
+    }
+
+    func agreeToStop(_ stopping: Bool) throws -> Bool {
+        guard world.size > 1 else { return stopping }
+        var requests: [Float] = [stopping ? 1 : 0]
+        try world.allReduceSum(&requests, what: "the stop request")
+        return requests[0] > 0
     }
 
     func exportState() -> TaskState {
