@@ -29,7 +29,9 @@ let packages: [LocalPackage] = [
     LocalPackage(
         name: "ModelStore", deps: ["NanoTransformer", "MLA", "MoE", "HDF5Store", "Tokenizer"],
         testDeps: ["nano-transformer", "mla", "moe", "Pretraining"]),
-    LocalPackage(name: "Distributed", deps: ["CMPI", "TensorCore"], testDeps: ["nano-transformer", "HDF5Store"]),
+    LocalPackage(
+        name: "Distributed", deps: ["CMPI", "TensorCore"],
+        testDeps: ["nano-transformer", "moe", "mlp-demo", "HDF5Store"]),
     LocalPackage(
         name: "Pretraining",
         deps: ["NanoTransformer", "ModelStore", "ExperimentKit", "HDF5Store", "Tokenizer", "Distributed"]),

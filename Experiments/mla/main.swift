@@ -57,6 +57,7 @@ struct MLAExperimentConfig: ExperimentConfig {
 enum MLAExperiment: Experiment {
     typealias Config = MLAExperimentConfig
     static let name = "mla"
+    static let dataParallel = true  // under mpirun -np N (Notebooks-md/scale-out.md)
     static let summary = "MLA vs MHA/GQA/MQA: loss, KV-cache bytes per token, prefill and decode speed."
     static let source = SourceLocation(#filePath)
 

@@ -47,6 +47,7 @@ struct MoEExperimentConfig: ExperimentConfig {
 enum MoEExperiment: Experiment {
     typealias Config = MoEExperimentConfig
     static let name = "moe"
+    static let dataParallel = true  // under mpirun -np N (Notebooks-md/scale-out.md)
     static let summary = "MoE vs dense MLPs: top-K, shared experts, load balancing, capacity; loss, load, routing."
     static let source = SourceLocation(#filePath)
 
@@ -57,14 +58,17 @@ enum MoEExperiment: Experiment {
         let time = c.training.model.contextLength
         return try Pretraining.run(
             run, c.training, repositoryRoot: source.repositoryRoot, mlp: moe.map(MixtureOfExperts.factory),
-            afterUpdate: { model, step, lastIds in
-                guard moe != nil else { return [:] }
-                var metrics = MoEStep.finish(model)
-                if c.routingChangeEvery > 0 && step % c.routingChangeEvery == 0 {
-                    metrics["moe/routing_change"] = MoEStep.routingChange(model, ids: lastIds, batch: batch, time: time)
-                }
-                return metrics
-            },
+            // Only an MoE model has routing to balance and measure (and data parallelism refuses a hook).
+            afterUpdate: moe == nil
+                ? nil
+                : { model, step, lastIds in
+                    var metrics = MoEStep.finish(model)
+                    if c.routingChangeEvery > 0 && step % c.routingChangeEvery == 0 {
+                        metrics["moe/routing_change"] = MoEStep.routingChange(
+                            model, ids: lastIds, batch: batch, time: time)
+                    }
+                    return metrics
+                },
             trainedModel: { model in
                 // Parameters a token uses: all but the routed experts it does not choose.
                 let layers = Double(model.mixtureOfExpertsLayers.count)

@@ -7,6 +7,7 @@ import Pretraining
 enum PretrainExperiment: Experiment {
     typealias Config = PretrainConfig
     static let name = "nano-transformer"
+    static let dataParallel = true  // under mpirun -np N (Notebooks-md/scale-out.md)
     static let summary = "Pretrain the nano transformer on Shakespeare; ablate its design choices."
     static let source = SourceLocation(#filePath)
 

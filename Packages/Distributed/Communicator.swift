@@ -14,25 +14,37 @@ public final class Communicator: @unchecked Sendable {
     public let size: Int
     let usesMPI: Bool
 
-    /// This process's world: MPI's when mpirun (or srun) launched it, else a world of one.
-    public static let world: Communicator = {
+    /// This process's world: MPI's when mpirun (or srun) launched it, else a world of one. MPI
+    /// starts on the first call; an error starting it (or a rank that is not the one the launcher
+    /// announced) is thrown to every later call too.
+    public static func world() throws -> Communicator { try started.get() }
+
+    static let started: Result<Communicator, LabError> = {
         guard let launched = LaunchedRank.fromEnvironment, launched.size > 1 else {
-            return Communicator(rank: 0, size: 1, usesMPI: false)
+            return .success(Communicator(rank: 0, size: 1, usesMPI: false))
         }
         var provided: Int32 = 0
         // FUNNELED: only the thread that started MPI calls it (the training loop's); the kernels'
         // own threads never do.
         guard MPI_Init_thread(nil, nil, cmpi_thread_funneled(), &provided) == cmpi_success() else {
-            fatalError("MPI_Init_thread failed on rank \(launched.rank) of \(launched.size)")
+            return .failure(
+                LabError(.config, "MPI could not start on rank \(launched.rank) of \(launched.size) (MPI_Init_thread)"))
         }
+        // Every process ends MPI before it exits (mpirun reads a rank that did not as failed).
+        atexit { MPI_Finalize() }
         MPI_Comm_set_errhandler(cmpi_comm_world(), cmpi_errors_return())
         var rank: Int32 = 0
         var size: Int32 = 0
         MPI_Comm_rank(cmpi_comm_world(), &rank)
         MPI_Comm_size(cmpi_comm_world(), &size)
-        // Every process ends MPI before it exits (mpirun reads a rank that did not as failed).
-        atexit { MPI_Finalize() }
-        return Communicator(rank: Int(rank), size: Int(size), usesMPI: true)
+        guard Int(rank) == launched.rank, Int(size) == launched.size else {
+            return .failure(
+                LabError(
+                    .config,
+                    "MPI says rank \(rank) of \(size), the launcher's environment rank \(launched.rank) of \(launched.size): only rank 0 may write the run's files, so they must agree"
+                ))
+        }
+        return .success(Communicator(rank: Int(rank), size: Int(size), usesMPI: true))
     }()
 
     init(rank: Int, size: Int, usesMPI: Bool) {

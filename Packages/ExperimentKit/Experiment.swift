@@ -13,9 +13,14 @@ public protocol Experiment {
     static var source: SourceLocation { get }
     /// Runs (or resumes, when `run.resumeState` is set) one run.
     static func run(_ run: Run<Config>) throws -> RunOutcome
+    /// Whether its run trains data parallel when `mpirun -np N` starts it (the pretraining loop
+    /// does); otherwise N processes would each train a copy, and the runner refuses.
+    static var dataParallel: Bool { get }
 }
 
 extension Experiment {
+    public static var dataParallel: Bool { false }
+
     /// The experiment's `configs/` folder, beside its main.swift.
     public static var configsDirectory: String { source.configsDirectory }
 }

@@ -173,6 +173,12 @@ public struct ExperimentRunner<E: Experiment> {
             return .finished
         }
         let seeds = try options.seedList()
+        if let launched = LaunchedRank.fromEnvironment, launched.size > 1, !E.dataParallel {
+            throw LabError(
+                .config,
+                "\(E.name) trains as one process: under mpirun its \(launched.size) processes would each train a copy (the pretraining experiments train data parallel); run it without mpirun"
+            )
+        }
         if out != options.out {
             // Rank 0 speaks for the run; the others' errors still reach stderr.
             let null = open("/dev/null", O_WRONLY)

@@ -71,7 +71,7 @@ public enum Pretraining {
         var initRNG = root.split()
         let model = try NanoTransformer(modelConfig, attention: attention, mlp: mlp, rng: &initRNG)
         try checkWindows(data, c, contextLength: modelConfig.contextLength)
-        let world = Communicator.world
+        let world = try Communicator.world()
         if world.size > 1 {
             try checkDataParallel(c, processes: world.size, layerHook: afterUpdate != nil)
             try world.broadcastParameters(model.namedParameters())

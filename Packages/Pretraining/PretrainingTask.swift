@@ -34,7 +34,7 @@ final class PretrainingTask: TrainingTask {
     private(set) var diverged = false
     var tokensSeen = 0
     let started = Date()
-    let world = Communicator.world
+    let world: Communicator
     /// Seconds in updates and, of them, in the all-reduce (waiting for the other processes included).
     var updateSeconds = 0.0
     var allReduceSeconds = 0.0
@@ -51,6 +51,7 @@ final class PretrainingTask: TrainingTask {
         self.dataRNG = dataRNG
         self.dropoutRNG = dropoutRNG
         self.afterUpdate = afterUpdate
+        world = try Communicator.world()
         parameters = model.namedParameters()
         buffers = model.namedBuffers()
         adam = Adam.adamW(

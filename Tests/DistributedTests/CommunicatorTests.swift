@@ -10,7 +10,7 @@ import Testing
 
 @Suite struct CommunicatorTests {
     @Test func aProcessAloneIsAWorldOfOne() throws {
-        let world = Communicator.world
+        let world = try Communicator.world()
         #expect(world.rank == 0 && world.size == 1)
         var values: [Float] = [1, 2, 3]
         try world.allReduceSum(&values, what: "test")

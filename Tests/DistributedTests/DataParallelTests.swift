@@ -19,12 +19,12 @@ func shortRun(steps: Int, accumulation: Int, out: String) -> [String] {
     ]
 }
 
-/// `mpirun -np n nano-transformer arguments` (as root too; more processes than cores allowed).
-func launch(_ n: Int, _ arguments: [String]) throws -> ProcessResult {
+/// `mpirun -np n <product> arguments` (as root too; more processes than cores allowed).
+func launch(_ n: Int, _ arguments: [String], product: String = "nano-transformer") throws -> ProcessResult {
     let process = Process()
     process.executableURL = URL(fileURLWithPath: mpirun!)
     process.arguments =
-        ["--allow-run-as-root", "--oversubscribe", "-np", "\(n)", productPath("nano-transformer")] + arguments
+        ["--allow-run-as-root", "--oversubscribe", "-np", "\(n)", productPath(product)] + arguments
     let out = Pipe()
     let err = Pipe()
     process.standardOutput = out
@@ -108,6 +108,13 @@ struct DataParallelTests {
         let dropout = try launch(
             2, shortRun(steps: 2, accumulation: 2, out: out + "/d") + ["--set", "model.dropout=0.1"])
         #expect(dropout.status != 0 && dropout.stderr.contains("key 'model.dropout'"), "\(dropout.stderr)")
+        // MoE's bias balancing reads one process's routing counts.
+        let moe = try launch(
+            2, ["--steps", "1", "--set", "training.gradAccumulation=2", "--out", out + "/m"], product: "moe")
+        #expect(moe.status != 0 && moe.stderr.contains("MoE's bias balancing"), "\(moe.stderr)")
+        // An experiment that does not train data parallel would train a copy per process.
+        let copies = try launch(2, ["--steps", "5", "--out", out + "/c"], product: "mlp-demo")
+        #expect(copies.status != 0 && copies.stderr.contains("mlp-demo trains as one process"), "\(copies.stderr)")
     }
 
     @Test func aKilledProcessFailsTheJobAndTheLastCheckpointResumes() throws {
