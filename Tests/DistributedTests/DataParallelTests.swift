@@ -21,21 +21,8 @@ func shortRun(steps: Int, accumulation: Int, out: String) -> [String] {
 
 /// `mpirun -np n <product> arguments` (as root too; more processes than cores allowed).
 func launch(_ n: Int, _ arguments: [String], product: String = "nano-transformer") throws -> ProcessResult {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: mpirun!)
-    process.arguments =
-        ["--allow-run-as-root", "--oversubscribe", "-np", "\(n)", productPath(product)] + arguments
-    let out = Pipe()
-    let err = Pipe()
-    process.standardOutput = out
-    process.standardError = err
-    try process.run()
-    let stdout = out.fileHandleForReading.readDataToEndOfFile()
-    let stderr = err.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    return ProcessResult(
-        status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self),
-        stderr: String(decoding: stderr, as: UTF8.self))
+    try runExecutable(
+        mpirun!, ["--allow-run-as-root", "--oversubscribe", "-np", "\(n)", productPath(product)] + arguments)
 }
 
 /// Every metric but timings and every parameter of two runs: the largest difference, relative

@@ -17,18 +17,17 @@ public struct ProcessResult: Sendable {
     public let status: Int32
     public let stdout: String
     public let stderr: String
-
-    public init(status: Int32, stdout: String, stderr: String) {
-        self.status = status
-        self.stdout = stdout
-        self.stderr = stderr
-    }
 }
 
 /// Runs a product to completion, capturing both output streams.
 public func runProduct(_ name: String, _ arguments: [String]) throws -> ProcessResult {
+    try runExecutable(productPath(name), arguments)
+}
+
+/// Runs any executable (mpirun, say) to completion, capturing both output streams.
+public func runExecutable(_ path: String, _ arguments: [String]) throws -> ProcessResult {
     let process = Process()
-    process.executableURL = URL(fileURLWithPath: productPath(name))
+    process.executableURL = URL(fileURLWithPath: path)
     process.arguments = arguments
     let out = Pipe()
     let err = Pipe()
