@@ -70,6 +70,12 @@ public struct Sweep: Equatable {
             )
         }
         guard !chosen.isEmpty else { throw LabError(.config, "--ablations: none given") }
+        // The array script lists tasks as words: an ablation's name must be one.
+        if let odd = chosen.first(where: { $0.isEmpty || !$0.allSatisfy(Self.isPlain) }) {
+            throw LabError(
+                .config,
+                "ablation '\(odd)' (\(configs)/\(odd).json): a sweep needs names of letters, digits, '.', '_' or '-'")
+        }
         guard Set(chosen).count == chosen.count else { throw LabError(.config, "--ablations: an ablation twice") }
         guard !seeds.isEmpty else { throw LabError(.config, "--seeds: none given") }
         guard seeds.allSatisfy({ $0 >= 0 }), Set(seeds).count == seeds.count else {

@@ -42,6 +42,23 @@ import Testing
             }?.message.contains("no-such") == true)
     }
 
+    /// The array script lists tasks as words: an ablation file named with a space is refused.
+    @Test func anAblationNameMustBeOneWord() throws {
+        let fake = temporaryFolder()
+        try FileManager.default.createDirectory(
+            atPath: "\(fake)/Experiments/demo/configs", withIntermediateDirectories: true)
+        try Data("{}".utf8).write(to: URL(fileURLWithPath: "\(fake)/Experiments/demo/configs/two words.json"))
+        #expect(
+            FileManager.default.createFile(
+                atPath: "\(fake)/demo", contents: Data(), attributes: [.posixPermissions: 0o755]))
+        let error = expectLabError(.config) {
+            try Sweep.plan(
+                experiment: "demo", ablations: nil, seeds: [0], sets: [], out: fake, threads: 1, memory: "1G",
+                time: nil, partition: nil, then: .none, root: fake, buildFolder: fake)
+        }
+        #expect(error?.message.contains("ablation 'two words'") == true)
+    }
+
     @Test func arrayScriptHasOneTaskPerRunAndResourcesFromThePlan() throws {
         let sweep = try plan(memory: "3G", time: "0:30:00", threads: 2)
         let script = sweep.arrayScript()
