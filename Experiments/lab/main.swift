@@ -185,11 +185,11 @@ extension LabCommand {
             let text = pipe.fileHandleForReading.readDataToEndOfFile()
             process.waitUntilExit()
             print(String(decoding: text, as: UTF8.self))
+            if process.terminationStatus != 0 { throw ExitCode(process.terminationStatus) }
             if sweep.then == .compare {
                 try text.write(to: URL(fileURLWithPath: "\(sweep.folder)/compare.md"))
                 print("saved \(sweep.folder)/compare.md")
             }
-            if process.terminationStatus != 0 { throw ExitCode(process.terminationStatus) }
         }
     }
 
