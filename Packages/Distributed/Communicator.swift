@@ -57,7 +57,7 @@ public final class Communicator: @unchecked Sendable {
     /// exactly the same in either order; with more, MPI's reduction order differs from a loop's.
     public func allReduceSum(_ values: inout [Float], what: String) throws {
         guard usesMPI else { return }
-        let count = Int32(values.count)
+        let count = try elements(values, what)
         let status = values.withUnsafeMutableBufferPointer { buffer in
             MPI_Allreduce(cmpi_in_place(), buffer.baseAddress, count, cmpi_float(), cmpi_sum(), cmpi_comm_world())
         }
@@ -67,7 +67,7 @@ public final class Communicator: @unchecked Sendable {
     /// Rank 0's `values` on every process.
     public func broadcast(_ values: inout [Float], what: String) throws {
         guard usesMPI else { return }
-        let count = Int32(values.count)
+        let count = try elements(values, what)
         let status = values.withUnsafeMutableBufferPointer {
             MPI_Bcast($0.baseAddress, count, cmpi_float(), 0, cmpi_comm_world())
         }
@@ -78,6 +78,15 @@ public final class Communicator: @unchecked Sendable {
     public func barrier() throws {
         guard usesMPI else { return }
         try check(MPI_Barrier(cmpi_comm_world()), "barrier")
+    }
+
+    /// MPI counts elements in an Int32: a larger buffer is an error naming it, not a trap.
+    func elements(_ values: [Float], _ what: String) throws -> Int32 {
+        guard let count = Int32(exactly: values.count) else {
+            throw LabError(
+                .config, "MPI: \(what) is \(values.count) floats, more than one MPI call carries (\(Int32.max))")
+        }
+        return count
     }
 
     func check(_ status: Int32, _ what: String) throws {
