@@ -31,7 +31,7 @@ let packages: [LocalPackage] = [
         testDeps: ["nano-transformer", "mla", "moe", "Pretraining"]),
     LocalPackage(
         name: "Distributed", deps: ["CMPI", "TensorCore"],
-        testDeps: ["nano-transformer", "moe", "mlp-demo", "HDF5Store"]),
+        testDeps: ["nano-transformer", "moe", "mlp-demo", "grpo", "base-models", "HDF5Store"]),
     LocalPackage(
         name: "Pretraining",
         deps: ["NanoTransformer", "ModelStore", "ExperimentKit", "HDF5Store", "Tokenizer", "Distributed"]),
@@ -77,7 +77,10 @@ let packages: [LocalPackage] = [
         testDeps: ["dpo", "reward-bpr", "base-models", "HDF5Store", "NanoTransformer", "Tokenizer"]),
     LocalPackage(
         name: "GRPO",
-        deps: ["PolicyGradient", "PostTraining", "NanoTransformer", "MoE", "ExperimentKit", "HDF5Store", "TensorCore"],
+        deps: [
+            "PolicyGradient", "PostTraining", "NanoTransformer", "MoE", "ExperimentKit", "HDF5Store", "TensorCore",
+            "Distributed",
+        ],
         experiment: "grpo",
         experimentDeps: ["PostTraining", "NanoTransformer", "ModelStore", "HDF5Store", "TensorCore", "Tokenizer"],
         testDeps: ["Tokenizer", "MoE", "grpo", "base-models", "HDF5Store", "PolicyTestSupport"]),

@@ -74,6 +74,48 @@ public final class Communicator: @unchecked Sendable {
         try check(status, "broadcast of \(what) (\(values.count) floats)")
     }
 
+    /// Every process's `values` (their lengths may differ), in rank order, on every process:
+    /// MPI_Allgatherv, a copy, so the values arrive bit for bit. A world of one returns [values].
+    public func allGather(_ values: [Float], what: String) throws -> [[Float]] {
+        try gather(values, cmpi_float(), what)
+    }
+
+    public func allGather(_ values: [Double], what: String) throws -> [[Double]] {
+        try gather(values, cmpi_double(), what)
+    }
+
+    /// Whether `flag` is true on any process (every process gets the same answer).
+    public func anyProcess(_ flag: Bool, what: String) throws -> Bool {
+        var flags: [Float] = [flag ? 1 : 0]
+        try allReduceSum(&flags, what: what)
+        return flags[0] > 0
+    }
+
+    func gather<T: BinaryFloatingPoint>(_ values: [T], _ type: MPI_Datatype, _ what: String) throws -> [[T]] {
+        guard usesMPI else { return [values] }
+        var counts = [Int32](repeating: 0, count: size)
+        var mine = try elements(values.count, what)
+        try check(
+            MPI_Allgather(&mine, 1, cmpi_int(), &counts, 1, cmpi_int(), cmpi_comm_world()), "count of \(what)")
+        var offsets = [Int32](repeating: 0, count: size)
+        var total = 0
+        for r in 0..<size {
+            offsets[r] = try elements(total, what)
+            total += Int(counts[r])
+        }
+        _ = try elements(total, what)
+        guard total > 0 else { return counts.map { _ in [] } }
+        var all = [T](repeating: 0, count: total)
+        let status = values.withUnsafeBufferPointer { local in
+            all.withUnsafeMutableBufferPointer { out in
+                MPI_Allgatherv(
+                    local.baseAddress, mine, type, out.baseAddress, counts, offsets, type, cmpi_comm_world())
+            }
+        }
+        try check(status, "gather of \(what) (\(total) values)")
+        return (0..<size).map { r in Array(all[Int(offsets[r])..<(Int(offsets[r]) + Int(counts[r]))]) }
+    }
+
     /// Waits for every process.
     public func barrier() throws {
         guard usesMPI else { return }
@@ -81,12 +123,13 @@ public final class Communicator: @unchecked Sendable {
     }
 
     /// MPI counts elements in an Int32: a larger buffer is an error naming it, not a trap.
-    func elements(_ values: [Float], _ what: String) throws -> Int32 {
-        guard let count = Int32(exactly: values.count) else {
-            throw LabError(
-                .config, "MPI: \(what) is \(values.count) floats, more than one MPI call carries (\(Int32.max))")
+    func elements(_ values: [Float], _ what: String) throws -> Int32 { try elements(values.count, what) }
+
+    func elements(_ count: Int, _ what: String) throws -> Int32 {
+        guard let n = Int32(exactly: count) else {
+            throw LabError(.config, "MPI: \(what) is \(count) values, more than one MPI call carries (\(Int32.max))")
         }
-        return count
+        return n
     }
 
     func check(_ status: Int32, _ what: String) throws {

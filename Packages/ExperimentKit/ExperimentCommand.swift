@@ -285,7 +285,8 @@ public struct ExperimentRunner<E: Experiment> {
         let writer = try ResultsWriter(path: paths.results, results: results)
         let run = Run<E.Config>(
             experiment: E.name, ablation: ablation, seed: seed, config: config, threads: options.threads, paths: paths,
-            results: writer, resumeState: resumeState, stepsOverride: options.steps, stopAtStep: options.stopAt)
+            inputs: options.out, results: writer, resumeState: resumeState, stepsOverride: options.steps,
+            stopAtStep: options.stopAt)
         do {
             let outcome = try E.run(run)
             switch outcome {

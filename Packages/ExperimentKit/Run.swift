@@ -12,6 +12,10 @@ public final class Run<Config: ExperimentConfig> {
     public let configJSON: JSONValue
     public let threads: Int
     public let paths: RunPaths
+    /// The --out folder, where a run finds what earlier stages wrote (the policy it starts from).
+    /// Under mpirun a process of rank above 0 writes its own files in a scratch folder (`paths`)
+    /// but reads from here.
+    public let inputs: String
     public let results: ResultsWriter
     /// Set when the run resumes from a checkpoint: restore everything from it, start after its step.
     public let resumeState: TrainingState?
@@ -23,7 +27,8 @@ public final class Run<Config: ExperimentConfig> {
 
     init(
         experiment: String, ablation: String, seed: Int, config: ResolvedConfig<Config>, threads: Int,
-        paths: RunPaths, results: ResultsWriter, resumeState: TrainingState?, stepsOverride: Int?, stopAtStep: Int?
+        paths: RunPaths, inputs: String, results: ResultsWriter, resumeState: TrainingState?, stepsOverride: Int?,
+        stopAtStep: Int?
     ) {
         self.experiment = experiment
         self.ablation = ablation
@@ -32,6 +37,7 @@ public final class Run<Config: ExperimentConfig> {
         self.configJSON = config.json
         self.threads = threads
         self.paths = paths
+        self.inputs = inputs
         self.results = results
         self.resumeState = resumeState
         self.stepsOverride = stepsOverride

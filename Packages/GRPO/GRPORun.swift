@@ -85,9 +85,7 @@ public enum GRPORun {
     public static func run<C: ExperimentConfig>(
         _ run: Run<C>, _ c: GRPOExperimentConfig, settings: GRPOSettings, hooks: GRPORunHooks = GRPORunHooks()
     ) throws -> RunOutcome {
-        let out = URL(fileURLWithPath: run.paths.results).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent().path
-        let policyPath = c.policy.hasSuffix(".h5") ? c.policy : "\(out)/\(c.policy)/seed-0.ckpt.h5"
+        let policyPath = c.policy.hasSuffix(".h5") ? c.policy : "\(run.inputs)/\(c.policy)/seed-0.ckpt.h5"
         guard FileManager.default.fileExists(atPath: policyPath) else {
             throw LabError(
                 .config,
@@ -126,6 +124,7 @@ public enum GRPORun {
             evaluationTasks: eval.map { verifiable($0.task, $0.language) }, evaluation: c.evaluation,
             settings: settings, seed: rng.next())
         (task.onRollout, task.evaluationMetrics) = (hooks.onRollout, hooks.evaluationMetrics)
+        if task.world.size > 1 { print("data parallel: process \(task.world.rank) of \(task.world.size)") }
         task.onEvaluation = { step, prompts, greedy in
             for (prompt, answer) in zip(prompts, greedy).prefix(c.samplesShown) {
                 run.results.sample(

@@ -1,3 +1,4 @@
+import Distributed
 import ExperimentKit
 import HDF5Store
 // One GRPO step as the shared loop drives it:
@@ -55,6 +56,11 @@ public struct GRPOSettings: Codable, Sendable, Equatable {
     /// MoE policies: recompute π during the update with the experts π_old chose for the same
     /// tokens (GSPO paper's Routing Replay). Without it the routing change is measured.
     public var routingReplay = false
+    /// Shards of each step (1: none): the rollout is generated in this many batches of prompts,
+    /// and each optimiser step's gradient is accumulated over this many parts of its sequences.
+    /// Under `mpirun -np N` (N dividing it) each process takes an equal share of both; one process
+    /// with the same shards gives the same run, bit for bit when N = 2 (RolloutShards.swift).
+    public var shards = 1
     /// Constant after the warmup: an RL run has no fixed length to decay over.
     public var optimizer = OptimizerSettings(
         learningRate: 1e-5, warmupSteps: 0, decay: .constant, minLearningRateRatio: 1, beta2: 0.99)
@@ -65,7 +71,7 @@ public struct GRPOSettings: Codable, Sendable, Equatable {
         for (key, value) in [
             ("grpo.promptsPerStep", promptsPerStep), ("grpo.groupSize", groupSize), ("grpo.maxNewTokens", maxNewTokens),
             ("grpo.innerUpdates", innerUpdates), ("grpo.minibatches", minibatches),
-            ("grpo.maxSamplingRounds", maxSamplingRounds),
+            ("grpo.maxSamplingRounds", maxSamplingRounds), ("grpo.shards", shards),
         ] where value < 1 {
             throw LabError(.config, "\(key): \(value) must be at least 1")
         }
@@ -76,6 +82,17 @@ public struct GRPOSettings: Codable, Sendable, Equatable {
             throw LabError(
                 .config,
                 "grpo.minibatches: \(minibatches) is more than the \(promptsPerStep * groupSize) sequences of a step")
+        }
+        if shards > promptsPerStep {
+            throw LabError(
+                .config,
+                "grpo.shards: \(shards) is more than the \(promptsPerStep) prompts of a step (grpo.promptsPerStep)")
+        }
+        if shards * minibatches > promptsPerStep * groupSize {
+            throw LabError(
+                .config,
+                "grpo.shards: \(shards) parts of each of \(minibatches) minibatches is more than the \(promptsPerStep * groupSize) sequences of a step"
+            )
         }
         try optimizer.check("grpo.optimizer")
         if routingReplay && dynamicSampling {
@@ -119,6 +136,8 @@ public final class GRPOTask: TrainingTask {
     var sampleRNG: RNG
     var dropoutRNG: RNG
     public private(set) var updatesDone = 0
+    /// The processes of a data-parallel run (one without mpirun).
+    let world: Communicator
     /// Called after each evaluation with the step and the eval set's prompts and greedy answers
     /// (the experiment's sample table).
     public var onEvaluation: ((_ step: Int, _ prompts: [String], _ greedy: [ScoredResponse]) -> Void)?
@@ -149,6 +168,24 @@ public final class GRPOTask: TrainingTask {
         schedule = settings.optimizer.schedule(totalSteps: 1)
         var root = RNG(seed: seed)
         (dataRNG, sampleRNG, dropoutRNG) = (root.split(), root.split(), root.split())
+        world = try Communicator.world()
+        if world.size > 1 { try Self.checkDataParallel(settings, policy: policy, processes: world.size) }
+    }
+
+    /// What N processes cannot split the way one process does is refused by key.
+    static func checkDataParallel(_ settings: GRPOSettings, policy: NanoTransformer, processes: Int) throws {
+        if settings.shards % processes != 0 {
+            throw LabError(
+                .config,
+                "grpo.shards: \(settings.shards): \(processes) processes each take an equal share of a step's rollout and gradient shards; make it a multiple of \(processes)",
+                key: "grpo.shards")
+        }
+        if policy.config.dropout > 0 {
+            throw LabError(
+                .config,
+                "policy: its dropout is \(policy.config.dropout); dropout's stream runs part after part in one process, \(processes) processes would draw other masks (a policy without dropout, or one process)",
+                key: "policy")
+        }
     }
 
     /// Scored samples, prompt-major: what the update needs of the rollout, and the scores.
@@ -187,16 +224,22 @@ public final class GRPOTask: TrainingTask {
         let tasks = (0..<prompts).map { _ in source(&dataRNG) }
         let g = settings.groupSize
         let streams = (0..<(prompts * g)).map { _ in sampleRNG.split() }
-        let rollout = try model.generate(
-            prompts: tasks.map { format.promptIds($0.prompt) }, samplesPerPrompt: g,
-            maxNewTokens: settings.maxNewTokens,
-            sampling: Sampling(temperature: settings.temperature, topP: settings.topP), stopTokens: [format.end],
-            recordRouting: !model.routedLayers.isEmpty && !settings.dynamicSampling, streams: streams)
+        let promptIds = tasks.map { format.promptIds($0.prompt) }
+        // This process's shards of the prompts, then every shard on every process.
+        let mine = try world.share(of: settings.shards).map { q in
+            let range = RolloutShards.prompts(shard: q, of: settings.shards, count: prompts)
+            return try model.generate(
+                prompts: Array(promptIds[range]), samplesPerPrompt: g, maxNewTokens: settings.maxNewTokens,
+                sampling: Sampling(temperature: settings.temperature, topP: settings.topP), stopTokens: [format.end],
+                recordRouting: !model.routedLayers.isEmpty && !settings.dynamicSampling,
+                streams: Array(streams[(range.lowerBound * g)..<(range.upperBound * g)]))
+        }
+        let rollout = try world.gatherRollout(mine)
         var scored = Scored(
             prompts: rollout.prompts, responses: rollout.responses, logProbs: rollout.logProbs,
-            stopped: rollout.finish.map { $0 == .stop }, routing: rollout.routing)
-        for i in 0..<rollout.count {
-            let stopped = rollout.finish[i] == .stop
+            stopped: rollout.stopped, routing: rollout.routing.map(RoutingRecord.init(choices:)))
+        for i in 0..<rollout.responses.count {
+            let stopped = rollout.stopped[i]
             let text = try format.responseText(rollout.responses[i])
             let parsed = ParsedResponse(text)
             let task = tasks[i / g]
@@ -249,63 +292,63 @@ public final class GRPOTask: TrainingTask {
         let advantages = settings.baseline.advantages(batch.rewards, groupSize: settings.groupSize)
         let stopped = batch.stopped
         let keep = stopped.map { settings.overlong.keepsInLoss(stopped: $0) }
-        // At the sampling temperature, as the policy's (TRL scales both logits the same way).
-        let referenceLogProbs = reference.map {
-            $0.logProbs(prompts: batch.prompts, responses: batch.responses, temperature: settings.temperature)
-        }
+        // At the sampling temperature, as the policy's (TRL scales both logits the same way): over
+        // the whole batch at once, or with shards over each part's rows as they are reached (a
+        // forward's numbers depend on its batch in the last bits; a process computes its parts).
+        let wholeReference = settings.shards > 1 ? nil : referenceLogProbs(batch, Array(0..<n))
+        var partReference: [Int: [[Float]]] = [:]  // by piece and part, kept over the passes
         var diagnostics: [PolicyDiagnostics] = []
         var (klSum, entropySum, entropyTokens, normSum, lossSum, steps) = (0.0, 0.0, 0.0, 0.0, 0.0, 0)
         var nonFiniteLoss = false  // an alarm: the update stops before the step that would spread it
         var updateRoutingChanges: [Double] = []  // the update's forwards against π_old (0 with replay)
         var routingAfterPass: [[Double]] = []  // the routers' own choice after each pass, per layer
+        let shards = settings.shards
         passes: for _ in 0..<settings.innerUpdates {
             for piece in 0..<settings.minibatches {
                 let rows = Array((n * piece / settings.minibatches)..<(n * (piece + 1) / settings.minibatches))
-                let part = batch.rows(rows)
-                let responseBatch = ResponseBatch(prompts: part.prompts, responses: part.responses)
-                let width = responseBatch.width
-                // Responses the overlong rule leaves out weigh 0: their mask rows are zeroed.
-                let maskValues = zip(rows, responseBatch.mask.array.chunked(width)).flatMap { row, m in
-                    keep[row] ? m : [Float](repeating: 0, count: width)
+                // The piece's gradient accumulated over its parts, each loss divided by the whole
+                // piece's counts so that the parts' losses add up to the piece's.
+                let parts = (0..<shards).map { q in
+                    Array(rows[(rows.count * q / shards)..<(rows.count * (q + 1) / shards)])
                 }
-                let mask = Tensor(maskValues, shape: [rows.count, width])
+                let totals = LossAggregation.Totals(
+                    sequences: rows.count, tokens: rows.reduce(0) { $0 + (keep[$1] ? batch.responses[$1].count : 0) })
                 adam.zeroGrad()
-                if settings.routingReplay, let routing = part.routing {
-                    model.replayRouting(routing, batch: responseBatch)
+                var mine: [PartRecord] = []
+                for q in world.share(of: shards) {
+                    let reference: [[Float]]?
+                    if let whole = wholeReference {
+                        reference = parts[q].map { whole[$0] }
+                    } else {
+                        reference = partReference[piece * shards + q] ?? referenceLogProbs(batch, parts[q])
+                        partReference[piece * shards + q] = reference
+                    }
+                    mine.append(
+                        partLoss(
+                            batch, rows: parts[q], keep: keep, advantages: advantages, reference: reference,
+                            totals: shards > 1 ? totals : nil, share: Float(parts[q].count) / Float(rows.count)))
                 }
-                let current = model.responseLogProbs(
-                    responseBatch, temperature: settings.temperature, entropy: true, training: true, rng: &dropoutRNG)
-                model.stopRoutingReplay()
-                if let routing = part.routing {
-                    updateRoutingChanges.append(mean(Self.routingChange(model, routing, responseBatch)))
-                }
-                let reference = referenceLogProbs.map { r in
-                    padded(rows.map { r[$0] }, width: width)
-                }
-                let out = settings.loss(
-                    logProbs: current.logProbs, oldLogProbs: padded(part.logProbs, width: width),
-                    referenceLogProbs: reference,
-                    advantages: rows.map { advantages[$0] }, mask: mask, budget: settings.maxNewTokens)
-                var loss = out.loss
-                if let auxiliary = current.auxiliaryLoss { loss = loss + auxiliary }
-                let lossValue = Double(loss.item)
-                guard lossValue.isFinite else {
+                // Every part's record on every process, in part order; the gradients summed.
+                let records = try gatherRecords(mine)
+                guard records.allSatisfy({ $0.loss.isFinite }) else {
                     nonFiniteLoss = true
                     break passes
                 }
-                lossSum += lossValue
-                loss.backward()
+                var noSums: [Float] = []
+                try world.allReduceGradients(model.parameters, sums: &noSums)
+                lossSum += records.reduce(0) { $0 + $1.loss }
                 normSum += Double(clipGradNorm(model.parameters, maxNorm: Float(settings.optimizer.gradClip)))
                 adam.step(lr: schedule(updatesDone))
                 steps += 1
-                diagnostics.append(out.diagnostics)
-                klSum += out.kl ?? 0
-                if let h = current.entropy {
-                    entropySum += Double((h * mask).sum().item)
-                    entropyTokens += Double(mask.array.reduce(0, +))
+                diagnostics.append(PolicyDiagnostics.pooled(records.map(\.diagnostics)))
+                klSum += PartRecord.pooledKL(records)
+                for record in records {
+                    (entropySum, entropyTokens) = (entropySum + record.entropySum, entropyTokens + record.entropyTokens)
                 }
+                updateRoutingChanges += records.compactMap(\.routingChange)
             }
-            if let routing = batch.routing {
+            // A measurement of the model every process holds: rank 0 alone takes it.
+            if let routing = batch.routing, world.rank == 0 {
                 routingAfterPass.append(routersChoiceChange(routing, batch))
             }
         }
@@ -349,6 +392,61 @@ public final class GRPOTask: TrainingTask {
         return StepReport(
             metrics: metrics, shown: [("reward", reward), ("acc", metrics["train/accuracy"]!)],
             stop: !reward.isFinite || nonFiniteLoss)
+    }
+
+    /// The reference's log-probs of `rows` of the batch (nil without a reference).
+    func referenceLogProbs(_ batch: Scored, _ rows: [Int]) -> [[Float]]? {
+        reference.map {
+            $0.logProbs(
+                prompts: rows.map { batch.prompts[$0] }, responses: rows.map { batch.responses[$0] },
+                temperature: settings.temperature)
+        }
+    }
+
+    /// One part's loss and its backward (skipped when the loss is not finite); `totals`: the
+    /// piece's counts when the piece is split into parts; `share`: the part's share of the piece's
+    /// sequences (an MoE policy's auxiliary loss weighs by it).
+    func partLoss(
+        _ batch: Scored, rows: [Int], keep: [Bool], advantages: [Float], reference: [[Float]]?,
+        totals: LossAggregation.Totals?, share: Float
+    ) -> PartRecord {
+        let part = batch.rows(rows)
+        let responseBatch = ResponseBatch(prompts: part.prompts, responses: part.responses)
+        let width = responseBatch.width
+        // Responses the overlong rule leaves out weigh 0: their mask rows are zeroed.
+        let maskValues = zip(rows, responseBatch.mask.array.chunked(width)).flatMap { row, m in
+            keep[row] ? m : [Float](repeating: 0, count: width)
+        }
+        let mask = Tensor(maskValues, shape: [rows.count, width])
+        if settings.routingReplay, let routing = part.routing {
+            model.replayRouting(routing, batch: responseBatch)
+        }
+        let current = model.responseLogProbs(
+            responseBatch, temperature: settings.temperature, entropy: true, training: true, rng: &dropoutRNG)
+        model.stopRoutingReplay()
+        let routingChange = part.routing.map { mean(Self.routingChange(model, $0, responseBatch)) }
+        let out = settings.loss(
+            logProbs: current.logProbs, oldLogProbs: padded(part.logProbs, width: width),
+            referenceLogProbs: reference.map { padded($0, width: width) },
+            advantages: rows.map { advantages[$0] }, mask: mask, budget: settings.maxNewTokens, totals: totals)
+        var loss = out.loss
+        if let auxiliary = current.auxiliaryLoss { loss = loss + (totals == nil ? auxiliary : auxiliary * share) }
+        let value = Double(loss.item)
+        if value.isFinite { loss.backward() }
+        var record = PartRecord(loss: value, diagnostics: out.diagnostics, kl: out.kl, routingChange: routingChange)
+        if let h = current.entropy {
+            record.entropySum = Double((h * mask).sum().item)
+            record.entropyTokens = Double(mask.array.reduce(0, +))
+        }
+        return record
+    }
+
+    /// Every process's part records, in part order (this process's alone without mpirun).
+    func gatherRecords(_ mine: [PartRecord]) throws -> [PartRecord] {
+        guard world.size > 1 else { return mine }
+        return try world.allGather(mine.flatMap(\.wire), what: "the step's part records").flatMap {
+            try PartRecord.decode($0)
+        }
     }
 
     /// Per routed layer, the share of the sampled tokens (every position the sampler fed the
@@ -406,13 +504,18 @@ public final class GRPOTask: TrainingTask {
     }
 
     public func evaluate() throws -> StepReport {
-        guard !evaluationTasks.isEmpty else { return StepReport(metrics: [:]) }
+        // Every process holds the same policy: rank 0 alone measures it (the others' files are scratch).
+        guard !evaluationTasks.isEmpty, world.rank == 0 else { return StepReport(metrics: [:]) }
         let (report, greedy, samples) = try Evaluation.run(
             model, format: format, tasks: evaluationTasks, settings: evaluationSettings)
         onEvaluation?(updatesDone, evaluationTasks.map(\.prompt), greedy)
         var metrics = report.metrics
         if let evaluationMetrics { metrics.merge(evaluationMetrics(greedy, samples)) { a, _ in a } }
         return StepReport(metrics: metrics, shown: [("eval acc", report.greedyAccuracy)])
+    }
+
+    public func agreeToStop(_ stopping: Bool) throws -> Bool {
+        try world.anyProcess(stopping, what: "the stop request")
     }
 
     public func exportState() -> TaskState {

@@ -13,6 +13,9 @@ public struct RoutingRecord: Sendable, Equatable {
         choices = Array(repeating: Array(repeating: [], count: layers), count: sequences)
     }
 
+    /// A record from its choices (one sent between processes).
+    public init(choices: [[[Int]]]) { self.choices = choices }
+
     /// Appends the last forward's choices: batch rows `rows[i]` (token ranges of that forward) to
     /// sequence `sequences[i]`.
     mutating func append(_ layers: [any RoutedFeedForward], rows: [Range<Int>], to sequences: [Int]) {

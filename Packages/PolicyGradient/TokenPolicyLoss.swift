@@ -39,6 +39,60 @@ public struct PolicyDiagnostics: Sendable, Equatable {
     /// sequence ratio averages the token noise away.
     public var tokenRatioVariance = 0.0
     public var sequenceRatioVariance = 0.0
+    /// What pooling parts of a batch needs: the masked tokens and the sequences with any, and the
+    /// means the two variances are taken around.
+    public var tokens = 0
+    public var sequences = 0
+    public var tokenRatioMean = 1.0
+    public var sequenceRatioMean = 1.0
+
+    public init(
+        clipLow: Double, clipHigh: Double, ratioMean: Double, ratioMin: Double, ratioMax: Double, approxKL1: Double,
+        approxKL3: Double, tokenRatioVariance: Double = 0, sequenceRatioVariance: Double = 0, tokens: Int = 0,
+        sequences: Int = 0, tokenRatioMean: Double = 1, sequenceRatioMean: Double = 1
+    ) {
+        (self.clipLow, self.clipHigh, self.ratioMean, self.ratioMin, self.ratioMax) = (
+            clipLow, clipHigh, ratioMean, ratioMin, ratioMax
+        )
+        (self.approxKL1, self.approxKL3, self.tokenRatioVariance, self.sequenceRatioVariance) = (
+            approxKL1, approxKL3, tokenRatioVariance, sequenceRatioVariance
+        )
+        (self.tokens, self.sequences, self.tokenRatioMean, self.sequenceRatioMean) = (
+            tokens, sequences, tokenRatioMean, sequenceRatioMean
+        )
+    }
+
+    /// The diagnostics of a batch from those of its parts (gradient accumulation's micro-batches,
+    /// or the processes' shares): token-weighted means, the extremes, and pooled variances
+    /// (within-part variance plus the spread of the part means). One part is returned as it is.
+    public static func pooled(_ parts: [PolicyDiagnostics]) -> PolicyDiagnostics {
+        precondition(!parts.isEmpty, "PolicyDiagnostics.pooled: no parts")
+        if parts.count == 1 { return parts[0] }
+        let tokens = parts.reduce(0) { $0 + $1.tokens }
+        let sequences = parts.reduce(0) { $0 + $1.sequences }
+        let w = parts.map { Double($0.tokens) / Double(Swift.max(tokens, 1)) }
+        let v = parts.map { Double($0.sequences) / Double(Swift.max(sequences, 1)) }
+        func weighted(_ weights: [Double], _ value: (PolicyDiagnostics) -> Double) -> Double {
+            zip(weights, parts).reduce(0) { $0 + $1.0 * value($1.1) }
+        }
+        func pooledVariance(_ weights: [Double], _ m: (PolicyDiagnostics) -> Double, _ s: (PolicyDiagnostics) -> Double)
+            -> (mean: Double, variance: Double)
+        {
+            let mean = weighted(weights, m)
+            return (mean, weighted(weights) { s($0) + (m($0) - mean) * (m($0) - mean) })
+        }
+        let counted = parts.filter { $0.tokens > 0 }
+        let token = pooledVariance(w, \.tokenRatioMean, \.tokenRatioVariance)
+        let sequence = pooledVariance(v, \.sequenceRatioMean, \.sequenceRatioVariance)
+        return PolicyDiagnostics(
+            clipLow: weighted(w, \.clipLow), clipHigh: weighted(w, \.clipHigh),
+            ratioMean: tokens > 0 ? weighted(w, \.ratioMean) : 1,
+            ratioMin: counted.map(\.ratioMin).min() ?? 1, ratioMax: counted.map(\.ratioMax).max() ?? 1,
+            approxKL1: weighted(w, \.approxKL1), approxKL3: weighted(w, \.approxKL3),
+            tokenRatioVariance: tokens > 0 ? token.variance : 0,
+            sequenceRatioVariance: sequences > 0 ? sequence.variance : 0, tokens: tokens, sequences: sequences,
+            tokenRatioMean: tokens > 0 ? token.mean : 1, sequenceRatioMean: sequences > 0 ? sequence.mean : 1)
+    }
 }
 
 public enum TokenPolicyLoss {
@@ -113,13 +167,18 @@ public enum TokenPolicyLoss {
             clipLow: low / n, clipHigh: high / n, ratioMean: count > 0 ? sum / n : 1,
             ratioMin: count > 0 ? smallest : 1,
             ratioMax: count > 0 ? largest : 1, approxKL1: k1 / n, approxKL3: k3 / n,
-            tokenRatioVariance: variance(tokenRatios), sequenceRatioVariance: variance(sequenceRatios))
+            tokenRatioVariance: variance(tokenRatios), sequenceRatioVariance: variance(sequenceRatios),
+            tokens: tokenRatios.count, sequences: sequenceRatios.count,
+            tokenRatioMean: tokenRatios.isEmpty ? 1 : mean(tokenRatios),
+            sequenceRatioMean: sequenceRatios.isEmpty ? 1 : mean(sequenceRatios))
     }
+
+    static func mean(_ xs: [Double]) -> Double { xs.reduce(0, +) / Double(xs.count) }
 
     /// Population variance (0 for none).
     static func variance(_ xs: [Double]) -> Double {
         guard !xs.isEmpty else { return 0 }
-        let mean = xs.reduce(0, +) / Double(xs.count)
+        let mean = mean(xs)
         return xs.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Double(xs.count)
     }
 }

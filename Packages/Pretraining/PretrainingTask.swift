@@ -129,10 +129,7 @@ final class PretrainingTask: TrainingTask {
     }
 
     func agreeToStop(_ stopping: Bool) throws -> Bool {
-        guard world.size > 1 else { return stopping }
-        var requests: [Float] = [stopping ? 1 : 0]
-        try world.allReduceSum(&requests, what: "the stop request")
-        return requests[0] > 0
+        try world.anyProcess(stopping, what: "the stop request")
     }
 
     func exportState() -> TaskState {

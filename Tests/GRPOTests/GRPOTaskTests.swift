@@ -125,6 +125,36 @@ import Tokenizer
         #expect(try task.evaluate().metrics["eval/answers"] == 100)
     }
 
+    /// A step in shards (the rollout generated in 2 batches, the gradient accumulated over 2
+    /// parts each divided by the whole batch's counts, the reference's log-probs per part) is the
+    /// same step within float rounding, for each aggregation: the same rollout, loss, KL, entropy
+    /// and gradient (a forward's last bits depend on its batch). Compared over one update: Adam's
+    /// first steps are about lr · sign(g), so a gradient component near 0 turns rounding into lr.
+    @Test(arguments: GRPOAggregation.allCases)
+    func shardsSplitAStepWithoutChangingIt(aggregation: GRPOAggregation) throws {
+        var s = smallGRPOSettings
+        (s.promptsPerStep, s.groupSize, s.loss.beta, s.loss.aggregation) = (4, 4, 0.04, aggregation)
+        // Every answer of this policy is wrong: a bonus on half the responses gives groups advantages.
+        (s.rewardOutliers.share, s.rewardOutliers.bonus) = (0.5, 1)
+        func update(shards: Int) throws -> (metrics: [String: Double], gradients: [[Float]]) {
+            s.shards = shards
+            let (model, format, pairs) = try additionWorld(sftUpdates: 10)
+            let task = try additionTask(model, format, pairs, s, reference: try ReferenceModel(frozenCopyOf: model))
+            let metrics = try task.update().metrics
+            return (metrics, model.parameters.map { $0.grad?.array ?? [] })
+        }
+        let (one, two) = (try update(shards: 1), try update(shards: 2))
+        #expect(abs(two.metrics["policy/ratio_mean"]! - 1) < 1e-4)
+        for key in ["train/reward", "train/length", "train/stop_rate"] { #expect(one.metrics[key] == two.metrics[key]) }
+        for key in ["policy/loss", "policy/kl", "policy/entropy", "optim/grad_norm", "policy/token_ratio_var"] {
+            let (a, b) = (one.metrics[key]!, two.metrics[key]!)
+            #expect(abs(a - b) <= 1e-5 * max(1, abs(a)), "\(key): \(a) vs \(b)")
+        }
+        let largest = one.gradients.flatMap { $0.map(abs) }.max()!
+        let worst = zip(one.gradients, two.gradients).flatMap { zip($0, $1).map { abs($0 - $1) } }.max()!
+        #expect(largest > 0 && worst <= 1e-4 * largest, "\(worst) of \(largest)")
+    }
+
     @Test func settingsAreChecked() throws {
         let (model, format, pairs) = try additionWorld(sftUpdates: 0)
         var s = smallGRPOSettings
@@ -134,6 +164,15 @@ import Tokenizer
         s = smallGRPOSettings
         s.groupSize = 1
         expectLabError(.config) { try s.check() }
+        for (shards, promptsPerStep, minibatches, message) in [
+            (0, 8, 1, "grpo.shards: 0 must be at least 1"), (9, 8, 1, "more than the 8 prompts of a step"),
+            (4, 4, 9, "4 parts of each of 9 minibatches is more than the 32 sequences"),
+        ] {
+            s = smallGRPOSettings
+            (s.shards, s.promptsPerStep, s.minibatches, s.groupSize) = (shards, promptsPerStep, minibatches, 8)
+            let error = expectLabError(.config) { try s.check() }
+            #expect(error?.message.contains(message) == true, "\(String(describing: error))")
+        }
     }
 }
 

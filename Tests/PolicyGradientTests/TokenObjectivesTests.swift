@@ -150,6 +150,41 @@ func aggregation(_ lossType: String, batch: Int) -> LossAggregation {
         #expect(abs(d.ratioMean - exp(0.2)) < 1e-6, "exp(mean(0.1, 0.3)); the padded 9 is ignored")
     }
 
+    /// The diagnostics of a batch's parts pooled are the whole batch's (the parts of an
+    /// accumulated or data-parallel step), for every ratio; one part is returned unchanged.
+    @Test(arguments: ImportanceRatio.allCases)
+    func pooledDiagnosticsOfThePartsAreTheBatchs(kind: ImportanceRatio) {
+        var rng = RNG(seed: 2)
+        let (b, t) = (7, 5)
+        let old = Tensor.randn([b, t], std: 0.5, rng: &rng)
+        let new = old + Tensor.randn([b, t], std: 0.3, rng: &rng)
+        let a = Tensor.randn([b, 1], rng: &rng)
+        let maskValues = (0..<b).flatMap { i in (0..<t).map { j in Float(j < [5, 3, 1, 4, 0, 2, 5][i] ? 1 : 0) } }
+        func diagnostics(_ rows: Range<Int>) -> PolicyDiagnostics {
+            func pick(_ x: Tensor, _ width: Int) -> Tensor {
+                Tensor(rows.flatMap { i in x.array[(i * width)..<((i + 1) * width)] }, shape: [rows.count, width])
+            }
+            return TokenPolicyLoss.clippedSurrogate(
+                logProbs: pick(new, t), oldLogProbs: pick(old, t), advantages: pick(a, 1),
+                mask: pick(Tensor(maskValues, shape: [b, t]), t), clipLow: 0.01, clipHigh: 0.02, ratio: kind
+            ).diagnostics
+        }
+        let whole = diagnostics(0..<b)
+        #expect(PolicyDiagnostics.pooled([whole]) == whole)
+        let pooled = PolicyDiagnostics.pooled([diagnostics(0..<2), diagnostics(2..<5), diagnostics(5..<7)])
+        #expect(pooled.tokens == 20 && pooled.sequences == 6 && whole.tokens == 20 && whole.sequences == 6)
+        let pairs: [(Double, Double)] = [
+            (pooled.clipLow, whole.clipLow), (pooled.clipHigh, whole.clipHigh), (pooled.ratioMean, whole.ratioMean),
+            (pooled.ratioMin, whole.ratioMin), (pooled.ratioMax, whole.ratioMax),
+            (pooled.approxKL1, whole.approxKL1), (pooled.approxKL3, whole.approxKL3),
+            (pooled.tokenRatioVariance, whole.tokenRatioVariance),
+            (pooled.sequenceRatioVariance, whole.sequenceRatioVariance),
+            (pooled.tokenRatioMean, whole.tokenRatioMean), (pooled.sequenceRatioMean, whole.sequenceRatioMean),
+        ]
+        for (i, (x, y)) in pairs.enumerated() { #expect(abs(x - y) < 1e-12, "diagnostic \(i): \(x) vs \(y)") }
+        #expect(whole.clipFraction > 0 && whole.tokenRatioVariance > 0, "the case exercises the clip and the spread")
+    }
+
     /// With one-token outputs the sequence ratio is the token ratio: GSPO is GRPO.
     @Test func gspoOnOneTokenOutputsEqualsGRPO() {
         var rng = RNG(seed: 1)
