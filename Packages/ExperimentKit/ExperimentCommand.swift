@@ -176,7 +176,7 @@ public struct ExperimentRunner<E: Experiment> {
         if let launched = LaunchedRank.fromEnvironment, launched.size > 1, !E.dataParallel {
             throw LabError(
                 .config,
-                "\(E.name) trains as one process: under mpirun its \(launched.size) processes would each train a copy (the pretraining experiments train data parallel); run it without mpirun"
+                "\(E.name) trains as one process: under mpirun its \(launched.size) processes would each train a copy (the pretraining experiments, grpo and gspo train data parallel); run it without mpirun"
             )
         }
         if out != options.out {

@@ -8,13 +8,14 @@ import HDF5Store
 import TestSupport
 import Testing
 
-@Suite(.serialized, .enabled(if: mpirun != nil, "no mpirun (Scripts/bootstrap installs openmpi-bin)"))
-struct GRPODataParallelTests {
+// In DataParallelTests' serialized suite: another suite's processes would leave scratch folders
+// while that suite checks that its own are gone.
+extension DataParallelTests {
     /// Toy sizes (GRPOExperimentTests'), 2 prompts of 8 samples a step, `prefix` the config's
     /// nesting (gspo's GRPO run is under `rl`). The toy policy answers nothing right: a bonus on
     /// half the responses gives the groups advantages, so the runs train (and the comparison
     /// could fail: without it every gradient but the KL's is 0).
-    static func toy(_ prefix: String, shards: Int) -> [String] {
+    static func grpoToy(_ prefix: String, shards: Int) -> [String] {
         [
             "evalTasks=6", "evaluation.samples=2", "evaluation.passK=[1,2]", "evaluation.maxNewTokens=12",
             "grpo.maxNewTokens=12", "grpo.promptsPerStep=2", "grpo.rewardOutliers.share=0.5", "evalEvery=2",
@@ -24,7 +25,7 @@ struct GRPODataParallelTests {
     }
 
     /// The toy reasoning-base and its MoE twin, under `out`/bases.
-    static func bases(_ out: String) throws -> String {
+    static func grpoBases(_ out: String) throws -> String {
         let bases = out + "/bases"
         try runToyStage("base-models", ["--ablation", "base", "--steps", "4", "--out", bases] + toyStage)
         try runToyStage(
@@ -34,7 +35,7 @@ struct GRPODataParallelTests {
     }
 
     /// A folder for one run's --out that sees the toy bases.
-    static func folder(_ out: String, _ name: String, bases: String) throws -> String {
+    static func runFolder(_ out: String, _ name: String, bases: String) throws -> String {
         let folder = "\(out)/\(name)"
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         try FileManager.default.createSymbolicLink(
@@ -42,15 +43,15 @@ struct GRPODataParallelTests {
         return folder
     }
 
-    @Test func twoProcessesEqualOneWithTheSameShardsAndAStoppedRunResumesInOne() throws {
+    @Test func grpoTwoProcessesEqualOneWithTheSameShardsAndAStoppedRunResumesInOne() throws {
         let out = temporaryFolder()
-        let bases = try Self.bases(out)
+        let bases = try Self.grpoBases(out)
         for (product, ablation, prefix) in [("grpo", "base", ""), ("gspo", "moe-replay", "rl.")] {
-            let arguments = ["--ablation", ablation, "--steps", "3"] + Self.toy(prefix, shards: 2)
-            let one = try Self.folder(out, "\(product)-one", bases: bases)
+            let arguments = ["--ablation", ablation, "--steps", "3"] + Self.grpoToy(prefix, shards: 2)
+            let one = try Self.runFolder(out, "\(product)-one", bases: bases)
             let single = try runProduct(product, arguments + ["--out", one])
             #expect(single.status == 0, "\(single.stderr)")
-            let two = try Self.folder(out, "\(product)-two", bases: bases)
+            let two = try Self.runFolder(out, "\(product)-two", bases: bases)
             let split = try launch(2, arguments + ["--out", two], product: product)
             try #require(split.status == 0, "\(split.stderr)")
             #expect(split.stdout.contains("data parallel: process 0 of 2"), "\(split.stdout)")
@@ -61,8 +62,8 @@ struct GRPODataParallelTests {
             #expect(norms.count == 3 && norms.allSatisfy { $0 > 0 }, "\(product): \(norms)")
         }
         // Stopped after step 2 under 2 processes, resumed in 1: the uninterrupted run's end.
-        let arguments = ["--ablation", "base", "--steps", "3"] + Self.toy("", shards: 2)
-        let stopped = try Self.folder(out, "grpo-stopped", bases: bases)
+        let arguments = ["--ablation", "base", "--steps", "3"] + Self.grpoToy("", shards: 2)
+        let stopped = try Self.runFolder(out, "grpo-stopped", bases: bases)
         let first = try launch(2, arguments + ["--out", stopped, "--stop-at", "2"], product: "grpo")
         #expect(first.status == 0, "\(first.stderr)")
         let run = "grpo/base/seed-0"
@@ -71,11 +72,11 @@ struct GRPODataParallelTests {
         #expect(try largestDifference("\(out)/grpo-one/\(run)", "\(stopped)/\(run)") == 0)
     }
 
-    @Test func shardsTheProcessesCannotShareAreRefusedByKey() throws {
+    @Test func grpoShardsTheProcessesCannotShareAreRefusedByKey() throws {
         let out = temporaryFolder()
-        let bases = try Self.bases(out)
-        let folder = try Self.folder(out, "odd", bases: bases)
-        let odd = try launch(2, ["--steps", "1", "--out", folder] + Self.toy("", shards: 1), product: "grpo")
+        let bases = try Self.grpoBases(out)
+        let folder = try Self.runFolder(out, "odd", bases: bases)
+        let odd = try launch(2, ["--steps", "1", "--out", folder] + Self.grpoToy("", shards: 1), product: "grpo")
         #expect(odd.status != 0 && odd.stderr.contains("grpo.shards: 1: 2 processes"), "\(odd.stderr)")
     }
 }
