@@ -1,5 +1,6 @@
 import Distributed
 import ExperimentKit
+import Foundation
 import HDF5Store
 // One GRPO step as the shared loop drives it:
 //   1. rollout   `promptsPerStep` tasks from the task source, G samples each from the current
@@ -78,7 +79,16 @@ public struct GRPOSettings: Codable, Sendable, Equatable {
         if groupSize < 2 {
             throw LabError(.config, "grpo.groupSize: \(groupSize) must be at least 2 (a group needs a baseline)")
         }
-        if minibatches > promptsPerStep * groupSize {
+        // A step's sequences, and its parts: products of config values, so an absurd value is an
+        // error here rather than an overflow.
+        let (sequences, tooMany) = promptsPerStep.multipliedReportingOverflow(by: groupSize)
+        let (parts, tooManyParts) = shards.multipliedReportingOverflow(by: minibatches)
+        if tooMany || sequences > 10_000_000 {
+            throw LabError(
+                .config,
+                "grpo.promptsPerStep x grpo.groupSize: \(promptsPerStep) x \(groupSize) sequences a step is too many")
+        }
+        if minibatches > sequences {
             throw LabError(
                 .config,
                 "grpo.minibatches: \(minibatches) is more than the \(promptsPerStep * groupSize) sequences of a step")
@@ -88,7 +98,7 @@ public struct GRPOSettings: Codable, Sendable, Equatable {
                 .config,
                 "grpo.shards: \(shards) is more than the \(promptsPerStep) prompts of a step (grpo.promptsPerStep)")
         }
-        if shards * minibatches > promptsPerStep * groupSize {
+        if tooManyParts || parts > sequences {
             throw LabError(
                 .config,
                 "grpo.shards: \(shards) parts of each of \(minibatches) minibatches is more than the \(promptsPerStep * groupSize) sequences of a step"
@@ -138,6 +148,16 @@ public final class GRPOTask: TrainingTask {
     public private(set) var updatesDone = 0
     /// The processes of a data-parallel run (one without mpirun).
     let world: Communicator
+    /// Seconds in the step's collectives (waiting for the other processes included), and in steps.
+    var collectiveSeconds = 0.0
+    var stepSeconds = 0.0
+
+    /// Runs a collective, timing it.
+    func collective<T>(_ body: () throws -> T) rethrows -> T {
+        let start = Date()
+        defer { collectiveSeconds += Date().timeIntervalSince(start) }
+        return try body()
+    }
     /// Called after each evaluation with the step and the eval set's prompts and greedy answers
     /// (the experiment's sample table).
     public var onEvaluation: ((_ step: Int, _ prompts: [String], _ greedy: [ScoredResponse]) -> Void)?
@@ -234,7 +254,7 @@ public final class GRPOTask: TrainingTask {
                 recordRouting: !model.routedLayers.isEmpty && !settings.dynamicSampling,
                 streams: Array(streams[(range.lowerBound * g)..<(range.upperBound * g)]))
         }
-        let rollout = try world.gatherRollout(mine)
+        let rollout = try collective { try world.gatherRollout(mine) }
         var scored = Scored(
             prompts: rollout.prompts, responses: rollout.responses, logProbs: rollout.logProbs,
             stopped: rollout.stopped, routing: rollout.routing.map(RoutingRecord.init(choices:)))
@@ -287,6 +307,8 @@ public final class GRPOTask: TrainingTask {
     }
 
     public func update() throws -> StepReport {
+        let stepStart = Date()
+        defer { stepSeconds += Date().timeIntervalSince(stepStart) }
         let (batch, rounds, zeroShare) = try collect()
         let n = batch.count
         let advantages = settings.baseline.advantages(batch.rewards, groupSize: settings.groupSize)
@@ -329,13 +351,13 @@ public final class GRPOTask: TrainingTask {
                             totals: shards > 1 ? totals : nil, share: Float(parts[q].count) / Float(rows.count)))
                 }
                 // Every part's record on every process, in part order; the gradients summed.
-                let records = try gatherRecords(mine)
+                let records = try collective { try gatherRecords(mine) }
                 guard records.allSatisfy({ $0.loss.isFinite }) else {
                     nonFiniteLoss = true
                     break passes
                 }
                 var noSums: [Float] = []
-                try world.allReduceGradients(model.parameters, sums: &noSums)
+                try collective { try world.allReduceGradients(model.parameters, sums: &noSums) }
                 lossSum += records.reduce(0) { $0 + $1.loss }
                 normSum += Double(clipGradNorm(model.parameters, maxNorm: Float(settings.optimizer.gradClip)))
                 adam.step(lr: schedule(updatesDone))
@@ -376,6 +398,12 @@ public final class GRPOTask: TrainingTask {
             "optim/grad_norm": normSum / Double(max(steps, 1)),
             "optim/lr": Double(schedule(updatesDone - 1)),
         ]
+        if world.size > 1 {
+            // Of every step so far, the share spent in the gathers and the all-reduce: mostly waiting
+            // for the process whose shard generated longer responses.
+            metrics["perf/collective_share"] =
+                collectiveSeconds / max(stepSeconds + Date().timeIntervalSince(stepStart), 1e-9)
+        }
         if !correctLengths.isEmpty { metrics["train/length_correct"] = mean(correctLengths) }
         if !wrongLengths.isEmpty { metrics["train/length_wrong"] = mean(wrongLengths) }
         if reference != nil { metrics["policy/kl"] = klSum / Double(max(steps, 1)) }

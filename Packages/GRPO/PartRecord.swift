@@ -47,12 +47,15 @@ struct PartRecord {
         guard buffer.count % n == 0 else {
             throw LabError(.config, "part records: \(buffer.count) doubles is not a whole number of records of \(n)")
         }
-        return stride(from: 0, to: buffer.count, by: n).map { at in
+        return try stride(from: 0, to: buffer.count, by: n).map { at in
             let w = Array(buffer[at..<(at + n)])
+            guard let tokens = Int(exactly: w[10]), let sequences = Int(exactly: w[11]) else {
+                throw LabError(.config, "part records: counts \(w[10]), \(w[11]) are not whole numbers")
+            }
             let diagnostics = PolicyDiagnostics(
                 clipLow: w[1], clipHigh: w[2], ratioMean: w[3], ratioMin: w[4], ratioMax: w[5], approxKL1: w[6],
-                approxKL3: w[7], tokenRatioVariance: w[8], sequenceRatioVariance: w[9], tokens: Int(w[10]),
-                sequences: Int(w[11]), tokenRatioMean: w[12], sequenceRatioMean: w[13])
+                approxKL3: w[7], tokenRatioVariance: w[8], sequenceRatioVariance: w[9], tokens: tokens,
+                sequences: sequences, tokenRatioMean: w[12], sequenceRatioMean: w[13])
             var record = PartRecord(
                 loss: w[0], diagnostics: diagnostics, kl: w[14] == 1 ? w[15] : nil,
                 routingChange: w[16] == 1 ? w[17] : nil)

@@ -58,14 +58,23 @@ struct RolloutShards {
                 defer { at += n }
                 return buffer[at..<(at + n)]
             }
-            func count() throws -> Int { Int(try take(1).first!) }
+            func integers(_ n: Int) throws -> [Int] {
+                try take(n).map { value in
+                    guard let i = Int(exactly: value) else {
+                        throw LabError(
+                            .config, "rollout shards: process \(rank) sent \(value) where a count or an id goes")
+                    }
+                    return i
+                }
+            }
+            func count() throws -> Int { try integers(1)[0] }
             while at < buffer.count {
-                all.prompts.append(try take(try count()).map { Int($0) })
+                all.prompts.append(try integers(try count()))
                 let length = try count()
-                all.responses.append(try take(length).map { Int($0) })
+                all.responses.append(try integers(length))
                 all.logProbs.append(Array(try take(length)))
-                all.stopped.append(try take(1).first! == 1)
-                routing.append(try (0..<(try count())).map { _ in try take(try count()).map { Int($0) } })
+                all.stopped.append(try count() == 1)
+                routing.append(try (0..<(try count())).map { _ in try integers(try count()) })
             }
         }
         all.routing = routing.contains { !$0.isEmpty } ? routing : nil
