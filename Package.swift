@@ -52,7 +52,8 @@ let packages: [LocalPackage] = [
         name: "ExperimentKit", deps: ["HDF5Store", "ArgumentParser"], experiment: "mlp-demo",
         testDeps: ["mlp-demo", "lab"]),
     LocalPackage(
-        name: "LabNotes", deps: ["ExperimentKit", "HDF5Store"], testDeps: ["HDF5Store", "mlp-demo", "lab"]),
+        name: "LabNotes", deps: ["ExperimentKit", "HDF5Store"],
+        testDeps: ["ExperimentKit", "HDF5Store", "mlp-demo", "lab"]),
     LocalPackage(
         name: "PostTraining",
         deps: [

@@ -17,6 +17,7 @@ enum BaseModelsExperiment: Experiment {
     static let name = "base-models"
     static let summary = "The base models of post-training: reasoning-base, chat-pretrain, chat-base."
     static let source = SourceLocation(#filePath)
+    static let resources = TaskResources(threads: 1, memory: "2304M")  // Scripts/measure-resources base-models
 
     static func run(_ run: Run<Config>) throws -> RunOutcome {
         try SFTStages.run(run, repositoryRoot: source.repositoryRoot)

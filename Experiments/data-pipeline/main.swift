@@ -80,6 +80,7 @@ enum DataPipelineExperiment: Experiment {
     static let name = "data-pipeline"
     static let summary = "The cleaning pipeline on a dirty corpus, each stage checked against the faults it holds."
     static let source = SourceLocation(#filePath)
+    static let resources = TaskResources(threads: 1, memory: "768M")  // Scripts/measure-resources data-pipeline
 
     static func run(_ run: Run<Config>) throws -> RunOutcome {
         let c = run.config

@@ -78,6 +78,7 @@ enum DPOExperiment: Experiment {
     static let name = "dpo"
     static let summary = "DPO offline and online from chat-base: β, cDPO, IPO, SimPO, labels by truth, judges."
     static let source = SourceLocation(#filePath)
+    static let resources = TaskResources(threads: 1, memory: "1792M")  // Scripts/measure-resources dpo
 
     static func run(_ run: Run<Config>) throws -> RunOutcome {
         let c = run.config

@@ -27,6 +27,7 @@ enum GRPOExperiment: Experiment {
     static let name = "grpo"
     static let summary = "GRPO, Dr. GRPO, DAPO, GAPO and RLOO from reasoning-base on verifiable arithmetic."
     static let source = SourceLocation(#filePath)
+    static let resources = TaskResources(threads: 1, memory: "2816M")  // Scripts/measure-resources grpo
     static let dataParallel = true  // under mpirun -np N, grpo.shards a multiple of N (Notebooks-md/scale-out.md)
 
     static func run(_ run: Run<Config>) throws -> RunOutcome {

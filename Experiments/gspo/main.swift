@@ -64,6 +64,7 @@ enum GSPOExperiment: Experiment {
     static let name = "gspo"
     static let summary = "GSPO vs GRPO on dense and MoE policies, with and without routing replay."
     static let source = SourceLocation(#filePath)
+    static let resources = TaskResources(threads: 1, memory: "2560M")  // Scripts/measure-resources gspo
     static let dataParallel = true  // under mpirun -np N, grpo.shards a multiple of N (Notebooks-md/scale-out.md)
 
     static func run(_ run: Run<Config>) throws -> RunOutcome {

@@ -121,8 +121,10 @@ extension LabCommand {
         @Option(name: .customLong("set"), help: "Override a config key in every task: --set key.path=value.")
         var sets: [String] = []
         @Option(help: "Results root: <out>/<experiment>/<ablation>/seed-N.h5.") var out = "runs"
-        @Option(help: "Threads per task (Slurm: --cpus-per-task).") var threads = 1
-        @Option(help: "Memory per task (Slurm's --mem, e.g. 4G).") var mem = "4G"
+        @Option(help: "Threads per task (Slurm: --cpus-per-task; default: the experiment's, see --resources).")
+        var threads: Int?
+        @Option(help: "Memory per task (Slurm's --mem, e.g. 4G; default: the experiment's, see --resources).")
+        var mem: String?
         @Option(help: "Wall time per task (Slurm's --time).") var time: String?
         @Option(help: "Slurm partition (default: the cluster's default).") var partition: String?
         @Option(help: "After the tasks: compare (table and plots into sweep/compare.md), notes, or none.")

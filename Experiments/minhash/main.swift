@@ -113,6 +113,7 @@ enum MinHashExperiment: Experiment {
     static let name = "minhash"
     static let summary = "MinHash + LSH near-duplicate detection against exact Jaccard ground truth."
     static let source = SourceLocation(#filePath)
+    static let resources = TaskResources(threads: 1, memory: "768M")  // Scripts/measure-resources minhash
 
     static func run(_ run: Run<Config>) throws -> RunOutcome {
         let c = run.config

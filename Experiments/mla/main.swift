@@ -60,6 +60,7 @@ enum MLAExperiment: Experiment {
     static let dataParallel = true  // under mpirun -np N (Notebooks-md/scale-out.md)
     static let summary = "MLA vs MHA/GQA/MQA: loss, KV-cache bytes per token, prefill and decode speed."
     static let source = SourceLocation(#filePath)
+    static let resources = TaskResources(threads: 1, memory: "768M")  // Scripts/measure-resources mla
 
     static func attentionFactory(_ c: Config, inference: MLAInference? = nil) -> AttentionFactory? {
         guard c.attention == .mla else { return nil }

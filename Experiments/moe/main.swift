@@ -50,6 +50,7 @@ enum MoEExperiment: Experiment {
     static let dataParallel = true  // under mpirun -np N (Notebooks-md/scale-out.md)
     static let summary = "MoE vs dense MLPs: top-K, shared experts, load balancing, capacity; loss, load, routing."
     static let source = SourceLocation(#filePath)
+    static let resources = TaskResources(threads: 1, memory: "1024M")  // Scripts/measure-resources moe
 
     static func run(_ run: Run<Config>) throws -> RunOutcome {
         let c = run.config

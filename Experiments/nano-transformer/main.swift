@@ -10,6 +10,7 @@ enum PretrainExperiment: Experiment {
     static let dataParallel = true  // under mpirun -np N (Notebooks-md/scale-out.md)
     static let summary = "Pretrain the nano transformer on Shakespeare; ablate its design choices."
     static let source = SourceLocation(#filePath)
+    static let resources = TaskResources(threads: 1, memory: "768M")  // Scripts/measure-resources nano-transformer
 
     static func run(_ run: Run<Config>) throws -> RunOutcome {
         try Pretraining.run(run, run.config, repositoryRoot: source.repositoryRoot)

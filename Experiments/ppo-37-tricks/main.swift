@@ -32,6 +32,7 @@ enum PPOExperiment: Experiment {
     static let name = "ppo-37-tricks"
     static let summary = "PPO's implementation details, each switchable: CartPole, Acrobot, Pendulum."
     static let source = SourceLocation(#filePath)
+    static let resources = TaskResources(threads: 1, memory: "256M")  // Scripts/measure-resources ppo-37-tricks
 
     static func run(_ run: Run<Config>) throws -> RunOutcome {
         var c = run.config.ppo

@@ -69,6 +69,7 @@ enum RLHFExperiment: Experiment {
     static let name = "ppo-rlhf"
     static let summary = "PPO on text against a reward model: β, KL placement, critic, whitening, epochs, RM data."
     static let source = SourceLocation(#filePath)
+    static let resources = TaskResources(threads: 1, memory: "2048M")  // Scripts/measure-resources ppo-rlhf
 
     static func run(_ run: Run<Config>) throws -> RunOutcome {
         let c = run.config

@@ -68,6 +68,7 @@ enum RewardExperiment: Experiment {
     static let name = "reward-bpr"
     static let summary = "Bradley-Terry reward models against the true reward: losses, K, label noise, init, data."
     static let source = SourceLocation(#filePath)
+    static let resources = TaskResources(threads: 1, memory: "2304M")  // Scripts/measure-resources reward-bpr
 
     static func run(_ run: Run<Config>) throws -> RunOutcome {
         let c = run.config

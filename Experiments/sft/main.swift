@@ -10,6 +10,7 @@ enum SFTExperiment: Experiment {
     static let name = "sft"
     static let summary = "SFT on worked solutions: loss tokens, packing, epochs, data size, noisy data."
     static let source = SourceLocation(#filePath)
+    static let resources = TaskResources(threads: 1, memory: "2048M")  // Scripts/measure-resources sft
 
     static func run(_ run: Run<Config>) throws -> RunOutcome {
         try SFTStages.run(run, repositoryRoot: source.repositoryRoot)

@@ -100,6 +100,7 @@ enum TokenizerExperiment: Experiment {
     static let name = "tokenizer"
     static let summary = "Byte-level BPE compression vs vocabulary size, GPT-2 vs GPT-4 patterns, en/zh/mixed."
     static let source = SourceLocation(#filePath)
+    static let resources = TaskResources(threads: 1, memory: "256M")  // Scripts/measure-resources tokenizer
 
     static func run(_ run: Run<Config>) throws -> RunOutcome {
         let config = run.config

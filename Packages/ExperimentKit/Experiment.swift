@@ -16,6 +16,8 @@ public protocol Experiment {
     /// Whether its run trains data parallel when `mpirun -np N` starts it (the pretraining loop
     /// does); otherwise N processes would each train a copy, and the runner refuses.
     static var dataParallel: Bool { get }
+    /// What one run needs from a cluster (threads, memory), measured: `lab sweep` asks for it.
+    static var resources: TaskResources { get }
 }
 
 extension Experiment {

@@ -48,6 +48,9 @@ public struct ExperimentOptions: ParsableArguments {
     @Flag(help: "List the ablations with their descriptions and exit.")
     public var listAblations = false
 
+    @Flag(help: "Print what one run needs from a cluster (threads, memory) as JSON and exit.")
+    public var resources = false
+
     @Flag(help: "Run every ablation for every seed.")
     public var allAblations = false
 
@@ -170,6 +173,10 @@ public struct ExperimentRunner<E: Experiment> {
     public func runAll() throws -> RunOutcome {
         if options.listAblations {
             for (name, text) in try listAblations(in: configsDirectory) { log("\(name)\t\(text)") }
+            return .finished
+        }
+        if options.resources {
+            print(E.resources.json)
             return .finished
         }
         let seeds = try options.seedList()

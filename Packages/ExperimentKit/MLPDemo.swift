@@ -84,6 +84,7 @@ public enum MLPDemo: Experiment {
     public static let source = SourceLocation(
         URL(fileURLWithPath: #filePath).deletingLastPathComponent()
             .appendingPathComponent("../../Experiments/mlp-demo/main.swift").standardized.path)
+    public static let resources = TaskResources(threads: 1, memory: "256M")  // Scripts/measure-resources mlp-demo
 
     public static func run(_ run: Run<Config>) throws -> RunOutcome {
         let task = MLPDemoTask(run.config, seed: run.seed)

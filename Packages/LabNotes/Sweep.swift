@@ -36,7 +36,9 @@ public struct Sweep: Equatable {
     public var tasks: [Task]
     /// `--set key=value` overrides, passed to every task.
     public var sets: [String]
-    /// Slurm resources per task: CPUs (the run's `--threads`), memory, wall time, partition.
+    /// Slurm resources per task: CPUs (the run's `--threads`), memory, wall time, partition. The
+    /// threads and memory are the experiment's own declaration (`<experiment> --resources`) unless
+    /// the sweep gives them.
     public var threads: Int
     public var memory: String
     public var time: String?
@@ -52,10 +54,10 @@ public struct Sweep: Equatable {
 
     /// A sweep checked before anything is written: the ablations exist in the experiment's
     /// configs folder, seeds are distinct and non-negative, the executables exist, the resources
-    /// are well formed. `ablations` nil: every ablation.
+    /// are well formed. `ablations` nil: every ablation; `threads`, `memory` nil: the experiment's.
     public static func plan(
-        experiment: String, ablations: [String]?, seeds: [Int], sets: [String], out: String, threads: Int,
-        memory: String, time: String?, partition: String?, then: Then, root: String, buildFolder: String
+        experiment: String, ablations: [String]?, seeds: [Int], sets: [String], out: String, threads: Int?,
+        memory: String?, time: String?, partition: String?, then: Then, root: String, buildFolder: String
     ) throws -> Sweep {
         let configs = "\(root)/Experiments/\(experiment)/configs"
         guard FileManager.default.fileExists(atPath: configs) else {
@@ -81,6 +83,13 @@ public struct Sweep: Equatable {
         guard seeds.allSatisfy({ $0 >= 0 }), Set(seeds).count == seeds.count else {
             throw LabError(.config, "--seeds \(seeds.map(String.init).joined(separator: ",")): distinct, non-negative")
         }
+        let binary = "\(buildFolder)/\(experiment)"
+        guard FileManager.default.isExecutableFile(atPath: binary) else {
+            throw LabError(
+                .config, "\(binary): the experiment is not built (swift build -c release --product \(experiment))")
+        }
+        let declared = threads != nil && memory != nil ? nil : try declaredResources(binary)
+        let (threads, memory) = (threads ?? declared!.threads, memory ?? declared!.memory)
         guard (1...ExperimentOptions.maxThreads).contains(threads) else {
             throw LabError(.config, "--threads \(threads): 1 to \(ExperimentOptions.maxThreads)")
         }
@@ -96,17 +105,31 @@ public struct Sweep: Equatable {
         for assignment in sets where !assignment.contains("=") {
             throw LabError(.config, "--set '\(assignment)': expected key.path=value")
         }
-        let binary = "\(buildFolder)/\(experiment)"
-        guard FileManager.default.isExecutableFile(atPath: binary) else {
-            throw LabError(
-                .config, "\(binary): the experiment is not built (swift build -c release --product \(experiment))")
-        }
         let absoluteOut = out.hasPrefix("/") ? out : "\(FileManager.default.currentDirectoryPath)/\(out)"
         return Sweep(
             experiment: experiment, binary: binary, lab: "\(buildFolder)/lab", root: root,
             out: (absoluteOut as NSString).standardizingPath,
             tasks: chosen.flatMap { a in seeds.map { Task(ablation: a, seed: $0) } }, sets: sets, threads: threads,
             memory: memory, time: time, partition: partition, then: then)
+    }
+
+    /// What the experiment declares one run needs (`<binary> --resources`).
+    static func declaredResources(_ binary: String) throws -> TaskResources {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: binary)
+        process.arguments = ["--resources"]
+        let out = Pipe()
+        process.standardOutput = out
+        process.standardError = FileHandle.nullDevice
+        do { try process.run() } catch {
+            throw LabError(.config, "\(binary) --resources: cannot start it (\(error.localizedDescription))")
+        }
+        let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        guard process.terminationStatus == 0 else {
+            throw LabError(.config, "\(binary) --resources failed (status \(process.terminationStatus))")
+        }
+        return try TaskResources.parse(text, source: binary)
     }
 
     static func isPlain(_ c: Character) -> Bool { c.isASCII && (c.isLetter || c.isNumber || "._-".contains(c)) }

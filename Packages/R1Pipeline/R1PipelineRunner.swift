@@ -21,6 +21,7 @@ public protocol R1StageExperiment: Experiment where Config == R1PipelineConfig {
 extension R1StageExperiment {
     public static var name: String { stage.experimentName }
     public static var summary: String { "r1-pipeline's \(stage.rawValue) stage" }
+    public static var resources: TaskResources { R1PipelineSummary.resources }
     /// Experiments/r1-pipeline: its configs, and the repository two levels up.
     public static var source: SourceLocation {
         SourceLocation(
@@ -50,6 +51,8 @@ public enum R1PipelineSummary: Experiment {
     public static let name = "r1-pipeline/summary"
     public static let summary = "DeepSeek-R1's recipe at small scale, stage by stage."
     public static var source: SourceLocation { ZeroStage.source }
+    /// The largest of its stages (each stage is a run of this size): Scripts/measure-resources r1-pipeline.
+    public static let resources = TaskResources(threads: 1, memory: "3072M")
 
     /// The metrics the summary keeps of each stage (its final value; absent ones are skipped).
     public static let kept = [

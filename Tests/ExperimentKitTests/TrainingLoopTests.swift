@@ -60,6 +60,7 @@ enum CountingExperiment: Experiment {
     static let name = "counting"
     static let summary = "The training loop's test task."
     static let source = SourceLocation(#filePath)
+    static let resources = TaskResources(memory: "256M")
     nonisolated(unsafe) static var lastTask: CountingTask?
 
     static func run(_ run: Run<Config>) throws -> RunOutcome {

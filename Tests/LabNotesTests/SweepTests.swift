@@ -1,6 +1,7 @@
 // lab sweep: the plan's checks, the Slurm scripts it writes, each task's decision (skip, resume,
 // start again, start) and the same task list run here, where a stopped run resumes to the end an
 // uninterrupted run reaches. Scripts/slurm-check runs it on a real single-node Slurm.
+import ExperimentKit
 import Foundation
 import HDF5Store
 import LabNotes
@@ -14,8 +15,8 @@ import Testing
     var build: String { (productPath("mlp-demo") as NSString).deletingLastPathComponent }
 
     func plan(
-        ablations: [String]? = ["base", "relu"], seeds: [Int] = [0, 1], memory: String = "2G", time: String? = nil,
-        threads: Int = 1, out: String = "/tmp/sweep-out", buildFolder: String? = nil
+        ablations: [String]? = ["base", "relu"], seeds: [Int] = [0, 1], memory: String? = "2G", time: String? = nil,
+        threads: Int? = 1, out: String = "/tmp/sweep-out", buildFolder: String? = nil
     ) throws -> Sweep {
         try Sweep.plan(
             experiment: "mlp-demo", ablations: ablations, seeds: seeds, sets: ["steps=60"], out: out, threads: threads,
@@ -40,6 +41,22 @@ import Testing
                     experiment: "no-such", ablations: nil, seeds: [0], sets: [], out: "x", threads: 1, memory: "1G",
                     time: nil, partition: nil, then: .none, root: root, buildFolder: build)
             }?.message.contains("no-such") == true)
+    }
+
+    /// Without --threads and --mem a task asks for what the experiment declares it needs (its
+    /// `--resources`); each given option replaces its half; a declaration that is not one is named.
+    @Test func resourcesComeFromTheExperimentUnlessGiven() throws {
+        let printed = try runProduct("mlp-demo", ["--resources"])
+        #expect(printed.status == 0, "\(printed.stderr)")
+        let declared = try TaskResources.parse(printed.stdout, source: "mlp-demo")
+        let sweep = try plan(memory: nil, threads: nil)
+        #expect(sweep.threads == declared.threads && sweep.memory == declared.memory)
+        #expect(sweep.arrayScript().contains("#SBATCH --mem=\(declared.memory)\n"))
+        let mixed = try plan(memory: nil, threads: 2)
+        #expect(mixed.threads == 2 && mixed.memory == declared.memory)
+        #expect(try plan(memory: "3G", threads: nil).memory == "3G")
+        let error = expectLabError(.config) { try TaskResources.parse("Usage: ...", source: "x") }
+        #expect(error?.message.contains("x --resources: expected a JSON line") == true)
     }
 
     /// The array script lists tasks as words: an ablation file named with a space is refused.
