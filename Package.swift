@@ -100,7 +100,9 @@ let packages: [LocalPackage] = [
         ],
         experiment: "r1-pipeline", experimentDeps: ["ExperimentKit"],
         testDeps: ["HDF5Store", "ExperimentKit", "PostTraining", "base-models", "reward-bpr", "r1-pipeline"]),
-    LocalPackage(name: "KnowledgeAndTools", deps: ["PostTraining", "TensorCore", "LabSupport"]),
+    LocalPackage(
+        name: "KnowledgeAndTools", deps: ["PostTraining", "NanoTransformer", "TensorCore", "LabSupport"],
+        testDeps: ["PolicyTestSupport", "GRPO"]),
     LocalPackage(
         name: "DataPipeline", deps: ["MinHash", "Tokenizer", "TensorCore", "NanoTransformer", "Crypto"],
         experiment: "data-pipeline", experimentDeps: ["ExperimentKit", "Pretraining", "ModelStore"],

@@ -164,6 +164,9 @@ public final class GRPOTask: TrainingTask {
     /// Metrics of each step's rollout (its parsed responses) added to the step's own (R1's
     /// language mixing and self-corrections over training).
     public var onRollout: ((_ responses: [ParsedResponse]) -> [String: Double])?
+    /// What the environment puts into a response while it is sampled (a tool's result): inserted
+    /// tokens are fed to the policy but weigh nothing in the loss (their mask entries are 0).
+    public var interjection: Interjection?
     /// Metrics of each evaluation's answers (greedy, and the samples per task) added to the
     /// harness's own.
     public var evaluationMetrics: ((_ greedy: [ScoredResponse], _ samples: [[ScoredResponse]]) -> [String: Double])?
@@ -214,6 +217,8 @@ public final class GRPOTask: TrainingTask {
         var responses: [[Int]] = []
         /// The sampler's log-probs (π_old).
         var logProbs: [[Float]] = []
+        /// Per response token: put in by the environment (no loss), not sampled.
+        var inserted: [[Bool]] = []
         var stopped: [Bool] = []
         var rewards: [Float] = []
         var correct: [Bool] = []
@@ -227,14 +232,16 @@ public final class GRPOTask: TrainingTask {
         static func + (a: Scored, b: Scored) -> Scored {
             Scored(
                 prompts: a.prompts + b.prompts, responses: a.responses + b.responses, logProbs: a.logProbs + b.logProbs,
-                stopped: a.stopped + b.stopped, rewards: a.rewards + b.rewards, correct: a.correct + b.correct,
+                inserted: a.inserted + b.inserted, stopped: a.stopped + b.stopped, rewards: a.rewards + b.rewards,
+                correct: a.correct + b.correct,
                 wellFormed: a.wellFormed + b.wellFormed, parsed: a.parsed + b.parsed, routing: nil)
         }
 
         func rows(_ r: [Int]) -> Scored {
             Scored(
                 prompts: r.map { prompts[$0] }, responses: r.map { responses[$0] }, logProbs: r.map { logProbs[$0] },
-                stopped: r.map { stopped[$0] }, rewards: r.map { rewards[$0] }, correct: r.map { correct[$0] },
+                inserted: r.map { inserted[$0] }, stopped: r.map { stopped[$0] }, rewards: r.map { rewards[$0] },
+                correct: r.map { correct[$0] },
                 wellFormed: r.map { wellFormed[$0] }, parsed: r.map { parsed[$0] }, routing: routing?.subset(r))
         }
     }
@@ -252,12 +259,13 @@ public final class GRPOTask: TrainingTask {
                 prompts: Array(promptIds[range]), samplesPerPrompt: g, maxNewTokens: settings.maxNewTokens,
                 sampling: Sampling(temperature: settings.temperature, topP: settings.topP), stopTokens: [format.end],
                 recordRouting: !model.routedLayers.isEmpty && !settings.dynamicSampling,
-                streams: Array(streams[(range.lowerBound * g)..<(range.upperBound * g)]))
+                streams: Array(streams[(range.lowerBound * g)..<(range.upperBound * g)]), interjection: interjection)
         }
         let rollout = try collective { try world.gatherRollout(mine) }
         var scored = Scored(
             prompts: rollout.prompts, responses: rollout.responses, logProbs: rollout.logProbs,
-            stopped: rollout.stopped, routing: rollout.routing.map(RoutingRecord.init(choices:)))
+            inserted: rollout.inserted, stopped: rollout.stopped,
+            routing: rollout.routing.map(RoutingRecord.init(choices:)))
         for i in 0..<rollout.responses.count {
             let stopped = rollout.stopped[i]
             let text = try format.responseText(rollout.responses[i])
@@ -334,7 +342,8 @@ public final class GRPOTask: TrainingTask {
                     Array(rows[(rows.count * q / shards)..<(rows.count * (q + 1) / shards)])
                 }
                 let totals = LossAggregation.Totals(
-                    sequences: rows.count, tokens: rows.reduce(0) { $0 + (keep[$1] ? batch.responses[$1].count : 0) })
+                    sequences: rows.count,
+                    tokens: rows.reduce(0) { $0 + (keep[$1] ? batch.inserted[$1].count { !$0 } : 0) })
                 adam.zeroGrad()
                 var mine: [PartRecord] = []
                 for q in world.share(of: shards) {
@@ -404,6 +413,9 @@ public final class GRPOTask: TrainingTask {
             metrics["perf/collective_share"] =
                 collectiveSeconds / max(stepSeconds + Date().timeIntervalSince(stepStart), 1e-9)
         }
+        if interjection != nil {
+            metrics["train/inserted_tokens"] = mean(batch.inserted.map { Double($0.count { $0 }) })
+        }
         if !correctLengths.isEmpty { metrics["train/length_correct"] = mean(correctLengths) }
         if !wrongLengths.isEmpty { metrics["train/length_wrong"] = mean(wrongLengths) }
         if reference != nil { metrics["policy/kl"] = klSum / Double(max(steps, 1)) }
@@ -441,9 +453,12 @@ public final class GRPOTask: TrainingTask {
         let part = batch.rows(rows)
         let responseBatch = ResponseBatch(prompts: part.prompts, responses: part.responses)
         let width = responseBatch.width
-        // Responses the overlong rule leaves out weigh 0: their mask rows are zeroed.
+        // Responses the overlong rule leaves out weigh 0: their mask rows are zeroed; so do the
+        // tokens the environment put in (the policy did not choose them).
         let maskValues = zip(rows, responseBatch.mask.array.chunked(width)).flatMap { row, m in
-            keep[row] ? m : [Float](repeating: 0, count: width)
+            guard keep[row] else { return [Float](repeating: 0, count: width) }
+            return m.enumerated().map { j, value in j < batch.inserted[row].count && batch.inserted[row][j] ? 0 : value
+            }
         }
         let mask = Tensor(maskValues, shape: [rows.count, width])
         if settings.routingReplay, let routing = part.routing {

@@ -6,7 +6,8 @@ import LabSupport
 // batching is the shards' whatever the number of processes: the behaviour log-probs of a forward
 // depend on its batch in the last bits, so N processes equal one process with the same shards.
 // On the wire a sequence is floats (ids and counts are integers below 2^24, exact):
-//   prompt count, prompt ids, response count, response ids, log-probs, stopped (0/1),
+//   prompt count, prompt ids, response count, response ids, log-probs, inserted (0/1 per response
+//   token: put in by the environment, not sampled), stopped (0/1),
 //   routed layers L (0: no record), then per layer: choice count, choices.
 import NanoTransformer
 
@@ -14,6 +15,7 @@ struct RolloutShards {
     var prompts: [[Int]] = []
     var responses: [[Int]] = []
     var logProbs: [[Float]] = []
+    var inserted: [[Bool]] = []
     var stopped: [Bool] = []
     /// The experts of every routed layer for every sequence (nil when not recorded).
     var routing: [[[Int]]]?
@@ -32,6 +34,7 @@ struct RolloutShards {
             out.append(Float(response.count))
             out += response.map(Float.init)
             out += rollout.logProbs[i]
+            out += rollout.inserted[i].map { $0 ? 1 : 0 }
             out.append(rollout.finish[i] == .stop ? 1 : 0)
             let layers = rollout.routing?.choices[i] ?? []
             out.append(Float(layers.count))
@@ -73,6 +76,7 @@ struct RolloutShards {
                 let length = try count()
                 all.responses.append(try integers(length))
                 all.logProbs.append(Array(try take(length)))
+                all.inserted.append(try integers(length).map { $0 == 1 })
                 all.stopped.append(try count() == 1)
                 routing.append(try (0..<(try count())).map { _ in try integers(try count()) })
             }

@@ -6,6 +6,7 @@
 // those inserted tokens are the environment's, not the policy's: they are fed to the model but
 // carry no log-prob and no loss. A call inside an inserted result is not a call (the model did not
 // write it).
+import NanoTransformer
 import PostTraining
 
 public enum ToolCall {
@@ -31,6 +32,17 @@ public enum ToolCall {
         switch Calculator.evaluate(expression) {
         case .success(let value): "\(resultOpen)\(value)\(resultClose)"
         case .failure(let error): "\(resultOpen)error: \(error)\(resultClose)"
+        }
+    }
+
+    /// The rollout's side of the protocol: after each sampled token, the response decoded so far;
+    /// when it ends a call, the result's tokens to put in (NanoTransformer's `Interjection`).
+    /// Decoding the whole response each time is quadratic in its length: fine for the short
+    /// answers here.
+    public static func interjection(_ format: ConversationFormat) -> Interjection {
+        { _, response in
+            guard let text = try? format.responseText(response), let call = pendingCall(text) else { return [] }
+            return format.tokenizer.encode(insertion(for: call))
         }
     }
 

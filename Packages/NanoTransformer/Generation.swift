@@ -148,6 +148,11 @@ public struct Sampling: Sendable, Equatable {
     }
 }
 
+/// What an environment puts into a sequence while it is generated (a tool's result): called with
+/// the sequence's index and its response so far after each sampled token of a running sequence;
+/// returns the tokens to insert (none: decoding goes on).
+public typealias Interjection = (_ sequence: Int, _ response: [Int]) -> [Int]
+
 /// What a batch of generations produced, per sequence (prompt-major: sample k of prompt p is
 /// sequence p * samplesPerPrompt + k).
 public struct Rollout: Sendable {
@@ -167,6 +172,9 @@ public struct Rollout: Sendable {
     public var streams: [RNG]
     /// The experts each routed layer chose for each sequence's tokens (when recorded).
     public var routing: RoutingRecord?
+    /// Per response token: true where the environment put it in (a tool's result, `Interjection`)
+    /// rather than the policy sampling it; such a token has log-prob 0 here and no loss.
+    public var inserted: [[Bool]] = []
 
     public var count: Int { responses.count }
     public var lengths: [Int] { responses.map(\.count) }
@@ -176,7 +184,17 @@ public struct Rollout: Sendable {
         Rollout(
             prompts: indices.map { prompts[$0] }, responses: indices.map { responses[$0] },
             logProbs: indices.map { logProbs[$0] }, finish: indices.map { finish[$0] },
-            streams: indices.map { streams[$0] }, routing: routing?.subset(indices))
+            streams: indices.map { streams[$0] }, routing: routing?.subset(indices),
+            inserted: indices.map { inserted[$0] })
+    }
+
+    /// 1 for each response token the policy sampled, 0 for inserted ones: (B, R) right-padded with
+    /// 0 like `batch().mask`, which it refines.
+    public func sampledMask() -> Tensor {
+        let width = lengths.max() ?? 0
+        let out = Tensor(shape: [count, width])
+        for (i, row) in inserted.enumerated() { for (j, put) in row.enumerated() where !put { out[i, j] = 1 } }
+        return out
     }
 
     /// The (prompt, response) pairs laid out for one forward.
@@ -207,22 +225,30 @@ extension NanoTransformer {
     }
 
     /// As above, with the streams given (one per sequence, prompt-major). A sequence stops after
-    /// emitting a stop token (kept) or maxNewTokens tokens; finished sequences are not fed again.
+    /// emitting a stop token (kept) or maxNewTokens sampled tokens; finished sequences are not fed
+    /// again. `interjection`: after each sampled token of a running sequence, the tokens the
+    /// environment puts in (a tool's result), appended to the response as inserted and fed to the
+    /// model with the sampled token in one ragged forward; they do not count against maxNewTokens.
     public func generate(
         prompts: [[Int]], samplesPerPrompt: Int = 1, maxNewTokens: Int, sampling: Sampling = .greedy,
-        stopTokens: Set<Int> = [], recordRouting: Bool = false, streams: [RNG]
+        stopTokens: Set<Int> = [], recordRouting: Bool = false, streams: [RNG], interjection: Interjection? = nil
     ) throws -> Rollout {
         try checkGeneration(prompts, samplesPerPrompt, maxNewTokens, sampling, streams)
+        if interjection != nil && recordRouting && !routedLayers.isEmpty {
+            throw LabError(
+                .model,
+                "generate: routing records of inserted tokens are not kept yet (recordRouting with an interjection)")
+        }
         let n = samplesPerPrompt
         let count = prompts.count * n
         var rollout = Rollout(
             prompts: prompts.flatMap { Array(repeating: $0, count: n) }, responses: Array(repeating: [], count: count),
             logProbs: Array(repeating: [], count: count), finish: Array(repeating: .length, count: count),
-            streams: streams, routing: nil)
+            streams: streams, routing: nil, inserted: Array(repeating: [], count: count))
         guard maxNewTokens > 0 else { return rollout }
         let routed = routedLayers
         var routing = recordRouting && !routed.isEmpty ? RoutingRecord(sequences: count, layers: routed.count) : nil
-        return withNoGrad {
+        return try withNoGrad {
             var rngs = streams
             var scratch: [Float] = []
             let v = config.vocabSize
@@ -257,15 +283,45 @@ extension NanoTransformer {
                     let (token, logProb) = sampling.sample(row, rng: &rngs[s], scratch: &scratch)
                     rollout.responses[s].append(token)
                     rollout.logProbs[s].append(logProb)
+                    rollout.inserted[s].append(false)
                     if stopTokens.contains(token) { rollout.finish[s] = .stop }
                     next.append(token)
                 }
                 let running = zip(active, next).filter { rollout.finish[$0.0] != .stop }
                 if running.isEmpty || step == maxNewTokens - 1 { break }
                 active = running.map(\.0)
-                let h = hiddenStates(
-                    running.map(\.1), batch: active.count, time: 1, cache: cache, slots: active, rng: &unusedRNG)
-                logits = languageModelHead(h.reshaped([active.count, config.dModel]))
+                // What each running sequence feeds next: its sampled token, then what the
+                // environment puts in after it.
+                var feeds = running.map { [$0.1] }
+                if let interjection {
+                    for (i, s) in active.enumerated() {
+                        let put = interjection(s, rollout.responses[s])
+                        guard !put.isEmpty else { continue }
+                        if let bad = put.first(where: { !(0..<v).contains($0) }) {
+                            throw LabError(
+                                .model, "generate: the interjection put in token \(bad), outside the vocabulary (\(v))")
+                        }
+                        rollout.responses[s] += put
+                        rollout.logProbs[s] += [Float](repeating: 0, count: put.count)
+                        rollout.inserted[s] += [Bool](repeating: true, count: put.count)
+                        feeds[i] += put
+                    }
+                }
+                let width = feeds.map(\.count).max()!
+                if width == 1 {
+                    let h = hiddenStates(
+                        running.map(\.1), batch: active.count, time: 1, cache: cache, slots: active, rng: &unusedRNG)
+                    logits = languageModelHead(h.reshaped([active.count, config.dModel]))
+                } else {
+                    // Ragged: right-padded rows, each slot keeping its own tokens; a row's next
+                    // logits are those of its last real position.
+                    let h = hiddenStates(
+                        feeds.flatMap { $0 + [Int](repeating: 0, count: width - $0.count) }, batch: active.count,
+                        time: width, cache: cache, slots: active, counted: feeds.map(\.count), rng: &unusedRNG)
+                    let last = feeds.enumerated().map { $0 * width + $1.count - 1 }
+                    logits = languageModelHead(
+                        h.reshaped([active.count * width, config.dModel]).indexSelect(rows: last))
+                }
                 if routing != nil {
                     routing!.append(routed, rows: active.indices.map { $0..<($0 + 1) }, to: active)
                 }

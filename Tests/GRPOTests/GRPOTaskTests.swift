@@ -155,6 +155,25 @@ import Tokenizer
         #expect(largest > 0 && worst <= 1e-4 * largest, "\(worst) of \(largest)")
     }
 
+    /// Tokens the environment puts into a response (a tool's result) are fed to the policy but
+    /// weigh nothing in the loss: the first update's ratios are 1 although the sampler gave them
+    /// log-prob 0 and the policy would not (counted in, their ratios would drag the mean far
+    /// below 1).
+    @Test func insertedTokensWeighNothingInTheLoss() throws {
+        var s = smallGRPOSettings
+        (s.promptsPerStep, s.groupSize) = (4, 4)
+        (s.rewardOutliers.share, s.rewardOutliers.bonus) = (0.5, 1)
+        let (model, format, pairs) = try additionWorld(sftUpdates: 10)
+        let task = try additionTask(model, format, pairs, s)
+        let put = format.tokenizer.encode("<result>7</result>")
+        task.interjection = { _, response in response.count == 1 ? put : [] }
+        let report = try task.update()
+        let inserted = try #require(report.metrics["train/inserted_tokens"])
+        #expect(inserted > 0 && inserted <= Double(put.count), "\(inserted)")
+        #expect(abs(report.metrics["policy/ratio_mean"]! - 1) < 1e-4, "\(report.metrics)")
+        #expect(abs(report.metrics["policy/ratio_max"]! - 1) < 1e-4)
+    }
+
     @Test func settingsAreChecked() throws {
         let (model, format, pairs) = try additionWorld(sftUpdates: 0)
         var s = smallGRPOSettings

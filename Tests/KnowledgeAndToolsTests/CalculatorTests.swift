@@ -1,6 +1,7 @@
 // The calculator and the tool-call protocol on hand examples: what a model may write between the
 // tags evaluates or is a named error (the text the rollout inserts), never a trap.
 import KnowledgeAndTools
+import PolicyTestSupport
 import PostTraining
 import Testing
 
@@ -36,6 +37,17 @@ import Testing
         #expect(ToolCall.insertion(for: "12*3") == "<result>36</result>")
         #expect(ToolCall.insertion(for: "1/0") == "<result>error: unexpected '/'</result>")
         #expect(ToolCall.calls(in: "<tool>1+1</tool><result>2</result><tool>2*5</tool>") == 2)
+    }
+
+    /// The rollout's side: a response that has just closed a call gets the result's tokens.
+    @Test func theInterjectionPutsInTheResultOfAClosedCall() throws {
+        let (_, format, _) = try additionWorld(sftUpdates: 0)
+        let interjection = ToolCall.interjection(format)
+        let encode = { (text: String) in format.tokenizer.encode(text) }
+        #expect(interjection(0, encode("<think>twelve threes: <tool>12*3</tool>")) == encode("<result>36</result>"))
+        #expect(interjection(0, encode("<think>twelve threes: <tool>12*3")) == [])
+        #expect(interjection(0, encode("<think><tool>12/3</tool>")) == encode("<result>error: unexpected '/'</result>"))
+        #expect(interjection(0, []) == [])
     }
 
     @Test func theToolFormatIsAWellFormedR1Response() {

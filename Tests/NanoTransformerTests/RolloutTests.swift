@@ -293,3 +293,66 @@ func sharpModel(_ edit: (inout TransformerConfig) -> Void = { _ in }, seed: UInt
         }
     }
 }
+
+/// What an environment puts into a sequence while it generates (a tool's result): the inserted
+/// tokens sit in the response where they were put, are marked and carry no log-prob, and the model
+/// was fed them: every sampled token after them has the log-prob a full recomputation of the whole
+/// text gives. Sampled tokens alone count against maxNewTokens; an interjection that puts nothing
+/// in changes nothing.
+@Suite struct InterjectionTests {
+    static let prompts = [[5, 9, 2], [7], [11, 4]]
+
+    /// Sequence 0 gets [40, 41, 42] after its first sampled token; sequence 3 gets [50] after its
+    /// second and [51, 52] after its fourth.
+    static func interjection(_ s: Int, _ response: [Int]) -> [Int] {
+        switch (s, response.count) {
+        case (0, 1): [40, 41, 42]
+        case (3, 2): [50]
+        case (3, 5): [51, 52]  // after its fourth sampled token: response[0], [1], [3], [4]
+        default: []
+        }
+    }
+
+    @Test func insertedTokensAreMarkedFedAndCarryNoLogProb() throws {
+        let model = try sharpModel()
+        var rng = RNG(seed: 14)
+        let streams = (0..<6).map { _ in rng.split() }
+        let rollout = try model.generate(
+            prompts: Self.prompts, samplesPerPrompt: 2, maxNewTokens: 8, sampling: Sampling(temperature: 1),
+            streams: streams, interjection: Self.interjection)
+        #expect(Array(rollout.responses[0][1...3]) == [40, 41, 42])
+        #expect(rollout.inserted[0].prefix(5) == [false, true, true, true, false])
+        #expect(rollout.responses[3][2] == 50 && Array(rollout.responses[3][5...6]) == [51, 52])
+        for s in 0..<6 {
+            let sampled = rollout.inserted[s].count { !$0 }
+            #expect(sampled == 8, "sequence \(s): no stop token, 8 sampled tokens whatever was put in")
+            for (j, put) in rollout.inserted[s].enumerated() where put { #expect(rollout.logProbs[s][j] == 0) }
+        }
+        #expect(rollout.responses[1].count == 8 && !rollout.inserted[1].contains(true))
+        // The model saw the inserted tokens: the sampler's log-probs are a full forward's.
+        let recomputed = model.responseLogProbs(rollout.batch(), rng: &rng).logProbs
+        let mask = rollout.sampledMask()
+        let worst = ((recomputed - rollout.behaviourLogProbs()) * mask).abs().array.max()!
+        #expect(worst <= 1e-5, "max |log ratio| over sampled tokens \(worst)")
+        #expect(mask.sum().item == 48 && rollout.batch().mask.sum().item == 48 + 6)
+        // The same streams without the insertions: sequences the interjection left alone are equal.
+        let plain = try model.generate(
+            prompts: Self.prompts, samplesPerPrompt: 2, maxNewTokens: 8, sampling: Sampling(temperature: 1),
+            streams: streams)
+        for s in [1, 2, 4, 5] { #expect(plain.responses[s] == rollout.responses[s], "sequence \(s)") }
+        let nothing = try model.generate(
+            prompts: Self.prompts, samplesPerPrompt: 2, maxNewTokens: 8, sampling: Sampling(temperature: 1),
+            streams: streams, interjection: { _, _ in [] })
+        #expect(nothing.responses == plain.responses && nothing.logProbs == plain.logProbs)
+    }
+
+    @Test func aTokenOutsideTheVocabularyIsANamedError() throws {
+        let model = try sharpModel()
+        var rng = RNG(seed: 15)
+        let error = expectLabError(.model) {
+            try model.generate(
+                prompts: [[1]], maxNewTokens: 4, streams: [rng.split()], interjection: { _, _ in [61] })
+        }
+        #expect(error?.message.contains("token 61, outside the vocabulary") == true, "\(String(describing: error))")
+    }
+}
