@@ -101,8 +101,10 @@ let packages: [LocalPackage] = [
         experiment: "r1-pipeline", experimentDeps: ["ExperimentKit"],
         testDeps: ["HDF5Store", "ExperimentKit", "PostTraining", "base-models", "reward-bpr", "r1-pipeline"]),
     LocalPackage(
-        name: "KnowledgeAndTools", deps: ["PostTraining", "NanoTransformer", "TensorCore", "LabSupport"],
-        testDeps: ["PolicyTestSupport", "GRPO"]),
+        name: "KnowledgeAndTools",
+        deps: ["PostTraining", "NanoTransformer", "ExperimentKit", "Tokenizer", "TensorCore", "LabSupport"],
+        experiment: "knowledge-and-tools", experimentDeps: ["ExperimentKit", "LabSupport"],
+        testDeps: ["PolicyTestSupport", "knowledge-and-tools", "HDF5Store"]),
     LocalPackage(
         name: "DataPipeline", deps: ["MinHash", "Tokenizer", "TensorCore", "NanoTransformer", "Crypto"],
         experiment: "data-pipeline", experimentDeps: ["ExperimentKit", "Pretraining", "ModelStore"],

@@ -25,11 +25,20 @@ public struct CountingTask: Sendable, Equatable, Codable {
         (self.kind, self.letter, self.items, self.count) = (kind, letter, items, count)
     }
 
-    public var prompt: String {
+    public var prompt: String { prompt(spelled: false) }
+
+    /// The question; `spelled`: the word written letter by letter, spaces between ("s t r a w"),
+    /// so that any tokenizer sees its letters one by one.
+    public func prompt(spelled: Bool) -> String {
         switch kind {
-        case .lettersInWord: "How many times does the letter \(letter) occur in \(items[0])?"
+        case .lettersInWord: "How many times does the letter \(letter) occur in \(written(spelled: spelled))?"
         case .itemsInList: "How many items are in this list: \(items.joined(separator: ", "))?"
         }
+    }
+
+    /// The word as the prompt writes it (lettersInWord).
+    public func written(spelled: Bool) -> String {
+        spelled ? items[0].map(String.init).joined(separator: " ") : items[0]
     }
 
     /// The answer as SFT teaches it.
