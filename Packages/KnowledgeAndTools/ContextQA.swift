@@ -56,8 +56,9 @@ public struct FactWorld: Sendable {
     public let home: [Int]
 
     public init(people count: Int, towns townCount: Int, seed: UInt64) throws {
-        guard (2...100_000).contains(count), (2...100_000).contains(townCount) else {
-            throw LabError(.config, "FactWorld: \(count) people and \(townCount) towns; each must be in 2...100000")
+        // Names are 2 syllables (8100 possible), towns 3 (729 000): a world far below both.
+        guard (2...2000).contains(count), (2...2000).contains(townCount) else {
+            throw LabError(.config, "FactWorld: \(count) people and \(townCount) towns; each must be in 2...2000")
         }
         var rng = RNG(seed: seed)
         func name(_ syllables: Int, _ taken: Set<String>) -> String {

@@ -301,6 +301,14 @@ extension NanoTransformer {
                             throw LabError(
                                 .model, "generate: the interjection put in token \(bad), outside the vocabulary (\(v))")
                         }
+                        if config.positionEncoding == .learned
+                            && cache.lengths[s] + 1 + put.count > config.contextLength
+                        {
+                            throw LabError(
+                                .model,
+                                "generate: sequence \(s) with the \(put.count) tokens put in would pass the learned positions (\(config.contextLength))"
+                            )
+                        }
                         rollout.responses[s] += put
                         rollout.logProbs[s] += [Float](repeating: 0, count: put.count)
                         rollout.inserted[s] += [Bool](repeating: true, count: put.count)

@@ -45,6 +45,8 @@ import Testing
         #expect(
             expectLabError(.config) { try world.item(person: 0, answerable: true, contextSize: 50, rng: &rng) } != nil)
         #expect(expectLabError(.config) { try FactWorld(people: 1, towns: 10, seed: 0) } != nil)
+        #expect(expectLabError(.config) { try FactWorld(people: 2001, towns: 10, seed: 0) } != nil)
+        #expect(try FactWorld(people: 2000, towns: 2000, seed: 1).people.count == 2000)
     }
 
     @Test func answersAreRightRefusedOrWrongAndTheRatesFollow() throws {

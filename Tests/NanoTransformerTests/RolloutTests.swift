@@ -354,5 +354,13 @@ func sharpModel(_ edit: (inout TransformerConfig) -> Void = { _ in }, seed: UInt
                 prompts: [[1]], maxNewTokens: 4, streams: [rng.split()], interjection: { _, _ in [61] })
         }
         #expect(error?.message.contains("token 61, outside the vocabulary") == true, "\(String(describing: error))")
+        // Learned positions end at the context length: an insertion past them is named, not a trap.
+        let learned = try sharpModel { $0.positionEncoding = .learned }
+        let past = expectLabError(.model) {
+            try learned.generate(
+                prompts: [[1]], maxNewTokens: 4, streams: [rng.split()],
+                interjection: { _, r in r.count == 1 ? [Int](repeating: 2, count: 40) : [] })
+        }
+        #expect(past?.message.contains("would pass the learned positions") == true, "\(String(describing: past))")
     }
 }
