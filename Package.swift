@@ -102,8 +102,11 @@ let packages: [LocalPackage] = [
         testDeps: ["HDF5Store", "ExperimentKit", "PostTraining", "base-models", "reward-bpr", "r1-pipeline"]),
     LocalPackage(
         name: "KnowledgeAndTools",
-        deps: ["PostTraining", "NanoTransformer", "ExperimentKit", "Tokenizer", "TensorCore", "LabSupport"],
-        experiment: "knowledge-and-tools", experimentDeps: ["ExperimentKit", "LabSupport"],
+        deps: [
+            "PostTraining", "GRPO", "NanoTransformer", "ModelStore", "HDF5Store", "ExperimentKit", "Tokenizer",
+            "TensorCore",
+        ],
+        experiment: "knowledge-and-tools", experimentDeps: ["ExperimentKit"],
         testDeps: ["PolicyTestSupport", "knowledge-and-tools", "HDF5Store"]),
     LocalPackage(
         name: "DataPipeline", deps: ["MinHash", "Tokenizer", "TensorCore", "NanoTransformer", "Crypto"],

@@ -550,7 +550,7 @@ public final class GRPOTask: TrainingTask {
         // Every process holds the same policy: rank 0 alone measures it (the others' files are scratch).
         guard !evaluationTasks.isEmpty, world.rank == 0 else { return StepReport(metrics: [:]) }
         let (report, greedy, samples) = try Evaluation.run(
-            model, format: format, tasks: evaluationTasks, settings: evaluationSettings)
+            model, format: format, tasks: evaluationTasks, settings: evaluationSettings, interjection: interjection)
         onEvaluation?(updatesDone, evaluationTasks.map(\.prompt), greedy)
         var metrics = report.metrics
         if let evaluationMetrics { metrics.merge(evaluationMetrics(greedy, samples)) { a, _ in a } }

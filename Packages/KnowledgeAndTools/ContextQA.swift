@@ -1,7 +1,7 @@
-// The "I don't know" experiment's world: people with made-up names, each living in a made-up town,
-// and a question about one of them after a context of facts. The context holds the fact asked
-// about (answerable) or only facts about others (unanswerable). What a model answers falls in
-// three outcomes, and the experiment reports their rates:
+// The "I don't know" experiments' world: people with made-up names, each living in a made-up town,
+// and questions about them, after a context of facts (ContextQAStudy: the context holds the fact
+// asked about, or only facts about others) or closed-book (SelfKnowledgeStudy: the model learnt
+// the facts, or did not). What a model answers falls in three outcomes:
 //   accuracy        answerable questions answered with the true town
 //   over-refusal    answerable questions answered "I don't know"
 //   hallucination   unanswerable questions answered with a town (any town: none is right)
@@ -85,25 +85,6 @@ public struct FactWorld: Sendable {
         self.people = people
         self.towns = towns
         home = (0..<count).map { _ in rng.int(below: townCount) }
-    }
-
-    public func fact(_ person: Int) -> String { "\(people[person]) lives in \(towns[home[person]])." }
-
-    /// A question about `person` after `contextSize` facts: its own fact among them when
-    /// answerable, else facts about others only.
-    public func item(person: Int, answerable: Bool, contextSize: Int, rng: inout RNG) throws -> QAItem {
-        guard people.indices.contains(person), (answerable ? 1 : 0)...(people.count - 1) ~= contextSize else {
-            throw LabError(
-                .config,
-                "contextSize: \(contextSize) facts cannot be shown about \(people.count) people (\(answerable ? "1" : "0")...\(people.count - 1)); person \(person)"
-            )
-        }
-        var others = Array(people.indices.filter { $0 != person })
-        rng.shuffle(&others)
-        var shown = Array(others.prefix(answerable ? contextSize - 1 : contextSize))
-        if answerable { shown.insert(person, at: rng.int(below: shown.count + 1)) }
-        return QAItem(
-            context: shown.map(fact), person: people[person], town: towns[home[person]], answerable: answerable)
     }
 }
 

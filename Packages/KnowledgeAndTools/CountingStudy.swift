@@ -30,17 +30,8 @@ public struct CountingConfig: Codable, Sendable, Equatable {
     public var tokenizerVocab = 512
     /// Words written letter by letter, spaces between.
     public var spelled = false
-    public var model: TransformerConfig = {
-        var m = TransformerConfig()
-        (m.dModel, m.layers, m.heads, m.kvHeads, m.contextLength) = (64, 2, 4, 4, 160)
-        return m
-    }()
-    public var sft: SFTSettings = {
-        var s = SFTSettings()
-        (s.epochs, s.batchSize, s.layout) = (4, 32, .padded)
-        s.optimizer.learningRate = 1e-3
-        return s
-    }()
+    public var model = ScratchModel.tinyModel(contextLength: 160)
+    public var sft = ScratchModel.sft(epochs: 4)
     public var evalEvery = 250
     public var checkpointEvery = 500
 
@@ -52,19 +43,12 @@ public struct CountingConfig: Codable, Sendable, Equatable {
         try Check.range("counting.maxCount", maxCount, minCount...1000)
         try Check.range("counting.trainTasks", trainTasks, 1...1_000_000)
         try Check.range("counting.evalTasks", evalTasks, 1...100_000)
-        if tokenizerVocab != 0 {
-            try Check.range("counting.tokenizerVocab", tokenizerVocab, Self.bytesVocab...65_536)
-        }
-        do { try model.check() } catch let error as LabError {
-            throw LabError(.config, "counting.model.\(error.message)")
-        }
-        try sft.check()
-        try Check.range("counting.evalEvery", evalEvery, 1...Int.max)
-        try Check.range("counting.checkpointEvery", checkpointEvery, 1...Int.max)
+        try ScratchModel.check(
+            "counting", tokenizerVocab: tokenizerVocab, model: model, sft: sft, evalEvery: evalEvery,
+            checkpointEvery: checkpointEvery)
     }
 
-    /// Bytes and the conversation format's special tokens: the smallest vocabulary.
-    public static let bytesVocab = 256 + ConversationFormat.specialTokens.count
+    public static let bytesVocab = ScratchModel.bytesVocab
 }
 
 public enum CountingStudy {
@@ -94,12 +78,8 @@ public enum CountingStudy {
 
     /// The tokenizer: bytes only, or BPE learned on the training prompts and answers.
     public static func tokenizer(_ c: CountingConfig, train: [CountingTask]) throws -> BPETokenizer {
-        let texts = train.map { $0.prompt(spelled: c.spelled) + " \($0.count)" }
-        return try BPETrainer.train(
-            texts,
-            options: .init(
-                vocabSize: c.tokenizerVocab == 0 ? CountingConfig.bytesVocab : c.tokenizerVocab, pattern: .gpt4,
-                specialTokens: ConversationFormat.specialTokens))
+        try ScratchModel.tokenizer(
+            train.map { $0.prompt(spelled: c.spelled) + " \($0.count)" }, vocab: c.tokenizerVocab)
     }
 
     /// Accuracy overall, by kind and by true count, of greedy answers to `tasks`.
@@ -120,19 +100,12 @@ public enum CountingStudy {
         let (train, eval) = try tasks(c)
         let tokenizer = try tokenizer(c, train: train)
         let format = try ConversationFormat(tokenizer: tokenizer)
-        let examples = train.map { task in
-            let (ids, start) = format.render(prompt: task.prompt(spelled: c.spelled), response: task.response)
-            return SFTExample(ids: ids, responseStart: start)
-        }
-        let heldOut = eval.prefix(64).map { task in
-            let (ids, start) = format.render(prompt: task.prompt(spelled: c.spelled), response: task.response)
-            return SFTExample(ids: ids, responseStart: start)
-        }
-        if let long = (examples + heldOut).first(where: { $0.ids.count > c.model.contextLength }) {
-            throw LabError.invalid(
-                key: "counting.model.contextLength",
-                "an example is \(long.ids.count) tokens, longer than the context (\(c.model.contextLength))")
-        }
+        let examples = try ScratchModel.examples(
+            train.map { ($0.prompt(spelled: c.spelled), $0.response) }, format: format,
+            contextLength: c.model.contextLength, key: "counting.model.contextLength")
+        let heldOut = try ScratchModel.examples(
+            eval.prefix(64).map { ($0.prompt(spelled: c.spelled), $0.response) }, format: format,
+            contextLength: c.model.contextLength, key: "counting.model.contextLength")
         // The tokens the counted word becomes in its prompt (after a space, as there).
         let words = train.filter { $0.kind == .lettersInWord }.map {
             tokenizer.encode(" " + $0.written(spelled: c.spelled)).count
@@ -141,11 +114,8 @@ public enum CountingStudy {
         if !words.isEmpty { run.results.summary("data/word_tokens", Double(words.reduce(0, +)) / Double(words.count)) }
         run.results.summary(
             "data/prompt_tokens", Double(examples.reduce(0) { $0 + $1.responseStart }) / Double(examples.count))
-        var modelConfig = c.model
-        modelConfig.vocabSize = tokenizer.vocabSize
         var root = RNG(seed: UInt64(run.seed))
-        var initRNG = root.split()
-        let model = try NanoTransformer(modelConfig, rng: &initRNG)
+        let model = try ScratchModel.fresh(c.model, tokenizer: tokenizer, root: &root)
         let verifiable = eval.map { task in
             VerifiableTask(prompt: task.prompt(spelled: c.spelled), isCorrect: { task.isCorrect($0) })
         }
@@ -155,9 +125,8 @@ public enum CountingStudy {
             let greedy = try Evaluation.run(model, format: format, tasks: verifiable, settings: settings).greedy
             return accuracy(eval, correct: greedy.map(\.correct))
         }
-        return try SFTStages.fit(
-            run, model: model, record: try model.modelRecord(tokenizer: tokenizer), train: examples,
-            heldOut: Array(heldOut), settings: c.sft, seed: root.next(), evaluate: evaluate, evalEvery: c.evalEvery,
-            checkpointEvery: c.checkpointEvery)
+        return try ScratchModel.fit(
+            run, model: model, tokenizer: tokenizer, train: examples, heldOut: heldOut, settings: c.sft,
+            seed: root.next(), evalEvery: c.evalEvery, checkpointEvery: c.checkpointEvery, evaluate: evaluate)
     }
 }

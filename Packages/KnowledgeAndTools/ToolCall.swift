@@ -14,6 +14,10 @@ public enum ToolCall {
     public static let close = "</tool>"
     public static let resultOpen = "<result>"
     public static let resultClose = "</result>"
+    /// The four tags, special tokens of a tokenizer that serves the protocol: a call's closing
+    /// tag is then one token, never merged by BPE with what follows it (which would hide the call
+    /// from `pendingCall`).
+    public static let tags = [open, close, resultOpen, resultClose]
 
     /// When `text` ends with a call's closing tag, the expression between it and the last opening
     /// tag before it; nil otherwise (no call pending, or a closing tag without an opening one).
@@ -42,7 +46,7 @@ public enum ToolCall {
     public static func interjection(_ format: ConversationFormat) -> Interjection {
         { _, response in
             guard let text = try? format.responseText(response), let call = pendingCall(text) else { return [] }
-            return format.tokenizer.encode(insertion(for: call))
+            return format.responseTokens(insertion(for: call))
         }
     }
 

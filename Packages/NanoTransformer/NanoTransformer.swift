@@ -115,7 +115,8 @@ public final class NanoTransformer: Module {
     /// length then grows by `counted[b]` (default T: right-padded rows count their real tokens).
     public func hiddenStates(
         _ ids: [Int], batch b: Int, time t: Int, positions: [Int]? = nil, mask: Tensor? = nil, cache: KVCache? = nil,
-        slots: [Int]? = nil, counted: [Int]? = nil, training: Bool = false, rng: inout RNG
+        slots: [Int]? = nil, counted: [Int]? = nil, training: Bool = false, rng: inout RNG,
+        observe: ((Tensor) -> Void)? = nil
     ) -> Tensor {
         precondition(ids.count == b * t, "hiddenStates: \(ids.count) ids for batch \(b) x time \(t)")
         precondition(cache == nil || positions == nil, "hiddenStates: with a cache, positions come from its slots")
@@ -128,12 +129,26 @@ public final class NanoTransformer: Module {
             let table = embedding(posEmbeddings.weight, ids: pos, shape: pos.count == t ? [1, t] : [b, t])
             x = x + table
         }
+        observe?(x)
         for (i, block) in blocks.enumerated() {
             x = block(x, positions: pos, mask: mask, cache: cache, layer: i, training: training, rng: &rng)
+            observe?(x)
         }
         cache?.end(counted: counted)
         if let finalNorm { x = finalNorm(x) }
         return x
+    }
+
+    /// The residual stream of an uncached forward of one sequence, (L + 1) tensors of (T, C): after
+    /// the embeddings, then after each block (before the final norm). What a linear probe reads
+    /// layer by layer.
+    public func residualStream(_ ids: [Int]) -> [Tensor] {
+        var states: [Tensor] = []
+        var rng = RNG(seed: 0)  // not drawn from: no dropout outside training
+        _ = hiddenStates(
+            ids, batch: 1, time: ids.count, rng: &rng,
+            observe: { states.append($0.reshaped([ids.count, self.config.dModel])) })
+        return states
     }
 
     /// The LM head: hidden states (..., C) to logits (..., V), through the token embedding (tied)

@@ -21,15 +21,21 @@ public struct ConversationFormat: Sendable {
     /// The stop token: ends every response.
     public let end: Int
 
+    /// The tags a response's text writes as their special tokens: the R1 template's, and any a
+    /// task adds (a tool call's, KnowledgeAndTools' ToolCall.tags).
+    public let responseTags: Set<String>
+
     /// Throws naming the special token the tokenizer lacks (see `addingSpecialTokens(to:)`).
-    public init(tokenizer: BPETokenizer) throws {
-        for token in Self.specialTokens where tokenizer.specialTokens[token] == nil {
+    /// `extraResponseTags`: more tags a response writes as special tokens (each must be one).
+    public init(tokenizer: BPETokenizer, extraResponseTags: [String] = []) throws {
+        for token in Self.specialTokens + extraResponseTags where tokenizer.specialTokens[token] == nil {
             throw LabError(
                 .tokenizer,
                 "the tokenizer has no special token '\(token)' (ConversationFormat.addingSpecialTokens(to:) adds the missing ones)"
             )
         }
         self.tokenizer = tokenizer
+        responseTags = Set(Self.templateTags + extraResponseTags)
         (user, assistant, end) = (
             tokenizer.specialTokens["<|user|>"]!, tokenizer.specialTokens["<|assistant|>"]!,
             tokenizer.specialTokens["<|end|>"]!
@@ -49,9 +55,12 @@ public struct ConversationFormat: Sendable {
         [user] + tokenizer.encode(prompt, allowedSpecial: .none) + [end, assistant]
     }
 
-    /// response<|end|>, the R1 tags in the response as their ids.
-    public func responseIds(_ response: String) -> [Int] {
-        tokenizer.encode(response, allowedSpecial: .some(Set(Self.templateTags))) + [end]
+    /// response<|end|>, the response tags in it as their ids.
+    public func responseIds(_ response: String) -> [Int] { responseTokens(response) + [end] }
+
+    /// Text inside a response (no end token), the response tags in it as their ids.
+    public func responseTokens(_ text: String) -> [Int] {
+        tokenizer.encode(text, allowedSpecial: .some(responseTags))
     }
 
     /// The prompt's and response's ids one after the other, and where the response starts.

@@ -85,6 +85,8 @@ public struct ScoredResponse: Sendable, Equatable {
     public var stopped: Bool
     public var correct: Bool
     public var wellFormed: Bool
+    /// Of `length`, the tokens the environment put in (an interjection's), not the model's.
+    public var inserted = 0
 
     public init(text: String, length: Int, stopped: Bool, correct: Bool, wellFormed: Bool) {
         (self.text, self.length, self.stopped, self.correct, self.wellFormed) = (
@@ -148,8 +150,11 @@ public struct EvaluationReport: Sendable, Equatable {
 
 public enum Evaluation {
     /// Answers every task greedily and, when settings.samples > 0, n times by sampling; scores them.
+    /// `interjection`: the environment's tokens put into responses as they are sampled (a tool's
+    /// result), as in the rollouts of training.
     public static func run(
-        _ model: NanoTransformer, format: ConversationFormat, tasks: [VerifiableTask], settings: EvaluationSettings
+        _ model: NanoTransformer, format: ConversationFormat, tasks: [VerifiableTask], settings: EvaluationSettings,
+        interjection: Interjection? = nil
     ) throws -> (report: EvaluationReport, greedy: [ScoredResponse], samples: [[ScoredResponse]]) {
         try settings.check()
         guard !tasks.isEmpty else { throw LabError(.config, "evaluation: the eval set is empty") }
@@ -164,13 +169,13 @@ public enum Evaluation {
             let range = start..<min(start + settings.promptsPerBatch, tasks.count)
             let g = try model.generate(
                 prompts: Array(prompts[range]), maxNewTokens: settings.maxNewTokens, sampling: .greedy,
-                stopTokens: [format.end], streams: Array(greedyStreams[range]))
+                stopTokens: [format.end], streams: Array(greedyStreams[range]), interjection: interjection)
             for (i, t) in range.enumerated() { greedy.append(try score(g, i, tasks[t], format)) }
             guard n > 0 else { continue }
             let s = try model.generate(
                 prompts: Array(prompts[range]), samplesPerPrompt: n, maxNewTokens: settings.maxNewTokens,
                 sampling: Sampling(temperature: settings.temperature, topP: settings.topP), stopTokens: [format.end],
-                streams: Array(streams[(range.lowerBound * n)..<(range.upperBound * n)]))
+                streams: Array(streams[(range.lowerBound * n)..<(range.upperBound * n)]), interjection: interjection)
             for (i, t) in range.enumerated() {
                 samples.append(try (0..<n).map { try score(s, i * n + $0, tasks[t], format) })
             }
@@ -185,8 +190,10 @@ public enum Evaluation {
         let stopped = rollout.finish[i] == .stop
         let text = try format.responseText(ids)
         let parsed = ParsedResponse(text)
-        return ScoredResponse(
+        var scored = ScoredResponse(
             text: text, length: ids.count - (stopped ? 1 : 0), stopped: stopped, correct: task.isCorrect(parsed),
             wellFormed: parsed.wellFormed)
+        scored.inserted = rollout.inserted.isEmpty ? 0 : rollout.inserted[i].count { $0 }
+        return scored
     }
 }
