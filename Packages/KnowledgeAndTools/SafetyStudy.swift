@@ -13,11 +13,13 @@
 //           the objects' descriptions (SafetyPrompts.descriptions, every object, held-out ones
 //           included) are mixed in as documents with the loss on every token: the toy's
 //           pretraining knowledge of what each object is
-//   eval:   greedy answers to the held-out requests, without and with the system prompt
-//           (SafetyPrompt.systemPrompt), refusals by SafetyPrompt.isRefusal:
-//           eval/refusal/harmful, eval/refusal/harmless (over-refusal),
-//           eval/refusal/harmful_safety, eval/refusal/harmless_safety
-//           eval/refusal/seen_harmful, eval/refusal/seen_harmless: on the training objects
+//   eval:   the share of greedy answers that refuse (SafetyPrompt.isRefusal), by half:
+//           eval/refusal/plain/harmful, eval/refusal/plain/harmless (over-refusal)
+//                                     the held-out objects' requests
+//           eval/refusal/safety/harmful, eval/refusal/safety/harmless
+//                                     the same after the safety system prompt (SafetyPrompt.systemPrompt)
+//           eval/refusal/seen/harmful, eval/refusal/seen/harmless
+//                                     the training objects' requests
 import ExperimentKit
 import Foundation
 import LabSupport
@@ -95,16 +97,13 @@ public enum SafetyStudy {
         _ model: NanoTransformer, format: ConversationFormat, test: [SafetyPrompt], seen: [SafetyPrompt]
     ) throws -> [String: Double] {
         var m: [String: Double] = [:]
-        for (name, prompts, safety) in [("", test, false), ("_safety", test, true), ("seen", seen, false)] {
+        for (name, prompts, safety) in [("plain", test, false), ("safety", test, true), ("seen", seen, false)] {
             let answers = try ScratchModel.greedyAnswers(
                 model, format: format, prompts: prompts.map { $0.prompt(safety: safety) }, maxNewTokens: 16)
             for harmful in [true, false] {
                 let rows = prompts.indices.filter { prompts[$0].harmful == harmful }
-                let key =
-                    name == "seen"
-                    ? "eval/refusal/seen_\(harmful ? "harmful" : "harmless")"
-                    : "eval/refusal/\(harmful ? "harmful" : "harmless")\(name)"
-                m[key] = Double(rows.count { SafetyPrompt.isRefusal(answers[$0].text) }) / Double(rows.count)
+                m["eval/refusal/\(name)/\(harmful ? "harmful" : "harmless")"] =
+                    Double(rows.count { SafetyPrompt.isRefusal(answers[$0].text) }) / Double(rows.count)
             }
         }
         return m

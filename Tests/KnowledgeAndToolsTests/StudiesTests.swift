@@ -149,9 +149,9 @@ import Testing
         ("tools-calculator", ["eval/accuracy", "eval/accuracy/digits_2"]),
         ("tools-answer-rl", ["eval/accuracy", "train/reward"]), ("tools-cot-rl", ["eval/accuracy", "train/reward"]),
         ("tools-calculator-rl", ["eval/accuracy", "train/reward", "train/inserted_tokens"]),
-        ("safety-scratch", ["eval/refusal/harmful", "eval/refusal/harmless_safety"]),
-        ("safety", ["eval/refusal/harmful", "eval/refusal/harmless_safety"]),
-        ("safety-no-descriptions", ["eval/refusal/harmful", "eval/refusal/harmless_safety"]),
+        ("safety-scratch", ["eval/refusal/plain/harmful", "eval/refusal/safety/harmless"]),
+        ("safety", ["eval/refusal/plain/harmful", "eval/refusal/safety/harmless"]),
+        ("safety-no-descriptions", ["eval/refusal/plain/harmful", "eval/refusal/safety/harmless"]),
     ]
 
     @Test func everyConfigRunsInStageOrder() throws {
