@@ -51,7 +51,7 @@ enum KnowledgeAndToolsExperiment: Experiment {
     static let summary =
         "Counting against the tokenizer, \"I don't know\" from the context and from self-knowledge, tools for arithmetic, a safety probe."
     static let source = SourceLocation(#filePath)
-    static let resources = TaskResources(threads: 1, memory: "1024M")  // Scripts/measure-resources knowledge-and-tools
+    static let resources = TaskResources(threads: 1, memory: "2816M")  // Scripts/measure-resources knowledge-and-tools
 
     static func run(_ run: Run<Config>) throws -> RunOutcome {
         switch run.config.part {
