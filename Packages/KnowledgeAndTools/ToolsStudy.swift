@@ -89,11 +89,27 @@ public enum ToolsStudy {
         }
     }
 
-    static func trainTask(digits: Int, excluding eval: Set<String>, rng: inout RNG) -> ArithmeticTask {
-        while true {
+    /// A task of up to `digits` digits that is not an eval prompt, nil when `attempts` draws find
+    /// none (the eval set holds nearly every task of that size).
+    static func drawTask(digits: Int, excluding eval: Set<String>, attempts: Int, rng: inout RNG) -> ArithmeticTask? {
+        for _ in 0..<attempts {
             let task = ArithmeticTask.sample(.multiplication, digits: 1...digits, rng: &rng)
             if !eval.contains(task.prompt(.english)) { return task }
         }
+        return nil
+    }
+
+    /// As `drawTask`, refused by `key` when 10 000 draws find none.
+    static func trainTask(digits: Int, excluding eval: Set<String>, key: String, rng: inout RNG) throws
+        -> ArithmeticTask
+    {
+        guard let task = drawTask(digits: digits, excluding: eval, attempts: 10_000, rng: &rng) else {
+            throw LabError.invalid(
+                key: key,
+                "10 000 draws of up to \(digits) digits were all eval prompts (fewer tools.evalPerDigits, or more digits)"
+            )
+        }
+        return task
     }
 
     /// The response SFT teaches for `method`.
@@ -140,8 +156,8 @@ public enum ToolsStudy {
         switch c.stage {
         case .sft:
             var dataRNG = RNG(seed: 0x7001)
-            let train = (0..<c.trainTasks).map { _ in
-                trainTask(digits: c.trainDigits, excluding: evalPrompts, rng: &dataRNG)
+            let train = try (0..<c.trainTasks).map { _ in
+                try trainTask(digits: c.trainDigits, excluding: evalPrompts, key: "tools.trainDigits", rng: &dataRNG)
             }
             let pairs = train.map { ($0.prompt(.english), response($0, c.method, rng: &dataRNG)) }
             // The tool's tags are special tokens for every method (unused by two of them), so the
@@ -180,8 +196,16 @@ public enum ToolsStudy {
                 throw LabError.invalid(key: "tools.from", "\(c.from)'s policy for seed \(run.seed): \(error.message)")
             }
             let record = try policy.modelRecord(tokenizer: tokenizer)
+            // Refused up front when the eval set leaves no task to train on; after that a draw
+            // ends (there is a task outside the eval set, so the loop stops with probability 1).
+            var probe = RNG(seed: 0x7001_9E)
+            _ = try trainTask(digits: c.rlDigits, excluding: evalPrompts, key: "tools.rlDigits", rng: &probe)
             let source: TaskSource = { rng in
-                verifiable(trainTask(digits: c.rlDigits, excluding: evalPrompts, rng: &rng))
+                while true {
+                    if let task = drawTask(digits: c.rlDigits, excluding: evalPrompts, attempts: 10_000, rng: &rng) {
+                        return verifiable(task)
+                    }
+                }
             }
             let task = try GRPOTask(
                 policy: policy, record: record,

@@ -211,5 +211,13 @@ import Testing
                 ["--ablation", ablation, "--out", temporaryFolder()] + Self.toy + ["--set", set])
             #expect(result.status != 0 && result.stderr.contains(key), "\(set): \(result.stderr)")
         }
+        // Every one-digit task an eval prompt: nothing left to train on, refused rather than a
+        // draw that never ends.
+        let covered = [
+            "--set", "tools.evalDigits=[1]", "--set", "tools.evalPerDigits=3000", "--set", "tools.trainDigits=1",
+        ]
+        let result = try runProduct(
+            "knowledge-and-tools", ["--ablation", "tools-answer", "--out", temporaryFolder()] + Self.toy + covered)
+        #expect(result.status != 0 && result.stderr.contains("tools.trainDigits"), "\(result.stderr)")
     }
 }
