@@ -65,11 +65,12 @@ public struct SafetyConfig: Codable, Sendable, Equatable {
 
 public enum SafetyStudy {
     /// Each request's residual stream at its last prompt token, by layer: [layer][request][C].
-    public static func features(_ model: NanoTransformer, format: ConversationFormat, prompts: [String]) -> [[[Float]]]
+    public static func features(_ model: NanoTransformer, format: ConversationFormat, prompts: [String]) throws
+        -> [[[Float]]]
     {
-        let perPrompt = prompts.map { prompt in
+        let perPrompt = try prompts.map { prompt in
             let ids = format.promptIds(prompt)
-            return model.residualStream(ids).map { layer in
+            return try model.residualStream(ids).map { layer in
                 let row = layer.array
                 return Array(row[((ids.count - 1) * model.config.dModel)...])
             }
@@ -83,8 +84,8 @@ public enum SafetyStudy {
         steps: Int, l2: Double
     ) throws -> [Double] {
         let (fit, score) = (
-            features(model, format: format, prompts: train.map(\.text)),
-            features(model, format: format, prompts: test.map(\.text))
+            try features(model, format: format, prompts: train.map(\.text)),
+            try features(model, format: format, prompts: test.map(\.text))
         )
         return try zip(fit, score).map { fitRows, scoreRows in
             try LinearProbe(features: fitRows, labels: train.map(\.harmful), l2: l2, steps: steps)

@@ -141,8 +141,15 @@ public final class NanoTransformer: Module {
 
     /// The residual stream of an uncached forward of one sequence, (L + 1) tensors of (T, C): after
     /// the embeddings, then after each block (before the final norm). What a linear probe reads
-    /// layer by layer.
-    public func residualStream(_ ids: [Int]) -> [Tensor] {
+    /// layer by layer. An empty sequence, or one longer than the context, is a named error.
+    public func residualStream(_ ids: [Int]) throws -> [Tensor] {
+        guard (1...config.contextLength).contains(ids.count) else {
+            throw LabError(
+                .model, "residualStream: \(ids.count) tokens; a sequence must hold 1...\(config.contextLength)")
+        }
+        if let bad = ids.first(where: { !(0..<config.vocabSize).contains($0) }) {
+            throw LabError(.model, "residualStream: token id \(bad) is outside the vocabulary (\(config.vocabSize))")
+        }
         var states: [Tensor] = []
         var rng = RNG(seed: 0)  // not drawn from: no dropout outside training
         _ = hiddenStates(

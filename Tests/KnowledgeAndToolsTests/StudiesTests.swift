@@ -103,7 +103,10 @@ import Testing
         let config = ScratchModel.tinyModel(contextLength: 16)
         let model = try ScratchModel.fresh(config, tokenizer: tokenizer, root: &rng)
         let ids = [3, 9, 4, 1, 7]
-        let stream = model.residualStream(ids)
+        let stream = try model.residualStream(ids)
+        #expect(expectLabError(.model) { try model.residualStream([]) } != nil)
+        #expect(expectLabError(.model) { try model.residualStream(Array(repeating: 1, count: 17)) } != nil)
+        #expect(expectLabError(.model) { try model.residualStream([tokenizer.vocabSize]) } != nil)
         #expect(stream.count == config.layers + 1 && stream.allSatisfy { $0.shape == [5, config.dModel] })
         // The final norm's gain is 1 at initialisation: RMSNorm of the last entry is the hidden state.
         var unused = RNG(seed: 0)
@@ -117,7 +120,7 @@ import Testing
             for (j, x) in row.enumerated() { worst = max(worst, abs(x / rms - hidden[t * c + j])) }
         }
         #expect(worst < 1e-4, "max difference \(worst)")
-        let features = SafetyStudy.features(
+        let features = try SafetyStudy.features(
             model, format: try ConversationFormat(tokenizer: tokenizer), prompts: ["a", "b b"])
         #expect(features.count == config.layers + 1 && features[0].count == 2 && features[0][0].count == c)
     }
