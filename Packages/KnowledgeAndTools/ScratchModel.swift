@@ -105,12 +105,13 @@ extension ScratchModel {
     }
 
     /// The checks every part's training settings share, errors named under `prefix`.
+    /// `extraSpecialTokens`: how many special tokens the part adds to the conversation format's.
     public static func check(
-        _ prefix: String, tokenizerVocab: Int? = nil, model: TransformerConfig, sft: SFTSettings, evalEvery: Int,
-        checkpointEvery: Int
+        _ prefix: String, tokenizerVocab: Int? = nil, extraSpecialTokens: Int = 0, model: TransformerConfig,
+        sft: SFTSettings, evalEvery: Int, checkpointEvery: Int
     ) throws {
         if let tokenizerVocab, tokenizerVocab != 0 {
-            try Check.range("\(prefix).tokenizerVocab", tokenizerVocab, bytesVocab...65_536)
+            try Check.range("\(prefix).tokenizerVocab", tokenizerVocab, (bytesVocab + extraSpecialTokens)...65_536)
         }
         do { try model.check() } catch let error as LabError {
             throw LabError(.config, "\(prefix).model.\(error.message)")

@@ -74,7 +74,8 @@ public struct ToolsConfig: Codable, Sendable, Equatable {
         if stage == .rl && from.isEmpty { throw LabError.invalid(key: "tools.from", "names no sft ablation") }
         do { try grpo.check() } catch let error as LabError { throw LabError(.config, "tools.\(error.message)") }
         try ScratchModel.check(
-            "tools", tokenizerVocab: tokenizerVocab, model: model, sft: sft, evalEvery: evalEvery,
+            "tools", tokenizerVocab: tokenizerVocab, extraSpecialTokens: ToolCall.tags.count, model: model, sft: sft,
+            evalEvery: evalEvery,
             checkpointEvery: checkpointEvery)
     }
 }

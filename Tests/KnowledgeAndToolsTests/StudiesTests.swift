@@ -205,6 +205,7 @@ import Testing
             ("tools-cot", "tools.evalDigits=[12]", "tools.evalDigits"),
             ("tools-cot", "tools.model.contextLength=40", "tools.model.contextLength"),
             ("tools-cot-rl", "tools.grpo.groupSize=0", "tools.grpo.groupSize"),
+            ("tools-answer", "tools.tokenizerVocab=264", "tools.tokenizerVocab"),
             ("safety", "safety.heldOutObjects=20", "safety.heldOutObjects"),
             ("safety", "safety.helpful=\"I can't help with that.\"", "safety.helpful"),
             ("safety", "safety.policy=/nonexistent.h5", "safety.policy"),
